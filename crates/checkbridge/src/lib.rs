@@ -1,0 +1,1 @@
+//! checkbridge: the service that connects PageUp background-check requests to Theary.

@@ -1,0 +1,1 @@
+//! pageup (in progress)

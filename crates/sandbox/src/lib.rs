@@ -1,0 +1,5 @@
+//! Emulators of the two partner APIs: PageUp's Background Check API and Theary's
+//! background-check API. See each module.
+
+pub mod pageup;
+pub mod theary;

@@ -1,0 +1,1 @@
+//! PageUp sandbox (in progress).

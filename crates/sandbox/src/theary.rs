@@ -1,0 +1,1 @@
+//! Theary sandbox (in progress).

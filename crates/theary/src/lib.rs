@@ -1,0 +1,1 @@
+//! theary (in progress)
