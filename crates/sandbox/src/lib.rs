@@ -1,5 +1,6 @@
 //! Emulators of the two partner APIs: PageUp's Background Check API and Theary's
 //! background-check API. See each module.
 
+pub mod common;
 pub mod pageup;
 pub mod theary;

@@ -1,0 +1,3 @@
+//! Sandbox integration tests over real HTTP.
+
+mod common;
