@@ -1,1 +1,8 @@
-//! checkbridge: the service that connects PageUp background-check requests to Theary.
+//! checkbridge: connects PageUp background-check requests to Theary verifications.
+//!
+//! The binary is a thin shell over this library: [`cli`] parses and dispatches, each command
+//! lives in [`commands`], and [`telemetry`] sets up structured logging.
+
+pub mod cli;
+pub mod commands;
+pub mod telemetry;

@@ -1,0 +1,31 @@
+//! Command-line interface: one executable, one subcommand per role.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::telemetry::LogFormat;
+
+/// checkbridge connects PageUp background-check requests to Theary verifications.
+#[derive(Debug, Parser)]
+#[command(name = "checkbridge", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run local emulators of the PageUp and Theary APIs (both when no API is named).
+    Sandbox(commands::sandbox::SandboxArgs),
+}
+
+/// Runs the chosen command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Sandbox(args) => commands::sandbox::run(args).await,
+    }
+}

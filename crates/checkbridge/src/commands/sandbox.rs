@@ -1,0 +1,114 @@
+//! `checkbridge sandbox [pageup|theary]`: the emulators as a standalone program, for
+//! integrators who want to work offline. Prints a quick start (credentials, URLs, curl
+//! commands that work as printed) and serves until Ctrl-C.
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use sandbox::common::bind_local;
+use sandbox::{pageup, theary};
+
+/// Which emulator to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Which {
+    /// PageUp's Background Check API (login server, GET pending, PUT status).
+    Pageup,
+    /// Theary's background-check API (auth server, orders, verification engine, webhooks).
+    Theary,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Run only this emulator.
+    #[arg(value_enum)]
+    pub which: Option<Which>,
+    /// Port for the PageUp sandbox (0 picks a free one).
+    #[arg(long, default_value_t = 8801)]
+    pub pageup_port: u16,
+    /// Port for the Theary sandbox (0 picks a free one).
+    #[arg(long, default_value_t = 8802)]
+    pub theary_port: u16,
+    /// Tenant created in both sandboxes.
+    #[arg(long, default_value = "218")]
+    pub tenant: String,
+    /// Pending invitations seeded in the PageUp sandbox at start.
+    #[arg(long, default_value_t = 7)]
+    pub seed_invitations: usize,
+    /// Size of the resume attached to each seeded invitation, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub resume_bytes: usize,
+    /// Seconds between stages of a Theary verification (contact plan, outreach, outcome).
+    #[arg(long, default_value_t = 5)]
+    pub step_secs: u64,
+    /// URL that Theary's quick start should point its webhooks at.
+    #[arg(long)]
+    pub webhook_url: Option<String>,
+}
+
+/// Starts the chosen sandboxes and serves until Ctrl-C.
+pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
+    let mut out = String::new();
+    let mut servers = Vec::new();
+
+    if args.which != Some(Which::Theary) {
+        let listener = bind_local(args.pageup_port)
+            .await
+            .with_context(|| format!("binding the PageUp sandbox to port {}", args.pageup_port))?;
+        let sb = pageup::spawn_on(listener, pageup::PageUpConfig::default())
+            .await
+            .context("starting the PageUp sandbox")?;
+        let client = pageup::ClientSpec::full(&args.tenant, "checkbridge-demo", "demo-secret-pageup");
+        sb.state.add_client(client.clone());
+        let opts = pageup::GenerateOptions {
+            document_bytes: args.resume_bytes,
+            ..Default::default()
+        };
+        sb.state.seed_generated(&args.tenant, args.seed_invitations, &opts);
+        out.push_str(&sb.quickstart(&client));
+        out.push('\n');
+        servers.push(Running::PageUp(sb));
+    }
+
+    if args.which != Some(Which::Pageup) {
+        let listener = bind_local(args.theary_port)
+            .await
+            .with_context(|| format!("binding the Theary sandbox to port {}", args.theary_port))?;
+        let config = theary::SandboxConfig {
+            step: Duration::from_secs(args.step_secs.max(1)),
+            ..Default::default()
+        };
+        let sb = theary::spawn_on(listener, config).await.context("starting the Theary sandbox")?;
+        let client = theary::ClientSpec {
+            tenant: args.tenant.clone(),
+            client_id: "checkbridge-demo".to_owned(),
+            client_secret: "demo-secret-theary".to_owned(),
+            audience: "https://empv-auth-dev.theary.ai".to_owned(),
+        };
+        sb.state.add_client(client.clone());
+        out.push_str(&sb.quickstart(&client, args.webhook_url.as_deref()));
+        out.push('\n');
+        servers.push(Running::Theary(sb));
+    }
+
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes()).context("writing the quick start")?;
+    stdout.write_all(b"Press Ctrl-C to stop.\n").context("writing the quick start")?;
+    stdout.flush().context("writing the quick start")?;
+    drop(stdout);
+
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    for server in servers {
+        match server {
+            Running::PageUp(sb) => sb.server.stop().await,
+            Running::Theary(sb) => sb.server.stop().await,
+        }
+    }
+    Ok(())
+}
+
+enum Running {
+    PageUp(pageup::PageUpSandbox),
+    Theary(theary::ThearySandbox),
+}
