@@ -2,5 +2,6 @@
 //! background-check API. See each module.
 
 pub mod common;
+mod fuzzjson;
 pub mod pageup;
 pub mod theary;

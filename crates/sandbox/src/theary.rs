@@ -1,1 +1,1 @@
-//! Theary sandbox (in progress).
+//! Theary sandbox: see the `theary` module once it lands.
