@@ -131,8 +131,8 @@ struct Data {
     checks: HashMap<String, BTreeMap<String, Check>>,
     next_seq: u64,
     next_id: u64,
-    /// Tokens issued before this instant (ms since the epoch) are treated as expired.
-    revoked_before_ms: u64,
+    /// Tokens of an older generation than this are treated as expired.
+    token_generation: u64,
     token_lifetime: Duration,
 }
 
@@ -273,8 +273,7 @@ impl PageUpState {
 
     /// Makes every token issued so far expired.
     pub fn expire_tokens(&self) {
-        let now = now_ms();
-        self.lock().revoked_before_ms = now + 1;
+        self.lock().token_generation += 1;
     }
 
     /// API fault injection.
@@ -467,8 +466,8 @@ struct Claims {
     scope: Vec<String>,
     iat: u64,
     exp: u64,
-    /// Issue time in milliseconds, so `expire_tokens` can revoke precisely.
-    iat_ms: u64,
+    /// Token generation at issue; `expire_tokens` starts a new one.
+    generation: u64,
     /// Expiry in milliseconds, so short test lifetimes are exact.
     exp_ms: u64,
     jti: String,
@@ -505,9 +504,13 @@ async fn token(
     let (Some(client_id), Some(secret)) = (form.client_id, form.client_secret) else {
         return oauth_error("invalid_client", "client_id and client_secret are required");
     };
-    let (spec, lifetime) = {
+    let (spec, lifetime, generation) = {
         let data = state.lock();
-        (data.clients.get(&client_id).cloned(), data.token_lifetime)
+        (
+            data.clients.get(&client_id).cloned(),
+            data.token_lifetime,
+            data.token_generation,
+        )
     };
     let Some(spec) = spec.filter(|s| s.client_secret == secret) else {
         return oauth_error("invalid_client", "unknown client or wrong secret");
@@ -539,7 +542,7 @@ async fn token(
         scope: scopes.clone(),
         iat: now / 1000,
         exp: exp_ms.div_ceil(1000),
-        iat_ms: now,
+        generation,
         exp_ms,
         jti: uuid::Uuid::new_v4().to_string(),
     };
@@ -602,7 +605,7 @@ fn authorize(
     })?
     .claims;
     let now = now_ms();
-    if now >= claims.exp_ms || claims.iat_ms < state.lock().revoked_before_ms {
+    if now >= claims.exp_ms || claims.generation < state.lock().token_generation {
         return Err(unauthorized(
             "Your API key is invalid or expired: the access token has expired.",
         ));

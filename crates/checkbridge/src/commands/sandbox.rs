@@ -59,13 +59,15 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         let sb = pageup::spawn_on(listener, pageup::PageUpConfig::default())
             .await
             .context("starting the PageUp sandbox")?;
-        let client = pageup::ClientSpec::full(&args.tenant, "checkbridge-demo", "demo-secret-pageup");
+        let client =
+            pageup::ClientSpec::full(&args.tenant, "checkbridge-demo", "demo-secret-pageup");
         sb.state.add_client(client.clone());
         let opts = pageup::GenerateOptions {
             document_bytes: args.resume_bytes,
             ..Default::default()
         };
-        sb.state.seed_generated(&args.tenant, args.seed_invitations, &opts);
+        sb.state
+            .seed_generated(&args.tenant, args.seed_invitations, &opts);
         out.push_str(&sb.quickstart(&client));
         out.push('\n');
         servers.push(Running::PageUp(sb));
@@ -79,7 +81,9 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
             step: Duration::from_secs(args.step_secs.max(1)),
             ..Default::default()
         };
-        let sb = theary::spawn_on(listener, config).await.context("starting the Theary sandbox")?;
+        let sb = theary::spawn_on(listener, config)
+            .await
+            .context("starting the Theary sandbox")?;
         let client = theary::ClientSpec {
             tenant: args.tenant.clone(),
             client_id: "checkbridge-demo".to_owned(),
@@ -93,12 +97,18 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     }
 
     let mut stdout = std::io::stdout().lock();
-    stdout.write_all(out.as_bytes()).context("writing the quick start")?;
-    stdout.write_all(b"Press Ctrl-C to stop.\n").context("writing the quick start")?;
+    stdout
+        .write_all(out.as_bytes())
+        .context("writing the quick start")?;
+    stdout
+        .write_all(b"Press Ctrl-C to stop.\n")
+        .context("writing the quick start")?;
     stdout.flush().context("writing the quick start")?;
     drop(stdout);
 
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     for server in servers {
         match server {
             Running::PageUp(sb) => sb.server.stop().await,

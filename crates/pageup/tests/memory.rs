@@ -1,0 +1,98 @@
+//! Peak memory of one `GET` carrying 5 invitations with a 20 MB resume each.
+//!
+//! A test binary of its own, so that no other test runs in the process while the peak
+//! resident set (VmHWM) is read. The sandbox streams its generated documents, so its own
+//! share of the process's memory is a few hundred kilobytes.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use outbound::RetryPolicy;
+use pageup::{Limits, PageUpClient, PageUpTenant, UrlTemplates};
+use sandbox::pageup::{self as sb, ClientSpec, GenerateOptions, PageUpConfig};
+use secrecy::SecretString;
+
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[tokio::test]
+async fn five_20_mb_resumes_are_not_held_twice() {
+    const DOC: usize = 20 * 1024 * 1024;
+    let sandbox = sb::spawn(PageUpConfig::default()).await.unwrap();
+    sandbox
+        .state
+        .add_client(ClientSpec::full("218", "cid", "secret"));
+    let mut tenant = PageUpTenant::new(
+        "218",
+        "uat",
+        "dc2",
+        "cid",
+        SecretString::from("secret".to_owned()),
+    );
+    tenant.urls = UrlTemplates {
+        token: sandbox.token_url(),
+        list: sandbox.list_url_template(),
+        update: sandbox.update_url_template(),
+    };
+    let client = PageUpClient::new(RetryPolicy::default(), Limits::default()).unwrap();
+    // Warm up: token, connection pool, parser code paths.
+    sandbox.state.seed_generated(
+        "218",
+        1,
+        &GenerateOptions {
+            document_bytes: 64 * 1024,
+            ..Default::default()
+        },
+    );
+    let warm = client.list_pending(&tenant).await.unwrap();
+    for inv in warm {
+        client
+            .update_status(
+                &tenant,
+                inv.id.as_deref().unwrap(),
+                &pageup::StatusDocument::new(pageup::CheckStatus::Queued),
+            )
+            .await
+            .unwrap();
+    }
+    sandbox.state.seed_generated(
+        "218",
+        5,
+        &GenerateOptions {
+            document_bytes: DOC,
+            ..Default::default()
+        },
+    );
+
+    let Some(before) = peak_rss_bytes() else {
+        eprintln!("no /proc/self/status here: memory not measured");
+        return;
+    };
+    let page = client.list_pending(&tenant).await.unwrap();
+    let after = peak_rss_bytes().unwrap();
+
+    let decoded: usize = page
+        .iter()
+        .flat_map(|i| &i.documents)
+        .filter_map(|d| d.content.as_ref().and_then(|c| c.bytes()).map(|b| b.len()))
+        .sum();
+    assert!(decoded >= 5 * DOC);
+    let wire = (5 * DOC).div_ceil(3) * 4; // the resumes as base64 on the wire
+    let growth = after.saturating_sub(before);
+    let ratio = growth as f64 / wire as f64;
+    println!(
+        "peak RSS growth {:.1} MiB for a {:.1} MiB response ({:.1} MiB of documents decoded): {ratio:.2}x the payload",
+        growth as f64 / 1048576.0,
+        wire as f64 / 1048576.0,
+        decoded as f64 / 1048576.0
+    );
+    assert!(
+        ratio < 2.0,
+        "the payload must not be held more than about twice: {ratio:.2}x"
+    );
+}
