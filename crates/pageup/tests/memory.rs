@@ -3,10 +3,6 @@
 //! A test binary of its own, so that no other test runs in the process while the peak
 //! resident set (VmHWM) is read. The sandbox streams its generated documents, so its own
 //! share of the process's memory is a few hundred kilobytes.
-#![expect(
-    clippy::unwrap_used,
-    reason = "a test fails loudly on any unexpected error"
-)]
 
 use outbound::RetryPolicy;
 use pageup::{Limits, PageUpClient, PageUpTenant, UrlTemplates};
