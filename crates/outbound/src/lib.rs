@@ -9,7 +9,10 @@
 mod retry;
 mod token;
 
-pub use retry::{classify_error, parse_retry_after, status_is_transient, ErrorClass, RetryPolicy};
+pub use retry::{
+    classify_error, parse_retry_after, run_with_retries, status_is_transient, Attempt, ErrorClass,
+    RetryPolicy,
+};
 pub use token::{CachedToken, FetchedToken, TokenCache};
 
 use std::time::Duration;

@@ -64,6 +64,49 @@ impl RetryPolicy {
     }
 }
 
+/// What one try of an operation came to.
+#[derive(Debug)]
+pub enum Attempt<T, E> {
+    /// Finished (successfully or not); no further try.
+    Done(Result<T, E>),
+    /// Failed in a way worth trying again, after the server's `Retry-After` if it sent one.
+    Retry {
+        error: E,
+        retry_after: Option<Duration>,
+    },
+    /// Try again at once without counting an attempt (for example with a fresh token after a
+    /// 401). The operation must bound how often it asks for this.
+    Again,
+}
+
+/// Runs `op` until it is done or the policy's attempts run out; `op` gets the 1-based
+/// attempt number. Waits between tries as [`RetryPolicy::delay`] says.
+pub async fn run_with_retries<T, E, F, Fut>(policy: &RetryPolicy, mut op: F) -> Result<T, E>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = Attempt<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut attempt = 1;
+    loop {
+        match op(attempt).await {
+            Attempt::Done(result) => return result,
+            Attempt::Again => continue,
+            Attempt::Retry { error, retry_after } => {
+                if !policy.may_retry(attempt) {
+                    return Err(error);
+                }
+                let Some(wait) = policy.delay(attempt, retry_after) else {
+                    return Err(error);
+                };
+                tracing::debug!(attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+        }
+    }
+}
+
 /// Whether an HTTP status is worth retrying: 408, 429 and every 5xx.
 pub fn status_is_transient(status: StatusCode) -> bool {
     status == StatusCode::REQUEST_TIMEOUT

@@ -1,0 +1,294 @@
+//! The typed client. Reads and cancels are retried on transient failures; an order `POST`
+//! is retried only when it certainly never reached Theary (the connection could not be made).
+//! Any other failure of a `POST` leaves its outcome unknown and is reported as
+//! [`Error::Indeterminate`], so the caller looks the order up instead of creating a second one.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use outbound::{run_with_retries, Attempt, ErrorClass, HttpSettings, RetryPolicy, TokenCache};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::error::messages;
+use crate::token::{self, TokenKey};
+use crate::wire::{
+    same_id, CancelResponse, CreateOrderResponse, Order, OrderList, OrderRequest, Search,
+    SearchList,
+};
+use crate::{Error, ThearyConfig};
+
+/// Theary API client. Cheap to clone: clones share one pool and token cache.
+#[derive(Clone, Debug)]
+pub struct ThearyClient {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    tokens: TokenCache<TokenKey>,
+    policy: RetryPolicy,
+}
+
+/// Whether a request may be sent again after a failure whose effect is unknown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Idempotent {
+    Yes,
+    No,
+}
+
+impl ThearyClient {
+    pub fn new(policy: RetryPolicy) -> Result<Self, Error> {
+        let http = outbound::http_client(&HttpSettings::default())
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        Ok(Self::with_http(http, policy))
+    }
+
+    /// A client sharing an existing `reqwest::Client`.
+    pub fn with_http(http: reqwest::Client, policy: RetryPolicy) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http,
+                tokens: TokenCache::new(Duration::from_secs(60)),
+                policy,
+            }),
+        }
+    }
+
+    /// Gets a token now (to test credentials).
+    pub async fn check_credentials(&self, c: &ThearyConfig) -> Result<(), Error> {
+        token::get(&self.inner.http, &self.inner.tokens, &self.inner.policy, c)
+            .await
+            .map(|_| ())
+    }
+
+    /// Creates an order (any 2xx). Never repeated when its outcome is unknown.
+    pub async fn create_order(
+        &self,
+        c: &ThearyConfig,
+        order: &OrderRequest,
+    ) -> Result<CreateOrderResponse, Error> {
+        let body = serde_json::to_vec(order).map_err(|e| Error::Decode(format!("order: {e}")))?;
+        self.request(
+            c,
+            Method::POST,
+            &c.api("/orders"),
+            Some(body),
+            Idempotent::No,
+            "order",
+        )
+        .await
+    }
+
+    pub async fn get_order(&self, c: &ThearyConfig, order_id: &str) -> Result<Order, Error> {
+        self.request(
+            c,
+            Method::GET,
+            &c.api(&format!("/orders/{}", seg(order_id))),
+            None,
+            Idempotent::Yes,
+            "order",
+        )
+        .await
+    }
+
+    /// One page of orders (1-based).
+    pub async fn list_orders(
+        &self,
+        c: &ThearyConfig,
+        page: u32,
+        limit: u32,
+    ) -> Result<OrderList, Error> {
+        let url = format!("{}?page={page}&limit={limit}", c.api("/orders"));
+        self.request(c, Method::GET, &url, None, Idempotent::Yes, "order list")
+            .await
+    }
+
+    pub async fn searches(&self, c: &ThearyConfig, order_id: &str) -> Result<Vec<Search>, Error> {
+        let url = c.api(&format!("/orders/{}/searches", seg(order_id)));
+        self.request::<SearchList>(c, Method::GET, &url, None, Idempotent::Yes, "order")
+            .await
+            .map(|l| l.0)
+    }
+
+    pub async fn search(
+        &self,
+        c: &ThearyConfig,
+        order_id: &str,
+        search_id: &str,
+    ) -> Result<Search, Error> {
+        let url = c.api(&format!(
+            "/orders/{}/searches/{}",
+            seg(order_id),
+            seg(search_id)
+        ));
+        self.request(c, Method::GET, &url, None, Idempotent::Yes, "search")
+            .await
+    }
+
+    /// Cancels an order and its open searches (`DELETE`, safe to repeat).
+    pub async fn cancel_order(
+        &self,
+        c: &ThearyConfig,
+        order_id: &str,
+    ) -> Result<CancelResponse, Error> {
+        let url = c.api(&format!("/orders/{}", seg(order_id)));
+        self.request(c, Method::DELETE, &url, None, Idempotent::Yes, "order")
+            .await
+    }
+
+    /// Finds the order holding a search with this `externalSearchId`, to resolve an
+    /// indeterminate create. Theary has no lookup endpoint, so this pages through the orders
+    /// (newest pages first is not promised, so up to `max_pages` pages of 50) and reads the
+    /// searches of each. Returns the order id and its search ids.
+    pub async fn find_by_external_search_id(
+        &self,
+        c: &ThearyConfig,
+        external_search_id: &str,
+        max_pages: u32,
+    ) -> Result<Option<CreateOrderResponse>, Error> {
+        for page in 1..=max_pages.max(1) {
+            let list = self.list_orders(c, page, 50).await?;
+            for order in &list.data {
+                let searches = self.searches(c, &order.id).await?;
+                if searches
+                    .iter()
+                    .any(|s| s.external_search_id.as_deref() == Some(external_search_id))
+                {
+                    return Ok(Some(CreateOrderResponse {
+                        verification_order_id: order.id.clone(),
+                        search_ids: searches.into_iter().map(|s| s.id).collect(),
+                    }));
+                }
+            }
+            let last = list
+                .pagination
+                .as_ref()
+                .is_none_or(|p| u64::from(page) >= p.total_pages)
+                || list.data.is_empty();
+            if last {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    async fn request<T: DeserializeOwned>(
+        &self,
+        c: &ThearyConfig,
+        method: Method,
+        url: &str,
+        body: Option<Vec<u8>>,
+        idempotent: Idempotent,
+        what: &str,
+    ) -> Result<T, Error> {
+        let inner = &*self.inner;
+        let mut refreshed = false;
+        run_with_retries(&inner.policy, |_| {
+            let (method, body) = (method.clone(), body.clone());
+            let refreshed_before = refreshed;
+            refreshed = true;
+            async move {
+                let token = match token::get(&inner.http, &inner.tokens, &inner.policy, c).await {
+                    Ok(t) => t,
+                    Err(e) => return Attempt::Done(Err(e)),
+                };
+                let mut req = inner.http.request(method, url).bearer_auth(token.secret());
+                if let Some(body) = body {
+                    req = req
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body);
+                }
+                let response = match req.send().await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return match (outbound::classify_error(&e), idempotent) {
+                            (ErrorClass::Permanent, _) => Attempt::Done(Err(Error::Transport(e))),
+                            (ErrorClass::NotSent, _) | (ErrorClass::MaybeSent, Idempotent::Yes) => {
+                                Attempt::Retry {
+                                    error: Error::Transport(e),
+                                    retry_after: None,
+                                }
+                            }
+                            (ErrorClass::MaybeSent, Idempotent::No) => {
+                                Attempt::Done(Err(Error::Indeterminate {
+                                    reason: e.to_string(),
+                                }))
+                            }
+                        }
+                    }
+                };
+                let status = response.status();
+                if status == StatusCode::UNAUTHORIZED && !refreshed_before {
+                    inner.tokens.invalidate(&token::key(c), &token).await;
+                    return Attempt::Again;
+                }
+                let retry_after =
+                    outbound::parse_retry_after(response.headers(), SystemTime::now());
+                let bytes = match response.bytes().await {
+                    Ok(b) => b,
+                    Err(e) if idempotent == Idempotent::Yes => {
+                        return Attempt::Retry {
+                            error: Error::Transport(e),
+                            retry_after: None,
+                        }
+                    }
+                    Err(e) => {
+                        return Attempt::Done(Err(Error::Indeterminate {
+                            reason: e.to_string(),
+                        }))
+                    }
+                };
+                if status.is_success() {
+                    return Attempt::Done(
+                        serde_json::from_slice(&bytes)
+                            .map_err(|e| Error::Decode(format!("{what}: {e}"))),
+                    );
+                }
+                let (msgs, _) = messages(&bytes);
+                let error = match status.as_u16() {
+                    400 | 422 => Error::Invalid { messages: msgs },
+                    401 => Error::Unauthorized {
+                        message: msgs.join("; "),
+                    },
+                    404 => Error::NotFound {
+                        what: what.to_owned(),
+                        id: url.rsplit('/').next().unwrap_or_default().to_owned(),
+                    },
+                    code => Error::Api {
+                        status: code,
+                        messages: msgs,
+                        retry_after,
+                    },
+                };
+                if !outbound::status_is_transient(status) {
+                    return Attempt::Done(Err(error));
+                }
+                match idempotent {
+                    Idempotent::Yes => Attempt::Retry { error, retry_after },
+                    // A 5xx to a POST may come after the order was written: unknown outcome.
+                    Idempotent::No if status == StatusCode::TOO_MANY_REQUESTS => {
+                        Attempt::Retry { error, retry_after }
+                    }
+                    Idempotent::No => Attempt::Done(Err(Error::Indeterminate {
+                        reason: error.to_string(),
+                    })),
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// One URL path segment, encoded.
+fn seg(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
+}
+
+/// Whether `search_ids` contains `id` (prefix-insensitive).
+pub fn contains_id(search_ids: &[String], id: &str) -> bool {
+    search_ids.iter().any(|s| same_id(s, id))
+}
