@@ -13,7 +13,7 @@ pub use retry::{
     classify_error, parse_retry_after, run_with_retries, status_is_transient, Attempt, ErrorClass,
     RetryPolicy,
 };
-pub use token::{CachedToken, FetchedToken, TokenCache};
+pub use token::{secret_fingerprint, CachedToken, FetchedToken, TokenCache};
 
 use std::time::Duration;
 

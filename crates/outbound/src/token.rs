@@ -137,6 +137,16 @@ impl<K: Eq + Hash + Clone> TokenCache<K> {
     }
 }
 
+/// A fingerprint of a client secret, for cache keys: a token fetched with one secret is not
+/// reused for a configuration holding another (so a rotated or mistyped secret shows at
+/// once). Kept in memory only; it never leaves the process.
+pub fn secret_fingerprint(secret: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    secret.hash(&mut h);
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,14 +12,20 @@ use serde::Deserialize;
 
 use crate::{Error, PageUpTenant};
 
-/// Cache key: tenant, client and the sorted scope set.
-pub(crate) type TokenKey = (String, String, String);
+/// Cache key: tenant, client, the sorted scope set and a fingerprint of the secret.
+pub(crate) type TokenKey = (String, String, String, u64);
 
 pub(crate) fn key(t: &PageUpTenant) -> TokenKey {
     let mut scopes = t.scopes.clone();
     scopes.sort();
     scopes.dedup();
-    (t.tenant_id.clone(), t.client_id.clone(), scopes.join(" "))
+    let fingerprint = outbound::secret_fingerprint(t.client_secret.expose_secret());
+    (
+        t.tenant_id.clone(),
+        t.client_id.clone(),
+        scopes.join(" "),
+        fingerprint,
+    )
 }
 
 #[derive(Deserialize)]

@@ -10,10 +10,17 @@ use serde::Deserialize;
 
 use crate::{Error, ThearyConfig};
 
-pub(crate) type TokenKey = (String, String, String);
+/// Auth server, client id, audience and a fingerprint of the secret.
+pub(crate) type TokenKey = (String, String, String, u64);
 
 pub(crate) fn key(c: &ThearyConfig) -> TokenKey {
-    (c.auth_url.clone(), c.client_id.clone(), c.audience.clone())
+    let fingerprint = outbound::secret_fingerprint(c.client_secret.expose_secret());
+    (
+        c.auth_url.clone(),
+        c.client_id.clone(),
+        c.audience.clone(),
+        fingerprint,
+    )
 }
 
 #[derive(Deserialize)]

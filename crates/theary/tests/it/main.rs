@@ -1,0 +1,8 @@
+//! The Theary client against the Theary sandbox, over real HTTP.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+mod client;
+mod receiver;
