@@ -1,0 +1,129 @@
+//! The `checkbridge` executable, run as a user would run it.
+#![expect(
+    clippy::unwrap_used,
+    reason = "a test fails loudly on any unexpected error"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `checkbridge sandbox` on free ports and returns its quick start.
+fn start_sandbox() -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args([
+            "sandbox",
+            "--pageup-port",
+            "0",
+            "--theary-port",
+            "0",
+            "--seed-invitations",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            text.push_str(&line);
+            text.push('\n');
+            if line.starts_with("Press Ctrl-C") {
+                let _ = tx.send(text.clone());
+            }
+        }
+    });
+    let text = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the quick start was printed");
+    (Running(child), text)
+}
+
+fn value_after<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap()
+}
+
+#[test]
+fn sandbox_prints_a_quick_start_whose_urls_and_credentials_work() {
+    let (_child, text) = start_sandbox();
+    assert!(
+        text.contains("PageUp sandbox") && text.contains("Theary sandbox"),
+        "{text}"
+    );
+    let http = reqwest::blocking::Client::new();
+    let pageup_token = value_after(&text, "Token URL:");
+    let id = value_after(&text, "Client id:");
+    let secret = value_after(&text, "Client secret:");
+    let r = http
+        .post(pageup_token)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token: serde_json::Value = r.json().unwrap();
+    let list = value_after(&text, "List pending:   GET")
+        .split('[')
+        .next()
+        .unwrap()
+        .trim();
+    let pending: serde_json::Value = http
+        .get(list)
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        pending.as_array().unwrap().len(),
+        3,
+        "seeded invitations are listed"
+    );
+    let theary_base = text
+        .split("Theary sandbox")
+        .nth(1)
+        .map(|t| value_after(t, "Base URL:"))
+        .unwrap();
+    let health: serde_json::Value = http
+        .get(format!("{theary_base}/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["success"], true);
+}
+
+#[test]
+fn help_lists_the_sandbox_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sandbox"));
+    let bad = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .arg("no-such-command")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
