@@ -1,6 +1,7 @@
 //! The `checkbridge` executable, run as a user would run it.
 #![expect(
     clippy::unwrap_used,
+    clippy::expect_used,
     reason = "a test fails loudly on any unexpected error"
 )]
 
