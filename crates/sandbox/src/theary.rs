@@ -471,6 +471,23 @@ struct Claims {
     generation: u64,
 }
 
+/// The tenant of the request's bearer token. As an extractor, it answers the documented 401
+/// before any other part of the request is read.
+struct Tenant(String);
+
+impl axum::extract::FromRequestParts<ThearyState> for Tenant {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &ThearyState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers)
+            .map(Tenant)
+            .map_err(|r| *r)
+    }
+}
+
 /// The tenant of a valid bearer token, or the documented 401.
 fn authenticate(state: &ThearyState, headers: &HeaderMap) -> Result<String, Box<Response>> {
     let unauthorized = |m: &str| {
@@ -598,13 +615,9 @@ async fn token(
 
 async fn create_order(
     State(state): State<ThearyState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Response {
-    let tenant = match authenticate(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let body = match body {
         Ok(Json(b)) => b,
         Err(r) => return rejection(r),
@@ -705,13 +718,9 @@ struct Page {
 
 async fn list_orders(
     State(state): State<ThearyState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     Query(q): Query<Page>,
 ) -> Response {
-    let tenant = match authenticate(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let page = q
         .page
         .as_deref()
@@ -745,13 +754,9 @@ async fn list_orders(
 
 async fn get_order(
     State(state): State<ThearyState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match authenticate(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let data = state.lock();
     match data.orders.get(bare(&id)).filter(|o| o.tenant == tenant) {
         Some(o) => Json(order_json(&data, o)).into_response(),
@@ -761,13 +766,9 @@ async fn get_order(
 
 async fn list_searches(
     State(state): State<ThearyState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match authenticate(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let data = state.lock();
     match data.orders.get(bare(&id)).filter(|o| o.tenant == tenant) {
         Some(o) => Json(
@@ -784,13 +785,9 @@ async fn list_searches(
 
 async fn get_search(
     State(state): State<ThearyState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     Path((id, search_id)): Path<(String, String)>,
 ) -> Response {
-    let tenant = match authenticate(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     let data = state.lock();
     let Some(order) = data.orders.get(bare(&id)).filter(|o| o.tenant == tenant) else {
         return order_not_found(&id);
@@ -811,27 +808,16 @@ async fn get_search(
 
 async fn cancel_order(
     State(state): State<ThearyState>,
-    headers: HeaderMap,
+    Tenant(tenant): Tenant,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = match authenticate(&state, &headers) {
-        Ok(t) => t,
-        Err(r) => return *r,
-    };
     match engine::cancel(&state, &tenant, bare(&id)) {
         Some(affected) => Json(json!({ "orderId": id, "status": "cancelled", "deletedAt": now_iso(), "affectedSearches": affected })).into_response(),
         None => order_not_found(&id),
     }
 }
 
-async fn events_stub(
-    State(state): State<ThearyState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if let Err(r) = authenticate(&state, &headers) {
-        return *r;
-    }
+async fn events_stub(_tenant: Tenant, Path(id): Path<String>) -> Response {
     Json(json!({ "orderId": id, "events": [], "message": "Events system not yet implemented" }))
         .into_response()
 }

@@ -690,24 +690,8 @@ async fn quickstart_curl_commands_work_as_printed() {
         .seed_generated(TENANT, 1, &GenerateOptions::default())
         .remove(0);
     let text = sb.quickstart(&ClientSpec::full(TENANT, "cid", "secret"));
-    let script: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("# 1."))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .replace("/ID", &format!("/{id}"));
-    let out = tokio::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -e\n{script}"))
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout =
+        crate::run_quickstart(&text, |script| script.replace("/ID", &format!("/{id}"))).await;
     assert!(
         stdout.contains(&format!("\"{id}\"")),
         "listed and claimed: {stdout}"

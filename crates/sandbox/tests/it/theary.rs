@@ -817,23 +817,7 @@ async fn quickstart_curl_commands_work_as_printed() {
         audience: AUD.into(),
     };
     let text = sb.quickstart(&client, Some(&format!("{}/hook", server.base_url())));
-    let script: String = text
-        .lines()
-        .skip_while(|l| !l.starts_with("# 1."))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let out = tokio::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -e\n{script}"))
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::run_quickstart(&text, |script| script).await;
     assert!(
         stdout.contains("\"verificationOrderId\":\"ord_"),
         "{stdout}"
