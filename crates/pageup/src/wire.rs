@@ -6,7 +6,8 @@
 //! every object) ignored; `null` wherever a value may be missing; ids, phones and postcodes
 //! as strings or numbers; salary as a number or a numeric string; status in any case; the list
 //! as a bare array or wrapped in an object. Field names are camelCase as assumed in the
-//! README; a real payload that differs is fitted through the service's field mapping.
+//! README, and PascalCase is accepted too (PageUp is a .NET API and its partner samples use
+//! it); a payload that differs further is fitted through the service's field mapping.
 //!
 //! Inline documents (`content`, base64) are decoded while the response streams in, so the
 //! encoded text is never held whole next to the decoded bytes.
@@ -209,33 +210,46 @@ fn opt_status<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CheckStatus>, D:
 pub struct Invitation {
     /// PageUp's check id (a string or a number on the wire).
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Id")]
     pub id: Option<String>,
     #[serde(deserialize_with = "opt_status")]
+    #[serde(alias = "Status")]
     pub status: Option<CheckStatus>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Provider")]
     pub provider: Option<String>,
     /// Package code configured in PageUp (e.g. `EMP-EDU`).
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "PackageCode")]
     pub package_code: Option<String>,
     /// Check-type codes requested.
     #[serde(deserialize_with = "text_list")]
+    #[serde(alias = "CheckTypes")]
     pub check_types: Vec<String>,
     /// The legacy note (read-only; PageUp does not support writing it).
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Note")]
     pub note: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "CreatedDate")]
     pub created_date: Option<String>,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "Candidate")]
     pub candidate: Candidate,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "Job")]
     pub job: Job,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "Requester")]
     pub requester: Person,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "EmploymentHistory")]
     pub employment_history: Vec<Employment>,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "EducationHistory")]
     pub education_history: Vec<Education>,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "Documents")]
     pub documents: Vec<Document>,
 }
 
@@ -244,25 +258,35 @@ pub struct Invitation {
 #[serde(rename_all = "camelCase", default)]
 pub struct Candidate {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "ApplicantId")]
     pub applicant_id: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "FirstName")]
     pub first_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "MiddleName")]
     pub middle_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "LastName")]
     pub last_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Email")]
     pub email: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Phone")]
     pub phone: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "DateOfBirth")]
     pub date_of_birth: Option<String>,
     /// National identifier (an SSN in the US).
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "NationalId")]
     pub national_id: Option<String>,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "Addresses")]
     pub addresses: Vec<Address>,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "Aliases")]
     pub aliases: Vec<Alias>,
 }
 
@@ -280,23 +304,32 @@ impl fmt::Debug for Candidate {
 #[serde(rename_all = "camelCase", default)]
 pub struct Address {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "AddressType")]
     pub address_type: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Line1")]
     pub line1: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Line2")]
     pub line2: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "City")]
     pub city: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "State")]
     pub state: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Postcode")]
     pub postcode: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Country")]
     pub country: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "FromDate")]
     pub from_date: Option<String>,
     /// `None` for the current address.
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "ToDate")]
     pub to_date: Option<String>,
 }
 
@@ -311,12 +344,16 @@ impl fmt::Debug for Address {
 #[serde(rename_all = "camelCase", default)]
 pub struct Alias {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "FirstName")]
     pub first_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "MiddleName")]
     pub middle_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "LastName")]
     pub last_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Suffix")]
     pub suffix: Option<String>,
 }
 
@@ -331,14 +368,19 @@ impl fmt::Debug for Alias {
 #[serde(rename_all = "camelCase", default)]
 pub struct Job {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "JobId")]
     pub job_id: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Title")]
     pub title: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Department")]
     pub department: Option<String>,
     #[serde(deserialize_with = "null_default")]
+    #[serde(alias = "Worksite")]
     pub worksite: Worksite,
     #[serde(deserialize_with = "amount")]
+    #[serde(alias = "Salary")]
     pub salary: Option<f64>,
 }
 
@@ -347,10 +389,13 @@ pub struct Job {
 #[serde(rename_all = "camelCase", default)]
 pub struct Worksite {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "City")]
     pub city: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "State")]
     pub state: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Country")]
     pub country: Option<String>,
 }
 
@@ -359,10 +404,13 @@ pub struct Worksite {
 #[serde(rename_all = "camelCase", default)]
 pub struct Person {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "FirstName")]
     pub first_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "LastName")]
     pub last_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Email")]
     pub email: Option<String>,
 }
 
@@ -371,18 +419,25 @@ pub struct Person {
 #[serde(rename_all = "camelCase", default)]
 pub struct Employment {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "EmployerName")]
     pub employer_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Position")]
     pub position: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Location")]
     pub location: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Email")]
     pub email: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Phone")]
     pub phone: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "StartDate")]
     pub start_date: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "EndDate")]
     pub end_date: Option<String>,
 }
 
@@ -391,16 +446,22 @@ pub struct Employment {
 #[serde(rename_all = "camelCase", default)]
 pub struct Education {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "InstitutionName")]
     pub institution_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Qualification")]
     pub qualification: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "FieldOfStudy")]
     pub field_of_study: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "GraduationDate")]
     pub graduation_date: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Email")]
     pub email: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Phone")]
     pub phone: Option<String>,
 }
 
@@ -409,16 +470,22 @@ pub struct Education {
 #[serde(rename_all = "camelCase", default)]
 pub struct Document {
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "DocumentId")]
     pub document_id: Option<String>,
     /// e.g. `resume`, `signedRelease`.
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "DocumentType")]
     pub document_type: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "FileName")]
     pub file_name: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "ContentType")]
     pub content_type: Option<String>,
     #[serde(deserialize_with = "text")]
+    #[serde(alias = "Url")]
     pub url: Option<String>,
+    #[serde(alias = "Content")]
     pub content: Option<DocumentContent>,
 }
 

@@ -185,3 +185,33 @@ proptest! {
         prop_assert_eq!(got, expected);
     }
 }
+
+/// Renames every key to PascalCase, as a .NET serializer without a camelCase policy would.
+fn pascal_keys(v: &serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => serde_json::Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let mut c = k.chars();
+                    let key = c
+                        .next()
+                        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                        .unwrap_or_default();
+                    (key, pascal_keys(v))
+                })
+                .collect(),
+        ),
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.iter().map(pascal_keys).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn pascal_case_names_parse_the_same() {
+    let camel: Invitation = serde_json::from_value(sample()).unwrap();
+    let pascal: Invitation = serde_json::from_value(pascal_keys(&sample())).unwrap();
+    assert_eq!(camel, pascal);
+    assert_eq!(pascal.candidate.national_id.as_deref(), Some("123-45-6789"));
+}
