@@ -330,13 +330,13 @@ impl PageUpSandbox {
              Scopes:         {scopes}\n\
              \n\
              # 1. Get a token (valid {life} s):\n\
-             TOKEN=$(curl -s {base}/connect/token -d grant_type=client_credentials \\\n\
+             PAGEUP_TOKEN=$(curl -s {base}/connect/token -d grant_type=client_credentials \\\n\
              \x20 -d client_id={id} -d client_secret={secret} \\\n\
              \x20 --data-urlencode 'scope={scopes}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
              # 2. List up to 5 pending checks (properties shuffled, GUID extras: PageUp's fuzzy serializer):\n\
-             curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v3/{t}/backgroundcheck\n\
+             curl -s -H \"Authorization: Bearer $PAGEUP_TOKEN\" {base}/v3/{t}/backgroundcheck\n\
              # 3. Claim one (replace ID): the whole document, PUT is a full override:\n\
-             curl -s -X PUT -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' \\\n\
+             curl -s -X PUT -H \"Authorization: Bearer $PAGEUP_TOKEN\" -H 'Content-Type: application/json' \\\n\
              \x20 -d '{{\"status\":\"queued\",\"referenceNumber\":\"\",\"reasonForFail\":\"\",\"results\":[]}}' \\\n\
              \x20 {base}/v3/{t}/backgroundcheck/ID\n\
              # 4. See its state and PUT history:\n\

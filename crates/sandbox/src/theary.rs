@@ -317,12 +317,12 @@ impl ThearySandbox {
              Step:           {step} s between a search's stages\n\
              \n\
              # 1. Get a token:\n\
-             TOKEN=$(curl -s {base}/oauth/token -H 'Content-Type: application/json' \\\n\
+             THEARY_TOKEN=$(curl -s {base}/oauth/token -H 'Content-Type: application/json' \\\n\
              \x20 -d '{{\"client_id\":\"{id}\",\"client_secret\":\"{secret}\",\"audience\":\"{aud}\",\"grant_type\":\"client_credentials\"}}' \\\n\
              \x20 | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n\
              # 2. Order an employment check; signed webhooks go to {hook}\n\
              {hook_note}\
-             curl -s {base}/background-check/v1/orders -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{{\n\
+             curl -s {base}/background-check/v1/orders -H \"Authorization: Bearer $THEARY_TOKEN\" -H 'Content-Type: application/json' -d '{{\n\
              \x20 \"applicant\": {{\"firstName\": \"John\", \"lastName\": \"Smith\", \"ssn\": \"123-45-6789\"}},\n\
              \x20 \"businessContext\": {{\"entityName\": \"Apple\", \"appliedJobTitle\": \"Engineer\", \"worksiteCity\": \"San Francisco\", \"worksiteState\": \"CA\", \"proposedSalary\": 100000}},\n\
              \x20 \"searchTypes\": [{{\"searchType\": \"EMPLOYMENT\", \"externalSearchId\": \"my-emp-001\"}}],\n\
@@ -331,7 +331,7 @@ impl ThearySandbox {
              \x20   \"events\": [\"verification.completed\", \"verification.action_required\", \"verification.notification\"]}}}}}}'\n\
              # 3. Watch it progress (outcome by keyword in the employer name: discrepancy, norecord,\n\
              #    wrongorg, unable, thirdparty, escalate, stall; otherwise VERIFIED):\n\
-             curl -s {base}/background-check/v1/orders -H \"Authorization: Bearer $TOKEN\"\n\
+             curl -s {base}/background-check/v1/orders -H \"Authorization: Bearer $THEARY_TOKEN\"\n\
              curl -s {base}/__admin/deliveries\n",
             tenant = client.tenant,
             id = client.client_id,
@@ -417,10 +417,14 @@ pub fn router(state: ThearyState) -> Router {
 // ------------------------------------------------------------------------------------------
 // Helpers
 
+/// Now as ISO 8601 with milliseconds, the form Theary's examples use.
 pub(crate) fn now_iso() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_owned())
+        .format(&format)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
 fn now_secs() -> u64 {
@@ -670,6 +674,13 @@ fn order_json(data: &Data, o: &OrderRec) -> Value {
         .filter_map(|id| data.searches.get(id))
         .map(|s| json!({ "searchType": s.search_type, "searchTitle": s.subject.get("title").cloned().unwrap_or(Value::Null) }))
         .collect();
+    // An order changes whenever one of its searches does.
+    let updated_at = o
+        .search_ids
+        .iter()
+        .filter_map(|id| data.searches.get(id).map(|s| s.updated_at.clone()))
+        .chain(std::iter::once(o.updated_at.clone()))
+        .max();
     let completed_at = (status == "completed")
         .then(|| {
             o.search_ids
@@ -680,7 +691,7 @@ fn order_json(data: &Data, o: &OrderRec) -> Value {
         .flatten();
     json!({
         "id": o.id, "status": status, "applicant": o.applicant, "entityName": o.entity_name, "jobTitle": o.job_title,
-        "searchTypes": search_types, "createdAt": o.created_at, "updatedAt": o.updated_at, "completedAt": completed_at,
+        "searchTypes": search_types, "createdAt": o.created_at, "updatedAt": updated_at, "completedAt": completed_at,
     })
 }
 

@@ -415,6 +415,55 @@ async fn create_read_cancel_and_tenant_isolation() {
         r.json::<Value>().await.unwrap()["error"],
         "Search not found"
     );
+    // Timestamps carry milliseconds, and an order changes when its searches do.
+    let before: Value = http
+        .get(format!("{base}/{order_id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created_at = before["createdAt"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            created_at.len(),
+            &created_at[19..20],
+            created_at.ends_with('Z')
+        ),
+        (24, ".", true),
+        "{created_at}"
+    );
+    sb.state.advance();
+    let after: Value = http
+        .get(format!("{base}/{order_id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let searches: Value = http
+        .get(format!("{base}/{order_id}/searches"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let latest = searches
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["updatedAt"].as_str().unwrap().to_owned())
+        .chain([created_at.clone()])
+        .max()
+        .unwrap();
+    assert_eq!(after["updatedAt"].as_str().unwrap(), latest);
+    assert_eq!(after["status"], "in_progress");
     let list: Value = http
         .get(format!("{base}?page=1&limit=10"))
         .bearer_auth(&token)
