@@ -21,11 +21,14 @@ pub struct Cli {
 pub enum Command {
     /// Run local emulators of the PageUp and Theary APIs (both when no API is named).
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Check a configuration file (with CHECKBRIDGE_* variables applied).
+    Config(commands::config::ConfigArgs),
 }
 
 /// Runs the chosen command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Sandbox(args) => commands::sandbox::run(args).await,
+        Command::Config(args) => commands::config::run(args),
     }
 }

@@ -128,3 +128,35 @@ fn help_lists_the_sandbox_command() {
         .unwrap();
     assert!(!bad.status.success());
 }
+
+#[test]
+fn config_check_accepts_the_example_and_names_a_bad_key() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../checkbridge.example.toml"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config", example])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tenant acme") && stdout.contains("configuration is valid"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("set-me-through"), "a secret was printed");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config", example])
+        .env("CHECKBRIDGE_TENANTS__ACME__PAGEUP__ENV", "production")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tenants.acme.pageup.env"), "{stderr}");
+}

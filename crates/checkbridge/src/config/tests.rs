@@ -1,0 +1,264 @@
+use super::*;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../checkbridge.example.toml")
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn load_text(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, text).unwrap();
+    Config::load(Some(&path), env(vars))
+}
+
+fn key_of(err: ConfigError) -> String {
+    match err {
+        ConfigError::Invalid { key, .. } => key,
+        other => panic!("expected an invalid key, got {other}"),
+    }
+}
+
+const MINIMAL: &str = r#"
+[service]
+public_base_url = "https://cb.example.com"
+[tenants.acme.pageup]
+tenant_id = 218
+env = "uat"
+dc = "dc2"
+client_id = "c"
+client_secret = "s"
+[tenants.acme.theary]
+client_id = "t"
+client_secret = "ts"
+"#;
+
+#[test]
+fn the_example_config_loads_and_is_valid() {
+    let config = Config::load(Some(&example()), Vec::new()).unwrap();
+    let acme = &config.tenants["acme"];
+    assert_eq!(acme.checks.packages["EMP"], vec!["EMPLOYMENT"]);
+    assert_eq!(acme.theary_config().api_base, theary::SANDBOX_API);
+    let pageup = acme.pageup_tenant();
+    assert_eq!(
+        pageup.list_url().unwrap().as_str(),
+        "https://apiuat.dc2.pageuppeople.com/v3/218/backgroundcheck?provider=bg"
+    );
+    let summary = config.summary();
+    assert!(summary.contains("tenant acme (Acme Corp)"), "{summary}");
+    for text in [summary, format!("{config:?}")] {
+        assert!(
+            !text.contains("set-me-through"),
+            "a secret was printed: {text}"
+        );
+    }
+}
+
+#[test]
+fn defaults_alone_are_valid() {
+    let config = Config::load(None, Vec::new()).unwrap();
+    assert!(config.tenants.is_empty());
+    assert_eq!(config.service.database_url, "sqlite://checkbridge.db");
+    assert!(config.service.roles.poller);
+}
+
+#[test]
+fn environment_overrides_the_file_and_takes_strings_for_any_type() {
+    let config = load_text(
+        MINIMAL,
+        &[
+            (
+                "CHECKBRIDGE_TENANTS__ACME__PAGEUP__CLIENT_SECRET",
+                "from-env",
+            ),
+            ("CHECKBRIDGE_TENANTS__ACME__POLL_INTERVAL_SECS", "30"),
+            ("CHECKBRIDGE_SERVICE__ROLES__POLLER", "false"),
+            (
+                "CHECKBRIDGE_TENANTS__ACME__CHECKS__DEFAULT_SEARCH_TYPES",
+                "employment",
+            ),
+            (
+                "CHECKBRIDGE_TENANTS__ACME__CHECKS__REPORT_TYPES__EDUCATION",
+                "Degree check",
+            ),
+            (
+                "CHECKBRIDGE_TENANTS__ACME__RESULTS__OUTCOMES__NO_RECORD",
+                "review",
+            ),
+            ("CHECKBRIDGE_CONFIG", "/not/a/key"),
+            ("OTHER__THING", "ignored"),
+        ],
+    )
+    .unwrap();
+    let acme = &config.tenants["acme"];
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(&acme.pageup.client_secret),
+        "from-env"
+    );
+    assert_eq!(acme.poll_interval_secs, 30);
+    assert_eq!(acme.checks.default_search_types, vec!["EMPLOYMENT"]);
+    assert_eq!(
+        acme.checks.report_types["EDUCATION"], "Degree check",
+        "codes set from the environment are upper-cased"
+    );
+    assert_eq!(acme.results.outcomes["NO_RECORD"], "review");
+    assert_eq!(
+        acme.pageup.tenant_id, "218",
+        "a number in TOML is taken as the id's text"
+    );
+    assert!(!config.service.roles.poller);
+    // A whole tenant can come from the environment alone.
+    let vars: Vec<(String, String)> = [
+        ("PAGEUP__TENANT_ID", "9"),
+        ("PAGEUP__ENV", "live"),
+        ("PAGEUP__DC", "dc4"),
+        ("PAGEUP__CLIENT_ID", "c"),
+        ("PAGEUP__CLIENT_SECRET", "s"),
+        ("THEARY__CLIENT_ID", "t"),
+        ("THEARY__CLIENT_SECRET", "u"),
+    ]
+    .iter()
+    .map(|(k, v)| (format!("CHECKBRIDGE_TENANTS__BETA__{k}"), (*v).to_owned()))
+    .collect();
+    let config = Config::load(None, vars).unwrap();
+    assert_eq!(
+        config.tenants["beta"]
+            .pageup_tenant()
+            .token_url()
+            .unwrap()
+            .as_str(),
+        "https://login.dc4.pageuppeople.com/connect/token"
+    );
+}
+
+/// A config text, the variables set, and the key the error must name.
+type Case = (String, Vec<(&'static str, &'static str)>, &'static str);
+
+#[test]
+fn errors_name_the_key() {
+    let cases: Vec<Case> = vec![
+        (
+            MINIMAL.replace("client_id = \"c\"", "clinet_id = \"c\""),
+            vec![],
+            "tenants.acme.pageup.clinet_id",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![("CHECKBRIDGE_TENANTS__ACME__PAGEUP__ENV", "prod")],
+            "tenants.acme.pageup.env",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![("CHECKBRIDGE_TENANTS__ACME__POLL_INTERVAL_SECS", "soon")],
+            "tenants.acme.poll_interval_secs",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![("CHECKBRIDGE_TENANTS__ACME__POLL_INTERVAL_SECS", "1")],
+            "tenants.acme.poll_interval_secs",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![(
+                "CHECKBRIDGE_SERVICE__PUBLIC_BASE_URL",
+                "http://cb.example.com",
+            )],
+            "service.public_base_url",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![("CHECKBRIDGE_SERVICE__DATABASE_URL", "mysql://x")],
+            "service.database_url",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![("CHECKBRIDGE_SERVICE__LISTEN", "everywhere")],
+            "service.listen",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![(
+                "CHECKBRIDGE_TENANTS__ACME__BUSINESS__POSITION_LEVEL",
+                "JUNIOR",
+            )],
+            "tenants.acme.business.position_level",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![(
+                "CHECKBRIDGE_TENANTS__ACME__CHECKS__PACKAGES__NCC001",
+                "CRIMINAL",
+            )],
+            "tenants.acme.checks.packages.NCC001",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![(
+                "CHECKBRIDGE_TENANTS__ACME__FIELDS__CANDIDATE.SHOE_SIZE",
+                "/x",
+            )],
+            "tenants.acme.fields.candidate.shoe_size",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![("CHECKBRIDGE_TENANTS__ACME__PAGEUP__LIST_URL", "not a url")],
+            "tenants.acme.pageup.list_url",
+        ),
+        (
+            MINIMAL.to_owned(),
+            vec![("CHECKBRIDGE_TENANTS__ACME__THEARY__API_BASE", "ftp://x")],
+            "tenants.acme.theary.api_base",
+        ),
+        (
+            MINIMAL.replace("[tenants.acme", "[tenants.Acme"),
+            vec![],
+            "tenants.Acme",
+        ),
+        (
+            format!("{MINIMAL}\n[tenants.acme.checks.report_types]\nEMPLOYMENT = \"\"\n"),
+            vec![],
+            "tenants.acme.checks.report_types.EMPLOYMENT",
+        ),
+    ];
+    for (text, vars, expected) in cases {
+        let err = load_text(&text, &vars).unwrap_err();
+        let message = err.to_string();
+        assert_eq!(key_of(err), expected, "{vars:?}: {message}");
+    }
+}
+
+#[test]
+fn the_same_pageup_tenant_cannot_be_configured_twice() {
+    let twice = format!(
+        "{MINIMAL}{}",
+        MINIMAL
+            .replace(
+                "[service]\npublic_base_url = \"https://cb.example.com\"\n",
+                ""
+            )
+            .replace("tenants.acme", "tenants.acme_again")
+    );
+    let err = load_text(&twice, &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("already configured as tenants.acme"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_and_malformed_files_are_reported_with_their_path() {
+    let err = Config::load(Some(Path::new("/no/such/checkbridge.toml")), Vec::new()).unwrap_err();
+    assert!(
+        matches!(err, ConfigError::Read { .. })
+            && err.to_string().contains("/no/such/checkbridge.toml")
+    );
+    let err = load_text("[service\npublic_base_url = 1", &[]).unwrap_err();
+    assert!(matches!(err, ConfigError::Toml { .. }), "{err}");
+}
