@@ -282,6 +282,10 @@ pub struct ResultMapping {
     /// Report an SLA timeout (SLA_REACHED) to PageUp as `expired` instead of a result.
     #[serde(deserialize_with = "lenient::boolean")]
     pub sla_reached_as_expired: bool,
+    /// Statuses from most to least severe; the overall result takes the most severe status
+    /// among the searches (a status not listed counts as the most severe).
+    #[serde(deserialize_with = "lenient::list")]
+    pub severity: Vec<String>,
 }
 
 impl Default for ResultMapping {
@@ -313,6 +317,7 @@ impl Default for ResultMapping {
             ]),
             unknown: "review".to_owned(),
             sla_reached_as_expired: true,
+            severity: vec!["fail".to_owned(), "review".to_owned(), "pass".to_owned()],
         }
     }
 }
@@ -509,6 +514,12 @@ impl TenantConfig {
                     "needs a label: PageUp requires a reportType on every result",
                 ));
             }
+        }
+        if self.results.severity.is_empty() {
+            return Err(invalid(
+                k("results.severity"),
+                "must list at least one status",
+            ));
         }
         if self.checks.overall_report_type.trim().is_empty() {
             return Err(invalid(

@@ -1,0 +1,220 @@
+use super::*;
+use crate::domain::test_support::tenant;
+use serde_json::json;
+
+fn invitation() -> serde_json::Value {
+    json!({
+        "id": "12345", "status": "pending", "packageCode": "EMP-EDU", "checkTypes": [],
+        "candidate": {
+            "firstName": "Jane", "lastName": "Doe", "email": "jane@example.com", "phone": "+1-555-010-2000",
+            "dateOfBirth": "1990-05-15T00:00:00", "nationalId": "123 45 6789",
+            "addresses": [{ "addressType": "home", "line1": "1 Main St", "city": "Austin", "state": "TX",
+                            "postcode": "73301", "country": "US", "fromDate": "2021-01-01", "toDate": null }],
+            "aliases": [{ "firstName": "Janet", "lastName": "Doe" }]
+        },
+        "job": { "title": "Staff Accountant", "worksite": { "city": "Austin", "state": "tx" }, "salary": "85,000" },
+        "employmentHistory": [{ "employerName": "Acme Corp", "position": "Accountant", "startDate": "2019-02-01", "endDate": "2023-06-30" }],
+        "educationHistory": [{ "institutionName": "University of Texas", "qualification": "BBA", "fieldOfStudy": "Accounting", "graduationDate": "2018-05-15" }],
+        "documents": [{ "documentType": "signedRelease", "content": "JVBERi0xLjQKJSBzaWduZWQK" }]
+    })
+}
+
+fn parse(v: serde_json::Value) -> Invitation {
+    serde_json::from_value(v).unwrap()
+}
+
+fn ctx_key(t: &SearchType) -> String {
+    format!("chk-1-{}", t.as_str().to_ascii_lowercase())
+}
+
+fn ctx() -> OrderContext<'static> {
+    OrderContext {
+        tenant_key: "acme",
+        public_base_url: "https://cb.example.com/",
+        webhook_secret: "per-order-secret-xyz",
+        search_key: &ctx_key,
+    }
+}
+
+#[test]
+fn a_complete_invitation_becomes_a_complete_order() {
+    let mut tenant = tenant();
+    tenant.checks.packages.insert(
+        "EMP-EDU".into(),
+        vec!["EMPLOYMENT".into(), "EDUCATION".into()],
+    );
+    let order = build_order(&parse(invitation()), &tenant, &ctx()).unwrap();
+    assert_eq!(order.applicant.ssn, "123-45-6789");
+    assert_eq!(order.applicant.birthday.as_deref(), Some("1990-05-15"));
+    assert_eq!(order.applicant.addresses.len(), 1);
+    assert!(order
+        .applicant
+        .signed_release_file_url
+        .as_deref()
+        .unwrap()
+        .starts_with("data:application/pdf;base64,"));
+    assert_eq!(order.business_context.worksite_state, "TX");
+    assert_eq!(order.business_context.proposed_salary, 85000.0);
+    assert_eq!(order.business_context.entity_name, "Acme Corp");
+    let types: Vec<_> = order
+        .search_types
+        .iter()
+        .map(|s| s.search_type.clone())
+        .collect();
+    assert_eq!(types, vec![SearchType::Employment, SearchType::Education]);
+    assert_eq!(
+        order.search_types[1].external_search_id.as_deref(),
+        Some("chk-1-education")
+    );
+    let hook = order.webhook_config.as_ref().unwrap();
+    assert_eq!(
+        hook.secret.as_ref().unwrap().expose(),
+        "per-order-secret-xyz"
+    );
+    let closeout = hook.closeout_endpoints.as_ref().unwrap();
+    let Endpoints::Target(t) = &closeout["EMPLOYMENT"] else {
+        panic!("{closeout:?}")
+    };
+    assert_eq!(
+        t.url,
+        "https://cb.example.com/webhooks/theary/acme/employment"
+    );
+    assert_eq!(t.events.as_ref().unwrap().len(), 3, "all three event types");
+    let over = order.search_types[0]
+        .search_config
+        .as_ref()
+        .unwrap()
+        .notifications
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        over.webhook_override.as_ref(),
+        Some(hook),
+        "and the per-search override, as Theary's quick start does"
+    );
+}
+
+#[test]
+fn missing_fields_are_named_in_a_recruiters_words() {
+    let mut v = invitation();
+    v["candidate"]["nationalId"] = json!(null);
+    v["candidate"]["firstName"] = json!("  ");
+    v["job"]["worksite"] = json!({});
+    v["employmentHistory"] = json!([]);
+    let err = build_order(&parse(v), &tenant(), &ctx()).unwrap_err();
+    assert_eq!(
+        err.missing,
+        vec![
+            "candidate first name",
+            "candidate national id (SSN)",
+            "job worksite city",
+            "job worksite state",
+            "employment history (employer name and position)"
+        ]
+    );
+    let reason = err.reason_for_fail();
+    assert!(reason.starts_with("The background check could not be ordered because of missing mandatory fields: candidate first name,"), "{reason}");
+    assert!(
+        reason.ends_with("Please fill in or correct these in PageUp and try again."),
+        "{reason}"
+    );
+    assert!(!reason.contains("123-45"), "no PII in the reason");
+
+    let mut v = invitation();
+    v["candidate"]["nationalId"] = json!("12-345");
+    v["candidate"]["dateOfBirth"] = json!("15/05/1990");
+    v["job"]["worksite"]["state"] = json!("Texas");
+    let err = build_order(&parse(v), &tenant(), &ctx()).unwrap_err();
+    assert!(err.missing.is_empty());
+    assert_eq!(err.invalid.len(), 3, "{:?}", err.invalid);
+}
+
+#[test]
+fn search_types_follow_codes_then_defaults() {
+    let t = tenant();
+    let types = |v: serde_json::Value| search_types(&parse(v), &t);
+    assert_eq!(
+        types(json!({ "packageCode": "emp" })),
+        vec![SearchType::Employment]
+    );
+    assert_eq!(
+        types(json!({ "checkTypes": ["EDU", "EMP", "EDU"] })),
+        vec![SearchType::Education, SearchType::Employment]
+    );
+    assert_eq!(
+        types(json!({ "checkTypes": "EDUCATION" })),
+        vec![SearchType::Education]
+    );
+    assert_eq!(
+        types(json!({ "packageCode": "UNKNOWN-PACKAGE" })),
+        vec![SearchType::Employment, SearchType::Education]
+    );
+}
+
+#[test]
+fn addresses_are_sent_only_as_a_set_theary_accepts() {
+    let mut v = invitation();
+    let again = v["candidate"]["addresses"][0].clone();
+    v["candidate"]["addresses"]
+        .as_array_mut()
+        .unwrap()
+        .push(again);
+    let order = build_order(&parse(v), &tenant(), &ctx()).unwrap();
+    assert!(
+        order.applicant.addresses.is_empty(),
+        "two current addresses: none sent rather than a refused order"
+    );
+}
+
+#[test]
+fn theary_messages_are_translated_not_dropped() {
+    let reason = theary_rejection_reason(&[
+        "applicant.ssn must match XXX-XX-XXXX format".into(),
+        "businessContext.worksiteCity should not be empty".into(),
+        "something new from Theary".into(),
+    ]);
+    assert!(
+        reason.contains("candidate national id (SSN) must match XXX-XX-XXXX format"),
+        "{reason}"
+    );
+    assert!(reason.contains("job worksite city is missing"), "{reason}");
+    assert!(reason.contains("something new from Theary"), "{reason}");
+}
+
+/// The order passes the Theary sandbox's own, independent validation.
+#[tokio::test]
+async fn the_order_is_accepted_by_the_theary_sandbox() {
+    use sandbox::theary as sb;
+    let sandbox = sb::spawn(sb::SandboxConfig {
+        auto_run: false,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    sandbox.state.add_client(sb::ClientSpec {
+        tenant: "acme".into(),
+        client_id: "c".into(),
+        client_secret: "s".into(),
+        audience: "aud".into(),
+    });
+    let config = theary::ThearyConfig {
+        auth_url: sandbox.auth_url(),
+        audience: "aud".into(),
+        api_base: sandbox.api_base(),
+        client_id: "c".into(),
+        client_secret: secrecy::SecretString::from("s".to_owned()),
+    };
+    let client = theary::ThearyClient::new(outbound::RetryPolicy::none()).unwrap();
+    let mut tenant = tenant();
+    tenant.checks.packages.insert(
+        "EMP-EDU".into(),
+        vec!["EMPLOYMENT".into(), "EDUCATION".into()],
+    );
+    let ctx = OrderContext {
+        public_base_url: "http://127.0.0.1:9",
+        ..ctx()
+    };
+    let order = build_order(&parse(invitation()), &tenant, &ctx).unwrap();
+    let created = client.create_order(&config, &order).await.unwrap();
+    assert_eq!(created.search_ids.len(), 2);
+}

@@ -1,0 +1,9 @@
+//! The rules of a check's life, without I/O: how a PageUp invitation becomes a Theary order
+//! ([`mapping`]) and what PageUp should show for a check at any moment ([`status`]). Pure
+//! functions, so every rule is tested directly and the sync loops stay thin.
+
+pub mod mapping;
+pub mod status;
+
+#[cfg(test)]
+mod test_support;
