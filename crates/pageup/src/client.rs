@@ -14,7 +14,9 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use futures::TryStreamExt as _;
-use outbound::{CachedToken, ErrorClass, HttpSettings, RetryPolicy, TokenCache};
+use outbound::{
+    run_with_retries, Attempt, CachedToken, ErrorClass, HttpSettings, RetryPolicy, TokenCache,
+};
 use reqwest::{Response, StatusCode};
 
 use crate::error::parse_messages;
@@ -192,57 +194,47 @@ impl PageUpClient {
         F: Future<Output = Result<T, Error>>,
     {
         let inner = &*self.inner;
-        let mut attempt = 0;
         let mut refreshed = false;
-        loop {
-            attempt += 1;
-            let token = token::get(&inner.http, &inner.tokens, &inner.policy, tenant).await?;
-            let failure = match build(&inner.http, token.secret()).send().await {
-                Err(err) => {
-                    let class = outbound::classify_error(&err);
-                    if class == ErrorClass::Permanent {
-                        return Err(Error::Transport(err));
+        run_with_retries(&inner.policy, |_| {
+            let refreshed_before = refreshed;
+            refreshed = true;
+            let (build, read) = (&build, &read);
+            async move {
+                let token = match token::get(&inner.http, &inner.tokens, &inner.policy, tenant).await {
+                    Ok(t) => t,
+                    Err(e) => return Attempt::Done(Err(e)),
+                };
+                let response = match build(&inner.http, token.secret()).send().await {
+                    Ok(r) => r,
+                    Err(err) if outbound::classify_error(&err) == ErrorClass::Permanent => {
+                        return Attempt::Done(Err(Error::Transport(err)))
                     }
-                    (Error::Transport(err), None)
+                    // GET and the full-document PUT are safe to repeat, even if maybe sent.
+                    Err(err) => return Attempt::Retry { error: Error::Transport(err), retry_after: None },
+                };
+                let status = response.status();
+                if status == StatusCode::UNAUTHORIZED && !refreshed_before {
+                    inner.tokens.invalidate(&token::key(tenant), &token).await;
+                    tracing::debug!(tenant = %tenant.tenant_id, "PageUp refused the token; retrying once with a new one");
+                    return Attempt::Again;
                 }
-                Ok(response) => {
-                    let status = response.status();
-                    if status == StatusCode::UNAUTHORIZED && !refreshed {
-                        refreshed = true;
-                        attempt -= 1;
-                        inner.tokens.invalidate(&token::key(tenant), &token).await;
-                        tracing::debug!(tenant = %tenant.tenant_id, "PageUp refused the token; retrying once with a new one");
-                        continue;
-                    }
-                    if status.is_success() {
-                        match read(response).await {
-                            Ok(value) => return Ok(value),
-                            Err(err @ Error::Interrupted(_)) => (err, None),
-                            Err(err) => return Err(err),
-                        }
-                    } else {
-                        let retry_after =
-                            outbound::parse_retry_after(response.headers(), SystemTime::now());
-                        let body = response.bytes().await.unwrap_or_default();
-                        let err =
-                            self.status_error(tenant, scope, status, &body, retry_after, &token);
-                        if !outbound::status_is_transient(status) {
-                            return Err(err);
-                        }
-                        (err, retry_after)
-                    }
+                if status.is_success() {
+                    return match read(response).await {
+                        Err(err @ Error::Interrupted(_)) => Attempt::Retry { error: err, retry_after: None },
+                        other => Attempt::Done(other),
+                    };
                 }
-            };
-            let (err, retry_after) = failure;
-            if !inner.policy.may_retry(attempt) {
-                return Err(err);
+                let retry_after = outbound::parse_retry_after(response.headers(), SystemTime::now());
+                let body = response.bytes().await.unwrap_or_default();
+                let error = self.status_error(tenant, scope, status, &body, retry_after, &token);
+                if outbound::status_is_transient(status) {
+                    Attempt::Retry { error, retry_after }
+                } else {
+                    Attempt::Done(Err(error))
+                }
             }
-            let Some(wait) = inner.policy.delay(attempt, retry_after) else {
-                return Err(err);
-            };
-            tracing::debug!(tenant = %tenant.tenant_id, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying PageUp call");
-            tokio::time::sleep(wait).await;
-        }
+        })
+        .await
     }
 
     fn status_error(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
-use outbound::{CachedToken, FetchedToken, RetryPolicy, TokenCache};
+use outbound::{run_with_retries, Attempt, CachedToken, FetchedToken, RetryPolicy, TokenCache};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -59,63 +59,45 @@ async fn fetch(
 ) -> Result<FetchedToken, Error> {
     let url = t.token_url()?;
     let scope = t.scopes.join(" ");
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
+    run_with_retries(policy, |_| async {
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", t.client_id.as_str()),
             ("client_secret", t.client_secret.expose_secret()),
             ("scope", scope.as_str()),
         ];
-        let outcome = http.post(url.clone()).form(&form).send().await;
-        let response = match outcome {
+        let response = match http.post(url.clone()).form(&form).send().await {
             Ok(r) => r,
+            Err(err) if outbound::classify_error(&err) == outbound::ErrorClass::Permanent => {
+                return Attempt::Done(Err(Error::Transport(err)))
+            }
             Err(err) => {
-                if outbound::classify_error(&err) != outbound::ErrorClass::Permanent
-                    && policy.may_retry(attempt)
-                {
-                    if let Some(wait) = policy.delay(attempt, None) {
-                        tokio::time::sleep(wait).await;
-                        continue;
-                    }
+                return Attempt::Retry {
+                    error: Error::Transport(err),
+                    retry_after: None,
                 }
-                return Err(Error::Transport(err));
             }
         };
         let status = response.status();
         let retry_after = outbound::parse_retry_after(response.headers(), SystemTime::now());
-        let body = response.bytes().await.map_err(Error::Transport)?;
+        let body = match response.bytes().await {
+            Ok(b) => b,
+            Err(err) => {
+                return Attempt::Retry {
+                    error: Error::Transport(err),
+                    retry_after: None,
+                }
+            }
+        };
         if status.is_success() {
-            let parsed: TokenResponse = serde_json::from_slice(&body)
-                .map_err(|e| Error::Decode(format!("token response: {e}")))?;
-            let token = parsed
-                .access_token
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| Error::Decode("token response has no access_token".to_owned()))?;
-            let secs = match parsed.expires_in {
-                Some(serde_json::Value::Number(n)) => n.as_u64(),
-                Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-                _ => None,
-            }
-            .unwrap_or(300);
-            return Ok(FetchedToken {
-                access_token: SecretString::from(token),
-                expires_in: Duration::from_secs(secs),
-            });
-        }
-        if outbound::status_is_transient(status) && policy.may_retry(attempt) {
-            if let Some(wait) = policy.delay(attempt, retry_after) {
-                tokio::time::sleep(wait).await;
-                continue;
-            }
+            return Attempt::Done(parse_token(&body));
         }
         let err: OAuthError = serde_json::from_slice(&body).unwrap_or_default();
         let detail = err
             .error_description
             .clone()
             .unwrap_or_else(|| err.error.clone());
-        return Err(match err.error.as_str() {
+        let error = match err.error.as_str() {
             "invalid_client" | "unauthorized_client" => Error::BadCredentials {
                 tenant: t.tenant_id.clone(),
                 detail: err.error,
@@ -133,8 +115,33 @@ async fn fetch(
                     detail
                 },
             },
-        });
+        };
+        if outbound::status_is_transient(status) {
+            Attempt::Retry { error, retry_after }
+        } else {
+            Attempt::Done(Err(error))
+        }
+    })
+    .await
+}
+
+fn parse_token(body: &[u8]) -> Result<FetchedToken, Error> {
+    let parsed: TokenResponse =
+        serde_json::from_slice(body).map_err(|e| Error::Decode(format!("token response: {e}")))?;
+    let token = parsed
+        .access_token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Decode("token response has no access_token".to_owned()))?;
+    let secs = match parsed.expires_in {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
     }
+    .unwrap_or(300);
+    Ok(FetchedToken {
+        access_token: SecretString::from(token),
+        expires_in: Duration::from_secs(secs),
+    })
 }
 
 /// The scope named in an `invalid_scope` description, or all requested ones.
