@@ -449,32 +449,20 @@ impl TenantConfig {
         if self.pageup.dc.trim().is_empty() {
             return Err(invalid(k("pageup.dc"), "must name a data centre, e.g. dc2"));
         }
-        self.pageup_tenant().validate().map_err(|e| {
-            let text = e.to_string();
-            let field = text
-                .split("configuration: ")
-                .nth(1)
-                .and_then(|r| r.split(':').next())
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            let field = field
-                .replace("urls.token", "token_url")
-                .replace("urls.list", "list_url")
-                .replace("urls.update", "update_url");
-            invalid(k(&format!("pageup.{field}")), text)
-        })?;
-        self.theary_config().validate().map_err(|e| {
-            let text = e.to_string();
-            let field = text
-                .split("configuration: ")
-                .nth(1)
-                .and_then(|r| r.split(':').next())
-                .unwrap_or("")
-                .trim()
-                .to_owned();
-            invalid(k(&format!("theary.{field}")), text)
-        })?;
+        if let Err(e) = self.pageup_tenant().validate() {
+            let message = match &e {
+                pageup::Error::Config(m) => m.clone(),
+                other => other.to_string(),
+            };
+            return Err(client_config_error(&k("pageup"), &message));
+        }
+        if let Err(e) = self.theary_config().validate() {
+            let message = match &e {
+                theary::Error::Config(m) => m.clone(),
+                other => other.to_string(),
+            };
+            return Err(client_config_error(&k("theary"), &message));
+        }
         if let Some(level) = &self.business.position_level {
             if !["EXECUTIVE", "STANDARD", "SENSITIVE"].contains(&level.as_str()) {
                 return Err(invalid(
@@ -695,6 +683,19 @@ impl Config {
         }
         out
     }
+}
+
+/// A client's configuration error (`field: why`) as an error naming our key for that field.
+fn client_config_error(section: &str, message: &str) -> ConfigError {
+    let (field, why) = message.split_once(':').unwrap_or(("", message));
+    // The PageUp client calls its URL templates urls.*; our keys are *_url.
+    let field = match field.trim() {
+        "urls.token" => "token_url",
+        "urls.list" => "list_url",
+        "urls.update" => "update_url",
+        other => other,
+    };
+    invalid(format!("{section}.{field}"), why.trim())
 }
 
 /// A database URL with any password replaced.
