@@ -48,6 +48,48 @@ pub struct Recorded {
     pub new: bool,
 }
 
+/// A search of a new order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSearch {
+    /// Ours, sent as `externalSearchId`.
+    pub id: String,
+    pub search_type: String,
+    /// Theary's search id, prefix stripped, when the create response gave it.
+    pub theary_search_id: Option<String>,
+}
+
+/// An order Theary accepted, as the orderer records it.
+#[derive(Debug, Clone, Copy)]
+pub struct PlacedOrder<'a> {
+    pub tenant: &'a str,
+    pub check_id: &'a str,
+    /// The lease holder recording it.
+    pub owner: &'a str,
+    /// Theary's verificationOrderId.
+    pub reference: &'a str,
+    pub searches: &'a [NewSearch],
+    /// The status document PageUp should now hold (JSON).
+    pub desired_doc_json: &'a str,
+}
+
+/// What the webhook receiver needs to verify an event for a search. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookTarget {
+    pub search_id: String,
+    pub check_id: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookTarget")
+            .field("search_id", &self.search_id)
+            .field("check_id", &self.check_id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
 /// A check leased for ordering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderWork {
@@ -279,6 +321,103 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// Records a placed order: the check becomes `ordered` under `reference`, its searches
+    /// are stored, no order work is owed any more, and the document PageUp should hold
+    /// moves to a new version (the pusher's work). One transaction, so none of it can be
+    /// half done. Only the lease holder may record it.
+    pub async fn record_order(
+        &self,
+        order: &PlacedOrder<'_>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let PlacedOrder {
+            tenant,
+            check_id,
+            owner,
+            reference,
+            searches,
+            desired_doc_json,
+        } = *order;
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE checks SET phase = 'ordered', reference = $1, order_due_at = NULL, lease_until = NULL, \
+             lease_owner = NULL, last_error = NULL, desired_version = desired_version + 1, desired_doc = $2, updated_at = $3 \
+             WHERE tenant = $4 AND id = $5 AND lease_owner = $6",
+        )
+        .bind(reference)
+        .bind(desired_doc_json)
+        .bind(now)
+        .bind(tenant)
+        .bind(check_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        for s in searches {
+            sqlx::query(
+                "INSERT INTO searches (id, check_id, tenant, search_type, theary_search_id, outcome, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'open', $6) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&s.id)
+            .bind(check_id)
+            .bind(tenant)
+            .bind(&s.search_type)
+            .bind(s.theary_search_id.as_deref())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The search an incoming event is about, by our id (`externalSearchId`) or by Theary's
+    /// search id (with or without its `search_` prefix), within `tenant` only.
+    pub async fn webhook_target(
+        &self,
+        tenant: &str,
+        search_ref: &str,
+    ) -> Result<Option<WebhookTarget>, StoreError> {
+        let bare = search_ref.strip_prefix("search_").unwrap_or(search_ref);
+        let row = sqlx::query(
+            "SELECT s.id, s.check_id, c.webhook_secret FROM searches s JOIN checks c ON c.id = s.check_id \
+             WHERE s.tenant = $1 AND (s.id = $2 OR s.theary_search_id = $3)",
+        )
+        .bind(tenant)
+        .bind(search_ref)
+        .bind(bare)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(WebhookTarget {
+                search_id: r.try_get("id")?,
+                check_id: r.try_get("check_id")?,
+                secret: r.try_get("webhook_secret")?,
+            }),
+            None => None,
+        })
+    }
+
+    /// Events stored for a search, oldest first (event id and type).
+    pub async fn webhook_events(
+        &self,
+        tenant: &str,
+        search_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT event_id, event_type FROM webhook_events WHERE tenant = $1 AND search_id = $2 ORDER BY received_at, event_id")
+            .bind(tenant)
+            .bind(search_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("event_id")?, r.try_get("event_type")?)))
+            .collect()
     }
 
     /// Stores a verified webhook event once. Returns false for a duplicate event id, which

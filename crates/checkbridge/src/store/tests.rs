@@ -236,3 +236,104 @@ async fn migrations_apply_once_and_urls_are_checked() {
         Err(StoreError::UnsupportedUrl(_))
     ));
 }
+
+#[tokio::test]
+async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
+    on_each_backend(|store| async move {
+        let check = store
+            .record_claimed("acme", "42", "{}", "order-secret", 1)
+            .await
+            .unwrap();
+        let searches = vec![
+            NewSearch {
+                id: "ours-emp".into(),
+                search_type: "EMPLOYMENT".into(),
+                theary_search_id: Some("aaaa-1".into()),
+            },
+            NewSearch {
+                id: "ours-edu".into(),
+                search_type: "EDUCATION".into(),
+                theary_search_id: None,
+            },
+        ];
+        assert!(
+            !store
+                .record_order(
+                    &crate::store::PlacedOrder {
+                        tenant: "acme",
+                        check_id: &check.id,
+                        owner: "nobody",
+                        reference: "ord_1",
+                        searches: &searches,
+                        desired_doc_json: "{}"
+                    },
+                    2
+                )
+                .await
+                .unwrap(),
+            "no lease, no record"
+        );
+        store.lease_order_work("w", 2, MINUTE, 10).await.unwrap();
+        assert!(store
+            .record_order(
+                &crate::store::PlacedOrder {
+                    tenant: "acme",
+                    check_id: &check.id,
+                    owner: "w",
+                    reference: "ord_1",
+                    searches: &searches,
+                    desired_doc_json: "{}"
+                },
+                3
+            )
+            .await
+            .unwrap());
+        assert_eq!(
+            store
+                .check_phase("acme", &check.id)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("ordered")
+        );
+        assert!(
+            store
+                .lease_order_work("w2", 10_000_000, MINUTE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "no order work owed any more"
+        );
+        for search_ref in ["ours-emp", "aaaa-1", "search_aaaa-1"] {
+            let t = store
+                .webhook_target("acme", search_ref)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (t.search_id.as_str(), t.secret.as_str()),
+                ("ours-emp", "order-secret"),
+                "{search_ref}"
+            );
+        }
+        assert!(
+            store
+                .webhook_target("globex", "ours-emp")
+                .await
+                .unwrap()
+                .is_none(),
+            "another tenant's search is not found"
+        );
+        assert!(store
+            .webhook_target("acme", "nope")
+            .await
+            .unwrap()
+            .is_none());
+        assert!(!format!(
+            "{:?}",
+            store.webhook_target("acme", "ours-edu").await.unwrap()
+        )
+        .contains("order-secret"));
+    })
+    .await;
+}

@@ -1,0 +1,207 @@
+//! `POST /webhooks/theary/{tenant}[/{search type}]`: Theary's per-search events.
+//!
+//! Order of work, so nothing unverified reaches state: find the search (from
+//! `X-External-Search-Id`, our id, or else from the body's ids, read but not stored), verify
+//! the raw body against that order's secret, parse it, store it once under its event id, and
+//! only then answer 200. A duplicate is answered 200 and changes nothing. Errors: unknown
+//! tenant or search 404, bad or missing signature 401, oversized body 413, malformed JSON 400.
+//! Bodies are never logged: they carry candidate data.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use theary::signature;
+
+use super::ApiError;
+use crate::store::{now_ms, Store};
+
+/// Largest webhook body accepted. Theary's events are a few kilobytes.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// What the receiver needs.
+#[derive(Clone, Debug)]
+pub struct WebhookState {
+    pub store: Store,
+    /// Keys of the tenants this service serves.
+    pub tenants: Arc<BTreeSet<String>>,
+}
+
+/// The receiver's routes.
+pub fn router(state: WebhookState) -> Router {
+    Router::new()
+        .route("/webhooks/theary/{tenant}", post(receive))
+        .route(
+            "/webhooks/theary/{tenant}/{search_type}",
+            post(receive_typed),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(state)
+}
+
+async fn receive_typed(
+    state: State<WebhookState>,
+    Path((tenant, _search_type)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    receive(state, Path(tenant), headers, body).await
+}
+
+/// Ids in an event's data, read only to find the search (and so its secret).
+#[derive(Deserialize)]
+struct Probe {
+    data: ProbeData,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ProbeData {
+    #[serde(default)]
+    external_search_id: Option<String>,
+    #[serde(default)]
+    search_id: Option<String>,
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+async fn receive(
+    State(state): State<WebhookState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = body.map_err(|r| {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("webhook bodies are limited to {MAX_BODY} bytes"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unreadable_body",
+                "the request body could not be read",
+            )
+        }
+    })?;
+    if !state.tenants.contains(&tenant) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_tenant",
+            "no such tenant",
+        ));
+    }
+    let probe = serde_json::from_slice::<Probe>(&body).ok();
+    let candidates: Vec<String> = header(&headers, "x-external-search-id")
+        .map(str::to_owned)
+        .into_iter()
+        .chain(probe.iter().flat_map(|p| {
+            p.data
+                .external_search_id
+                .iter()
+                .chain(p.data.search_id.iter())
+                .cloned()
+        }))
+        .collect();
+    if candidates.is_empty() {
+        return Err(match probe {
+            None => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "the body is not a webhook event in JSON",
+            ),
+            Some(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "no_search",
+                "the event names no search",
+            ),
+        });
+    }
+    let mut target = None;
+    for candidate in &candidates {
+        if let Some(t) = state
+            .store
+            .webhook_target(&tenant, candidate)
+            .await
+            .map_err(|e| ApiError::internal(&e))?
+        {
+            target = Some(t);
+            break;
+        }
+    }
+    let Some(target) = target else {
+        tracing::info!(tenant = %tenant, "webhook for an unknown search refused");
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_search",
+            "no such search",
+        ));
+    };
+    let verified = signature::verify(target.secret.as_bytes(), &body, header(&headers, signature::HEADER)).map_err(|e| {
+        tracing::warn!(tenant = %tenant, search = %target.search_id, reason = %e, "webhook signature refused");
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
+    })?;
+    let event = verified.parse().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_event",
+            format!("the event could not be read: {e}"),
+        )
+    })?;
+    if let Some(ext) = event.external_search_id() {
+        if ext != target.search_id && candidates.first().is_some_and(|c| c == &target.search_id) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "search_mismatch",
+                "the event's externalSearchId does not match its header",
+            ));
+        }
+    }
+    // Theary sends X-Event-Id for deduplication; without it, identical redeliveries still
+    // dedupe on a digest of the body.
+    let event_id = match header(&headers, "x-event-id") {
+        Some(id) => id.to_owned(),
+        None => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
+    };
+    let text = std::str::from_utf8(&body).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_event",
+            "the body is not UTF-8 text",
+        )
+    })?;
+    let new = state
+        .store
+        .record_webhook_event(
+            &event_id,
+            &tenant,
+            &target.search_id,
+            event.event_type().as_str(),
+            text,
+            now_ms(),
+        )
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    tracing::info!(tenant = %tenant, search = %target.search_id, event = %event.event_type(), duplicate = !new, "webhook event stored");
+    Ok(Json(
+        serde_json::json!({ "received": true, "duplicate": !new }),
+    ))
+}
+
+#[cfg(test)]
+mod tests;
