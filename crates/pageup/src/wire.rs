@@ -22,6 +22,25 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 // ------------------------------------------------------------------------------------------
 // Lenient field helpers
 
+/// Visitor methods that accept any number or boolean (and, with `unit`, null) as `$value`:
+/// a value of an unexpected kind is skipped, not fatal.
+macro_rules! skip_scalars {
+    ($value:expr) => {
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// `null` or absent becomes the default.
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
 where
@@ -556,18 +575,7 @@ impl<'de> Deserialize<'de> for DocumentContent {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(DocumentContent::Invalid)
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(DocumentContent::Invalid)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(DocumentContent::Invalid)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(DocumentContent::Invalid)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(DocumentContent::Invalid)
-            }
+            skip_scalars!(DocumentContent::Invalid);
         }
         d.deserialize_any(V)
     }
@@ -639,18 +647,7 @@ impl<'de> Deserialize<'de> for MaybeList {
             fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
                 Ok(MaybeList(None))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(MaybeList(None))
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(MaybeList(None))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(MaybeList(None))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(MaybeList(None))
-            }
+            skip_scalars!(MaybeList(None));
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(MaybeList(None))
             }

@@ -145,6 +145,31 @@ async fn create(
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// Orders one search, runs it to its end, waits for deliveries to settle, and returns the
+/// delivery attempts made for that search.
+async fn run_one_search(
+    sb: &theary::ThearySandbox,
+    http: &reqwest::Client,
+    token: &str,
+    hook: Value,
+) -> Vec<theary::DeliveryRecord> {
+    let (_, created) = create(sb, http, token, &order("Tech Corp", Some(hook))).await;
+    let sid = created["searchIds"][0]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("search_")
+        .to_owned();
+    for _ in 0..3 {
+        sb.state.advance();
+    }
+    assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
+    sb.state
+        .deliveries()
+        .into_iter()
+        .filter(|d| d.search_id == sid)
+        .collect()
+}
+
 fn all_events() -> Value {
     json!([
         "verification.completed",
@@ -747,22 +772,9 @@ async fn retries_on_5xx_up_to_the_limit_and_never_on_4xx() {
     // Statuses are popped from the end: 500, 500, then 200.
     *rx.statuses.lock().unwrap() = vec![200, 500, 500];
     let hook = json!({ "secret": "k", "retryAttempts": 3, "fallbackEndpoint": format!("{}/h", server.base_url()) });
-    let (_, created) = create(&sb, &http, &token, &order("Tech Corp", Some(hook.clone()))).await;
-    let sid = created["searchIds"][0]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("search_")
-        .to_owned();
-    for _ in 0..3 {
-        sb.state.advance();
-    }
-    rx.wait_for(3).await;
-    assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
-    let attempts: Vec<_> = sb
-        .state
-        .deliveries()
+    let attempts: Vec<_> = run_one_search(&sb, &http, &token, hook.clone())
+        .await
         .iter()
-        .filter(|d| d.search_id == sid)
         .map(|d| (d.attempt, d.status))
         .collect();
     assert_eq!(
@@ -780,43 +792,16 @@ async fn retries_on_5xx_up_to_the_limit_and_never_on_4xx() {
     );
 
     *rx.statuses.lock().unwrap() = vec![500; 10];
-    let (_, created) = create(&sb, &http, &token, &order("Tech Corp", Some(json!({ "secret": "k", "retryAttempts": 2, "fallbackEndpoint": format!("{}/h", server.base_url()) })))).await;
-    let sid = created["searchIds"][0]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("search_")
-        .to_owned();
-    for _ in 0..3 {
-        sb.state.advance();
-    }
-    assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
+    let limited = json!({ "secret": "k", "retryAttempts": 2, "fallbackEndpoint": format!("{}/h", server.base_url()) });
     assert_eq!(
-        sb.state
-            .deliveries()
-            .iter()
-            .filter(|d| d.search_id == sid)
-            .count(),
+        run_one_search(&sb, &http, &token, limited).await.len(),
         3,
         "1 + retryAttempts"
     );
 
     *rx.statuses.lock().unwrap() = vec![400];
-    let (_, created) = create(&sb, &http, &token, &order("Tech Corp", Some(hook))).await;
-    let sid = created["searchIds"][0]
-        .as_str()
-        .unwrap()
-        .trim_start_matches("search_")
-        .to_owned();
-    for _ in 0..3 {
-        sb.state.advance();
-    }
-    assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
     assert_eq!(
-        sb.state
-            .deliveries()
-            .iter()
-            .filter(|d| d.search_id == sid)
-            .count(),
+        run_one_search(&sb, &http, &token, hook).await.len(),
         1,
         "a 4xx is not retried"
     );
