@@ -1,7 +1,8 @@
 //! The rules of a check's life, without I/O: how a PageUp invitation becomes a Theary order
-//! ([`mapping`]) and what PageUp should show for a check at any moment ([`status`]). Pure
+//! ([`mapping`]), how Theary's events move a search ([`events`]), and what PageUp should show for a check at any moment ([`status`]). Pure
 //! functions, so every rule is tested directly and the sync loops stay thin.
 
+pub mod events;
 pub mod mapping;
 pub mod status;
 

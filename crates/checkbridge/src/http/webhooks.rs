@@ -8,6 +8,7 @@
 //! Bodies are never logged: they carry candidate data.
 
 use std::collections::BTreeSet;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -21,7 +22,8 @@ use sha2::{Digest, Sha256};
 use theary::signature;
 
 use super::ApiError;
-use crate::store::{now_ms, Store};
+use crate::domain::events;
+use crate::store::{now_ms, EventRecord, Store};
 
 /// Largest webhook body accepted. Theary's events are a few kilobytes.
 pub const MAX_BODY: usize = 256 * 1024;
@@ -32,6 +34,8 @@ pub struct WebhookState {
     pub store: Store,
     /// Keys of the tenants this service serves.
     pub tenants: Arc<BTreeSet<String>>,
+    /// How long a search may stay quiet before the reconciler asks Theary about it.
+    pub reconcile_after: std::time::Duration,
 }
 
 /// The receiver's routes.
@@ -185,16 +189,23 @@ async fn receive(
             "the body is not UTF-8 text",
         )
     })?;
+    let update = events::update_for_event(&event.event, text);
+    let event_type = event.event_type();
+    let now = now_ms();
+    let record = EventRecord {
+        event_id: &event_id,
+        tenant: &tenant,
+        search_id: &target.search_id,
+        check_id: &target.check_id,
+        event_type: event_type.as_str(),
+        body: text,
+        theary_search_id: event.search_id(),
+    };
+    let reconcile_at =
+        now.saturating_add(i64::try_from(state.reconcile_after.as_millis()).unwrap_or(i64::MAX));
     let new = state
         .store
-        .record_webhook_event(
-            &event_id,
-            &tenant,
-            &target.search_id,
-            event.event_type().as_str(),
-            text,
-            now_ms(),
-        )
+        .record_event(&record, update.as_ref(), now, reconcile_at)
         .await
         .map_err(|e| ApiError::internal(&e))?;
     tracing::info!(tenant = %tenant, search = %target.search_id, event = %event.event_type(), duplicate = !new, "webhook event stored");

@@ -1,59 +1,76 @@
 -- checkbridge schema, version 1. Valid on SQLite and PostgreSQL alike: TEXT, BIGINT
 -- (times in milliseconds since the epoch), no engine-specific types.
+--
+-- Owed work is a column, not a queue: a check owes an order while order_due_at is set, and
+-- owes PageUp a document while desired_version > acked_version. A state change and the work
+-- it makes owed are written in one transaction, so a crash can lose neither.
 
 CREATE TABLE checks (
-    id               TEXT PRIMARY KEY,          -- ours (UUID)
+    id               TEXT PRIMARY KEY,          -- ours (UUID); part of report links
     tenant           TEXT NOT NULL,             -- our tenant key
     pageup_id        TEXT NOT NULL,             -- PageUp's check id
     phase            TEXT NOT NULL,             -- claimed | ordered | failed | cancelled
     reference        TEXT,                      -- Theary's verificationOrderId
     reason           TEXT,                      -- reasonForFail, in a recruiter's words
-    invitation       TEXT NOT NULL,             -- the invitation as received (JSON)
+    order_json       TEXT,                      -- the order to POST, built once at claim
     webhook_secret   TEXT NOT NULL,             -- per-order HMAC key
     order_due_at     BIGINT,                    -- when the orderer owes work (NULL: none)
-    order_attempts   BIGINT NOT NULL DEFAULT 0,
+    order_attempts   BIGINT NOT NULL DEFAULT 0, -- POSTs started (>0: look up before posting)
     lease_until      BIGINT,                    -- work lease (orderer)
     lease_owner      TEXT,
     last_error       TEXT,
-    desired_version  BIGINT NOT NULL DEFAULT 0, -- version of the document PageUp should hold
-    desired_doc      TEXT,
+    desired_version  BIGINT NOT NULL DEFAULT 1, -- bumped by every change PageUp should see
     acked_version    BIGINT NOT NULL DEFAULT 0, -- version PageUp last acknowledged
+    acked_at         BIGINT,
+    push_due_at      BIGINT,                    -- earliest next push (backoff after failure)
+    push_attempts    BIGINT NOT NULL DEFAULT 0,
+    push_error       TEXT,
     push_lease_until BIGINT,                    -- work lease (pusher)
     push_lease_owner TEXT,
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL,
     UNIQUE (tenant, pageup_id)
 );
-CREATE INDEX checks_order_due ON checks (order_due_at);
-CREATE INDEX checks_push_owed ON checks (tenant, desired_version, acked_version);
+CREATE INDEX checks_order_due ON checks (order_due_at) WHERE order_due_at IS NOT NULL;
+CREATE INDEX checks_push_owed ON checks (push_due_at) WHERE desired_version > acked_version;
+CREATE INDEX checks_tenant ON checks (tenant, created_at);
 
 CREATE TABLE searches (
     id               TEXT PRIMARY KEY,          -- ours (UUID), sent as externalSearchId
     check_id         TEXT NOT NULL REFERENCES checks (id),
     tenant           TEXT NOT NULL,
     search_type      TEXT NOT NULL,
-    theary_search_id TEXT,                      -- bare UUID, prefix stripped
-    outcome          TEXT NOT NULL,             -- open | completed | action_required | cancelled
-    result           TEXT,                      -- last terminal event data (JSON)
+    theary_search_id TEXT,                      -- bare UUID, prefix stripped, once known
+    outcome          TEXT NOT NULL,             -- open | action_required | completed | cancelled
+    outcome_rank     BIGINT NOT NULL DEFAULT 0, -- 0 open, 1 action_required, 2 terminal
+    result_outcome   TEXT,                      -- Theary's outcome (VERIFIED, ...)
+    discrepancy      BIGINT NOT NULL DEFAULT 0,
+    reason_code      TEXT,                      -- Theary's reason code (action_required)
+    result           TEXT,                      -- last result event data (JSON)
     last_event_at    BIGINT,
+    reconcile_at     BIGINT,                    -- when the reconciler should look (open only)
     updated_at       BIGINT NOT NULL,
     UNIQUE (tenant, theary_search_id)
 );
 CREATE INDEX searches_check ON searches (check_id);
+CREATE INDEX searches_reconcile ON searches (reconcile_at) WHERE outcome_rank < 2;
 
 CREATE TABLE webhook_events (
-    event_id     TEXT PRIMARY KEY,              -- Theary's X-Event-Id
+    event_id     TEXT PRIMARY KEY,              -- Theary's X-Event-Id (or a body digest)
     tenant       TEXT NOT NULL,
     search_id    TEXT NOT NULL,                 -- ours
     event_type   TEXT NOT NULL,
     body         TEXT NOT NULL,                 -- the verified body
     received_at  BIGINT NOT NULL,
-    applied      BIGINT NOT NULL DEFAULT 0
+    changed      BIGINT NOT NULL DEFAULT 0      -- 1 when it moved its search forward
 );
+CREATE INDEX webhook_events_search ON webhook_events (tenant, search_id);
 
 CREATE TABLE tenant_polls (
     tenant       TEXT PRIMARY KEY,
     lease_until  BIGINT,
     lease_owner  TEXT,
-    next_poll_at BIGINT NOT NULL DEFAULT 0
+    next_poll_at BIGINT NOT NULL DEFAULT 0,
+    last_error   TEXT
 );
+CREATE INDEX tenant_polls_due ON tenant_polls (next_poll_at);

@@ -9,6 +9,34 @@ use super::*;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+async fn claim(store: &Store, tenant: &str, pageup_id: &str, secret: &str, now: i64) -> Recorded {
+    let id = uuid::Uuid::new_v4().to_string();
+    let searches = [
+        NewSearch {
+            id: format!("{id}-emp"),
+            search_type: "EMPLOYMENT".into(),
+        },
+        NewSearch {
+            id: format!("{id}-edu"),
+            search_type: "EDUCATION".into(),
+        },
+    ];
+    store
+        .record_claimed(
+            &NewCheck {
+                id: &id,
+                tenant,
+                pageup_id,
+                webhook_secret: secret,
+                searches: &searches,
+                plan: Plan::Order { order_json: "{}" },
+            },
+            now,
+        )
+        .await
+        .unwrap()
+}
+
 async fn on_each_backend<F, Fut>(test: F)
 where
     F: Fn(Store) -> Fut,
@@ -49,15 +77,9 @@ where
 #[tokio::test]
 async fn a_claim_is_recorded_once_per_tenant_and_pageup_id() {
     on_each_backend(|store| async move {
-        let first = store
-            .record_claimed("acme", "12345", "{}", "secret-1", 1_000)
-            .await
-            .unwrap();
+        let first = claim(&store, "acme", "12345", "secret-1", 1_000).await;
         assert!(first.new);
-        let again = store
-            .record_claimed("acme", "12345", "{}", "secret-2", 2_000)
-            .await
-            .unwrap();
+        let again = claim(&store, "acme", "12345", "secret-2", 2_000).await;
         assert_eq!(
             again,
             Recorded {
@@ -65,10 +87,7 @@ async fn a_claim_is_recorded_once_per_tenant_and_pageup_id() {
                 new: false
             }
         );
-        let other_tenant = store
-            .record_claimed("globex", "12345", "{}", "secret-3", 2_000)
-            .await
-            .unwrap();
+        let other_tenant = claim(&store, "globex", "12345", "secret-3", 2_000).await;
         assert!(other_tenant.new && other_tenant.id != first.id);
         assert_eq!(
             store
@@ -91,10 +110,7 @@ async fn a_claim_is_recorded_once_per_tenant_and_pageup_id() {
 async fn order_work_is_leased_to_one_worker_and_taken_over_after_expiry() {
     on_each_backend(|store| async move {
         for i in 0..10 {
-            store
-                .record_claimed("acme", &format!("c{i}"), "{}", "s", 1_000 + i)
-                .await
-                .unwrap();
+            claim(&store, "acme", &format!("c{i}"), "s", 1_000 + i).await;
         }
         let (a, b) = tokio::join!(
             store.lease_order_work("worker-a", 5_000, MINUTE, 10),
@@ -124,10 +140,7 @@ async fn order_work_is_leased_to_one_worker_and_taken_over_after_expiry() {
             .iter()
             .all(|w| w.tenant == "acme" && w.attempts == 0));
         // Work not yet due is not leased.
-        store
-            .record_claimed("acme", "future", "{}", "s", later + 10_000)
-            .await
-            .unwrap();
+        claim(&store, "acme", "future", "s", later + 10_000).await;
         assert!(store
             .lease_order_work("worker-d", later + 1, MINUTE, 100)
             .await
@@ -163,7 +176,7 @@ async fn one_poller_per_tenant_at_a_time() {
             "tenants are independent"
         );
         store
-            .release_tenant_poll("acme", "node-2", 9_000)
+            .release_tenant_poll("acme", "node-2", 9_000, None)
             .await
             .unwrap();
         assert!(
@@ -174,7 +187,7 @@ async fn one_poller_per_tenant_at_a_time() {
             "only the holder releases"
         );
         store
-            .release_tenant_poll("acme", "node-1", 9_000)
+            .release_tenant_poll("acme", "node-1", 9_000, None)
             .await
             .unwrap();
         assert!(store
@@ -194,41 +207,15 @@ async fn one_poller_per_tenant_at_a_time() {
 }
 
 #[tokio::test]
-async fn a_webhook_event_is_stored_once() {
-    on_each_backend(|store| async move {
-        assert!(store
-            .record_webhook_event("evt-1", "acme", "s1", "verification.completed", "{}", 1)
-            .await
-            .unwrap());
-        assert!(!store
-            .record_webhook_event("evt-1", "acme", "s1", "verification.completed", "{}", 2)
-            .await
-            .unwrap());
-        assert!(store
-            .record_webhook_event("evt-2", "acme", "s1", "verification.notification", "{}", 3)
-            .await
-            .unwrap());
-    })
-    .await;
-}
-
-#[tokio::test]
 async fn migrations_apply_once_and_urls_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/again.db", dir.path().display());
     let first = Store::connect(&url).await.unwrap();
-    first
-        .record_claimed("acme", "1", "{}", "s", 1)
-        .await
-        .unwrap();
+    claim(&first, "acme", "1", "s", 1).await;
     drop(first);
     let second = Store::connect(&url).await.unwrap();
     assert!(
-        !second
-            .record_claimed("acme", "1", "{}", "s", 2)
-            .await
-            .unwrap()
-            .new,
+        !claim(&second, "acme", "1", "s", 2).await.new,
         "data kept, schema not re-applied"
     );
     assert!(matches!(
@@ -237,57 +224,66 @@ async fn migrations_apply_once_and_urls_are_checked() {
     ));
 }
 
+/// Claims a check and records its order; returns the check id and its search ids.
+async fn ordered(store: &Store, pageup_id: &str) -> (String, Vec<String>) {
+    let check = claim(store, "acme", pageup_id, "order-secret", 1).await;
+    let work = store.lease_order_work("w", 2, MINUTE, 100).await.unwrap();
+    let work = work.iter().find(|w| w.id == check.id).unwrap();
+    assert!(store
+        .record_order(
+            &PlacedOrder {
+                tenant: "acme",
+                check_id: &check.id,
+                owner: "w",
+                reference: "ord_1",
+                theary_ids: &[(work.search_ids[0].clone(), format!("theirs-{pageup_id}"))],
+                reconcile_at: 50_000,
+            },
+            3,
+        )
+        .await
+        .unwrap());
+    (check.id, work.search_ids.clone())
+}
+
 #[tokio::test]
 async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
     on_each_backend(|store| async move {
-        let check = store
-            .record_claimed("acme", "42", "{}", "order-secret", 1)
-            .await
-            .unwrap();
-        let searches = vec![
-            NewSearch {
-                id: "ours-emp".into(),
-                search_type: "EMPLOYMENT".into(),
-                theary_search_id: Some("aaaa-1".into()),
-            },
-            NewSearch {
-                id: "ours-edu".into(),
-                search_type: "EDUCATION".into(),
-                theary_search_id: None,
-            },
-        ];
-        assert!(
-            !store
-                .record_order(
-                    &crate::store::PlacedOrder {
-                        tenant: "acme",
-                        check_id: &check.id,
-                        owner: "nobody",
-                        reference: "ord_1",
-                        searches: &searches,
-                        desired_doc_json: "{}"
-                    },
-                    2
-                )
-                .await
-                .unwrap(),
-            "no lease, no record"
-        );
-        store.lease_order_work("w", 2, MINUTE, 10).await.unwrap();
-        assert!(store
-            .record_order(
-                &crate::store::PlacedOrder {
-                    tenant: "acme",
-                    check_id: &check.id,
-                    owner: "w",
-                    reference: "ord_1",
-                    searches: &searches,
-                    desired_doc_json: "{}"
-                },
-                3
-            )
-            .await
-            .unwrap());
+        let check = claim(&store, "acme", "42", "order-secret", 1).await;
+        let record = |owner: &'static str, ids: Vec<(String, String)>| {
+            let (store, id) = (store.clone(), check.id.clone());
+            async move {
+                store
+                    .record_order(
+                        &PlacedOrder {
+                            tenant: "acme",
+                            check_id: &id,
+                            owner,
+                            reference: "ord_1",
+                            theary_ids: &ids,
+                            reconcile_at: 50_000,
+                        },
+                        3,
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(!record("nobody", Vec::new()).await, "no lease, no record");
+        let work = store.lease_order_work("w", 2, MINUTE, 10).await.unwrap();
+        assert_eq!(work.len(), 1);
+        assert_eq!(work[0].search_ids.len(), 2);
+        let emp = work[0]
+            .search_ids
+            .iter()
+            .find(|s| s.ends_with("-emp"))
+            .unwrap()
+            .clone();
+        let ids = vec![(emp.clone(), "aaaa-1".to_owned())];
+        // A webhook can arrive before the order is recorded: the search is known from the claim.
+        assert!(store.webhook_target("acme", &emp).await.unwrap().is_some());
+        assert!(record("w", ids.clone()).await);
+        assert!(!record("w", ids).await, "recorded once");
         assert_eq!(
             store
                 .check_phase("acme", &check.id)
@@ -304,7 +300,7 @@ async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
                 .is_empty(),
             "no order work owed any more"
         );
-        for search_ref in ["ours-emp", "aaaa-1", "search_aaaa-1"] {
+        for search_ref in [emp.as_str(), "aaaa-1", "search_aaaa-1"] {
             let t = store
                 .webhook_target("acme", search_ref)
                 .await
@@ -312,13 +308,13 @@ async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
                 .unwrap();
             assert_eq!(
                 (t.search_id.as_str(), t.secret.as_str()),
-                ("ours-emp", "order-secret"),
+                (emp.as_str(), "order-secret"),
                 "{search_ref}"
             );
         }
         assert!(
             store
-                .webhook_target("globex", "ours-emp")
+                .webhook_target("globex", &emp)
                 .await
                 .unwrap()
                 .is_none(),
@@ -329,11 +325,281 @@ async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
             .await
             .unwrap()
             .is_none());
-        assert!(!format!(
-            "{:?}",
-            store.webhook_target("acme", "ours-edu").await.unwrap()
-        )
-        .contains("order-secret"));
+        let snap = store.snapshot("acme", &check.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                snap.phase.as_str(),
+                snap.reference.as_deref(),
+                snap.desired_version,
+                snap.acked_version
+            ),
+            ("ordered", Some("ord_1"), 2, 0)
+        );
+        assert!(store.snapshot("globex", &check.id).await.unwrap().is_none());
+    })
+    .await;
+}
+
+fn completed(outcome: &str) -> SearchUpdate {
+    SearchUpdate {
+        outcome: "completed",
+        result_outcome: Some(outcome.into()),
+        discrepancy: false,
+        reason_code: None,
+        result_json: Some("{}".into()),
+    }
+}
+
+#[tokio::test]
+async fn events_are_stored_once_and_move_searches_only_forward() {
+    on_each_backend(|store| async move {
+        let (check, searches) = ordered(&store, "7").await;
+        let event = |id: &'static str, search: String| {
+            let check = check.clone();
+            (id, search, check)
+        };
+        let record = |(id, search, check): (&'static str, String, String),
+                      u: Option<SearchUpdate>,
+                      now: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .record_event(
+                        &EventRecord {
+                            event_id: id,
+                            tenant: "acme",
+                            search_id: &search,
+                            check_id: &check,
+                            event_type: "verification.completed",
+                            body: "{}",
+                            theary_search_id: None,
+                        },
+                        u.as_ref(),
+                        now,
+                        now + 1_000,
+                    )
+                    .await
+                    .unwrap()
+            }
+        };
+        let version = |store: Store, check: String| async move {
+            store
+                .snapshot("acme", &check)
+                .await
+                .unwrap()
+                .unwrap()
+                .desired_version
+        };
+        let v0 = version(store.clone(), check.clone()).await;
+        assert!(
+            record(
+                event("e1", searches[0].clone()),
+                Some(completed("VERIFIED")),
+                10
+            )
+            .await
+        );
+        assert!(
+            !record(
+                event("e1", searches[0].clone()),
+                Some(completed("VERIFIED")),
+                11
+            )
+            .await,
+            "duplicate"
+        );
+        let v1 = version(store.clone(), check.clone()).await;
+        assert_eq!(v1, v0 + 1, "a move makes a new document owed");
+        // A late action_required (reordered delivery) does not move a completed search back.
+        let late = SearchUpdate {
+            outcome: "action_required",
+            result_outcome: None,
+            discrepancy: false,
+            reason_code: Some("SLA_REACHED".into()),
+            result_json: None,
+        };
+        assert!(record(event("e0", searches[0].clone()), Some(late), 12).await);
+        assert_eq!(
+            version(store.clone(), check.clone()).await,
+            v1,
+            "no move, no new document"
+        );
+        assert!(
+            record(event("n1", searches[1].clone()), None, 13).await,
+            "progress is stored"
+        );
+        let rows = store.searches_of("acme", &check).await.unwrap();
+        let done = rows.iter().find(|r| r.id == searches[0]).unwrap();
+        assert_eq!(
+            (done.outcome.as_str(), done.result_outcome.as_deref()),
+            ("completed", Some("VERIFIED"))
+        );
+        assert_eq!(
+            store
+                .webhook_events("acme", &searches[0])
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        assert!(store.has_event("n1").await.unwrap());
+        assert!(store
+            .searches_of("globex", &check)
+            .await
+            .unwrap()
+            .is_empty());
+        let owed = store.owed(Some("acme")).await.unwrap();
+        assert_eq!((owed.orders, owed.open_searches), (0, 1));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pushes_are_versioned_and_acknowledged_by_the_lease_holder() {
+    on_each_backend(|store| async move {
+        let (check, searches) = ordered(&store, "8").await;
+        let work = store.lease_push_work("p1", 100, MINUTE, 10).await.unwrap();
+        assert_eq!(work.len(), 1);
+        assert!(store
+            .lease_push_work("p2", 100, MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(
+            !store.lease_push(&check, "p2", 100, MINUTE).await.unwrap(),
+            "leased already"
+        );
+        let snap = store.snapshot("acme", &check).await.unwrap().unwrap();
+        // The searches move while the push is in flight.
+        store
+            .apply_search_update(
+                "acme",
+                &searches[0],
+                &completed("VERIFIED"),
+                Some("t-0"),
+                101,
+            )
+            .await
+            .unwrap();
+        store
+            .ack_push(&check, "p2", snap.desired_version, 102)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .snapshot("acme", &check)
+                .await
+                .unwrap()
+                .unwrap()
+                .acked_version,
+            0,
+            "only the holder acks"
+        );
+        store
+            .ack_push(&check, "p1", snap.desired_version, 102)
+            .await
+            .unwrap();
+        let after = store.snapshot("acme", &check).await.unwrap().unwrap();
+        assert_eq!(after.acked_version, snap.desired_version);
+        assert!(
+            after.desired_version > after.acked_version,
+            "the newer state is still owed"
+        );
+        let again = store.lease_push_work("p2", 200, MINUTE, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        store
+            .push_retry_later(&check, "p2", "PageUp said 503", 10_000)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .lease_push_work("p3", 5_000, MINUTE, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "backing off"
+        );
+        let w = store
+            .lease_push_work("p3", 10_000, MINUTE, 10)
+            .await
+            .unwrap();
+        assert_eq!(w[0].attempts, 1);
+        store
+            .ack_push(&check, "p3", after.desired_version, 10_001)
+            .await
+            .unwrap();
+        assert_eq!(store.owed(None).await.unwrap().pushes, 0);
+        // PageUp lists it as pending again, after our acknowledgement: it is claimed again.
+        assert!(
+            !store
+                .reclaim_if_reset("acme", &check, 9_000, 20_000)
+                .await
+                .unwrap(),
+            "listing older than the ack"
+        );
+        assert!(store
+            .reclaim_if_reset("acme", &check, 15_000, 20_000)
+            .await
+            .unwrap());
+        assert_eq!(
+            store
+                .snapshot("acme", &check)
+                .await
+                .unwrap()
+                .unwrap()
+                .acked_version,
+            0
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_reconciler_takes_quiet_searches_of_ordered_checks() {
+    on_each_backend(|store| async move {
+        let (check, _) = ordered(&store, "9").await;
+        assert!(
+            store
+                .lease_reconcile_work(49_999, 99_999, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "not quiet yet"
+        );
+        let work = store
+            .lease_reconcile_work(50_000, 99_999, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            work,
+            vec![ReconcileWork {
+                check_id: check.clone(),
+                tenant: "acme".into(),
+                reference: "ord_1".into()
+            }]
+        );
+        assert!(
+            store
+                .lease_reconcile_work(60_000, 99_999, 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "taken until its next look"
+        );
+        assert_eq!(
+            store
+                .lease_reconcile_work(99_999, 200_000, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            store.due_tenants(0, 10).await.unwrap(),
+            Vec::<String>::new()
+        );
+        store.ensure_tenants(["acme", "globex"]).await.unwrap();
+        assert_eq!(store.due_tenants(0, 10).await.unwrap().len(), 2);
     })
     .await;
 }

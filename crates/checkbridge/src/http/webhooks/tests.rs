@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use theary::signature::sign;
 
 use super::*;
-use crate::store::NewSearch;
+use crate::store::{NewCheck, NewSearch, Plan};
 
 const SECRET: &str = "per-order-secret-0123";
 
@@ -23,19 +23,28 @@ async fn fixture() -> Fixture {
     let store = Store::connect(&format!("sqlite://{}/cb.db", dir.path().display()))
         .await
         .unwrap();
+    let searches = [NewSearch {
+        id: "ours-emp".into(),
+        search_type: "EMPLOYMENT".into(),
+    }];
     let check = store
-        .record_claimed("acme", "42", "{}", SECRET, 1)
+        .record_claimed(
+            &NewCheck {
+                id: "check-1",
+                tenant: "acme",
+                pageup_id: "42",
+                webhook_secret: SECRET,
+                searches: &searches,
+                plan: Plan::Order { order_json: "{}" },
+            },
+            1,
+        )
         .await
         .unwrap();
     store
         .lease_order_work("w", 1, Duration::from_secs(60), 10)
         .await
         .unwrap();
-    let searches = [NewSearch {
-        id: "ours-emp".into(),
-        search_type: "EMPLOYMENT".into(),
-        theary_search_id: Some("e2b1c9a4".into()),
-    }];
     assert!(store
         .record_order(
             &crate::store::PlacedOrder {
@@ -43,8 +52,8 @@ async fn fixture() -> Fixture {
                 check_id: &check.id,
                 owner: "w",
                 reference: "ord_1",
-                searches: &searches,
-                desired_doc_json: "{}"
+                theary_ids: &[("ours-emp".to_owned(), "e2b1c9a4".to_owned())],
+                reconcile_at: 1_000,
             },
             2
         )
@@ -56,6 +65,7 @@ async fn fixture() -> Fixture {
         router(WebhookState {
             store: store.clone(),
             tenants,
+            reconcile_after: Duration::from_secs(600),
         }),
     )
     .unwrap();

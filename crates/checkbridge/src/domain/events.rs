@@ -1,0 +1,172 @@
+//! How Theary's news about a search (a webhook event, or a search read by the reconciler)
+//! moves our record of it, and how a stored search reads back for the status document.
+
+use theary::wire::{Event, Outcome, ReasonCode, Search, SearchStatus, SearchType};
+
+use super::status::{SearchOutcome, SearchView};
+use crate::store::{SearchRow, SearchUpdate};
+
+fn is_cancelled(status: Option<&str>) -> bool {
+    status.is_some_and(|s| {
+        let s = s.trim();
+        s.eq_ignore_ascii_case("cancelled") || s.eq_ignore_ascii_case("canceled")
+    })
+}
+
+/// The move an event makes, if any. Progress notifications move nothing; the receiver
+/// still stores them and takes them as a sign the search is alive.
+pub fn update_for_event(event: &Event, body: &str) -> Option<SearchUpdate> {
+    match event {
+        Event::Completed(d) => {
+            if is_cancelled(d.status.as_deref()) {
+                return Some(cancelled());
+            }
+            let r = d.verification_result.as_ref();
+            Some(SearchUpdate {
+                outcome: "completed",
+                result_outcome: r
+                    .and_then(|r| r.outcome.as_ref())
+                    .map(|o| o.as_str().to_owned()),
+                discrepancy: r.and_then(|r| r.discrepancy).unwrap_or(false),
+                reason_code: None,
+                result_json: Some(body.to_owned()),
+            })
+        }
+        Event::ActionRequired(d) => Some(SearchUpdate {
+            outcome: "action_required",
+            result_outcome: None,
+            discrepancy: false,
+            reason_code: d.reason_code.as_ref().map(|c| c.as_str().to_owned()),
+            result_json: Some(body.to_owned()),
+        }),
+        Event::Notification(_) | Event::Unknown { .. } => None,
+    }
+}
+
+fn cancelled() -> SearchUpdate {
+    SearchUpdate {
+        outcome: "cancelled",
+        result_outcome: None,
+        discrepancy: false,
+        reason_code: None,
+        result_json: None,
+    }
+}
+
+/// The move a search read from Theary shows (the reconciler's view), if any.
+pub fn update_for_search(s: &Search) -> Option<SearchUpdate> {
+    match s.search_status.as_ref()? {
+        SearchStatus::Completed => {
+            let last = s.verification_result.last();
+            let discrepancy = last
+                .and_then(|r| r.extra.get("discrepancy"))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false);
+            Some(SearchUpdate {
+                outcome: "completed",
+                result_outcome: last
+                    .and_then(|r| r.outcome.as_ref())
+                    .map(|o| o.as_str().to_owned()),
+                discrepancy,
+                reason_code: None,
+                result_json: Some(
+                    serde_json::json!({
+                        "source": "reconciler",
+                        "searchStatus": "COMPLETED",
+                        "outcome": last.and_then(|r| r.outcome.as_ref()).map(Outcome::as_str),
+                        "completedAt": s.completed_at,
+                    })
+                    .to_string(),
+                ),
+            })
+        }
+        SearchStatus::Cancelled => Some(cancelled()),
+        SearchStatus::ActionRequired => Some(SearchUpdate {
+            outcome: "action_required",
+            result_outcome: None,
+            discrepancy: false,
+            reason_code: s
+                .extra
+                .get("reasonCode")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned),
+            result_json: None,
+        }),
+        _ => None,
+    }
+}
+
+/// A stored search as the status document needs it.
+pub fn search_view(row: &SearchRow, report_link: String) -> SearchView {
+    let outcome = match row.outcome.as_str() {
+        "completed" => SearchOutcome::Completed {
+            outcome: Outcome::parse(row.result_outcome.as_deref().unwrap_or("UNKNOWN")),
+            discrepancy: row.discrepancy,
+        },
+        "action_required" => SearchOutcome::ActionRequired {
+            reason: ReasonCode::parse(row.reason_code.as_deref().unwrap_or("OTHER")),
+        },
+        "cancelled" => SearchOutcome::Cancelled,
+        _ => SearchOutcome::Open,
+    };
+    SearchView {
+        search_type: SearchType::parse(&row.search_type),
+        outcome,
+        report_link,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Event {
+        let sig = theary::signature::sign(b"k", body.as_bytes());
+        theary::signature::verify(b"k", body.as_bytes(), Some(&sig))
+            .unwrap()
+            .parse()
+            .unwrap()
+            .event
+    }
+
+    #[test]
+    fn results_move_searches_and_progress_does_not() {
+        let completed = r#"{"event":"verification.completed","data":{"searchId":"s1","status":"COMPLETED",
+            "verificationResult":{"outcome":"VERIFIED","discrepancy":true}}}"#;
+        let u = update_for_event(&parse(completed), completed).unwrap();
+        assert_eq!(u.outcome, "completed");
+        assert_eq!(u.result_outcome.as_deref(), Some("VERIFIED"));
+        assert!(u.discrepancy);
+        assert_eq!(u.rank(), 2);
+
+        let action = r#"{"event":"verification.action_required","data":{"searchId":"s1","reasonCode":"SLA_REACHED"}}"#;
+        let u = update_for_event(&parse(action), action).unwrap();
+        assert_eq!((u.outcome, u.rank()), ("action_required", 1));
+        assert_eq!(u.reason_code.as_deref(), Some("SLA_REACHED"));
+
+        let note = r#"{"event":"verification.notification","data":{"searchId":"s1","notificationType":"OUTBOUND_ATTEMPT"}}"#;
+        assert_eq!(update_for_event(&parse(note), note), None);
+    }
+
+    #[test]
+    fn a_stored_search_reads_back_as_its_outcome() {
+        let row = SearchRow {
+            id: "a".into(),
+            search_type: "EDUCATION".into(),
+            theary_search_id: None,
+            outcome: "completed".into(),
+            result_outcome: Some("NO_RECORD".into()),
+            discrepancy: false,
+            reason_code: None,
+        };
+        let v = search_view(&row, "link".into());
+        assert_eq!(v.search_type, SearchType::Education);
+        assert_eq!(
+            v.outcome,
+            SearchOutcome::Completed {
+                outcome: Outcome::NoRecord,
+                discrepancy: false
+            }
+        );
+    }
+}

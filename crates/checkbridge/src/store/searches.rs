@@ -1,0 +1,259 @@
+//! Searches: webhook events, forward-only outcomes, and the reconciler's work.
+
+use sqlx::{Any, Row, Transaction};
+
+use super::checks::search_row;
+use super::{
+    Backend, EventRecord, ReconcileWork, SearchRow, SearchUpdate, Store, StoreError, WebhookTarget,
+};
+
+impl Store {
+    /// The search an incoming event is about, by our id (`externalSearchId`) or by Theary's
+    /// search id (with or without its `search_` prefix), within `tenant` only.
+    pub async fn webhook_target(
+        &self,
+        tenant: &str,
+        search_ref: &str,
+    ) -> Result<Option<WebhookTarget>, StoreError> {
+        let bare = search_ref.strip_prefix("search_").unwrap_or(search_ref);
+        let row = sqlx::query(
+            "SELECT s.id, s.check_id, c.webhook_secret FROM searches s JOIN checks c ON c.id = s.check_id \
+             WHERE s.tenant = $1 AND (s.id = $2 OR s.theary_search_id = $3)",
+        )
+        .bind(tenant)
+        .bind(search_ref)
+        .bind(bare)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some(WebhookTarget {
+                search_id: r.try_get("id")?,
+                check_id: r.try_get("check_id")?,
+                secret: r.try_get("webhook_secret")?,
+            }),
+            None => None,
+        })
+    }
+
+    /// Events stored for a search, oldest first (event id and type).
+    pub async fn webhook_events(
+        &self,
+        tenant: &str,
+        search_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT event_id, event_type FROM webhook_events WHERE tenant = $1 AND search_id = $2 ORDER BY received_at, event_id")
+            .bind(tenant)
+            .bind(search_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("event_id")?, r.try_get("event_type")?)))
+            .collect()
+    }
+
+    /// Whether an event id was stored (for tests and audits).
+    pub async fn has_event(&self, event_id: &str) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("SELECT event_id FROM webhook_events WHERE event_id = $1")
+                .bind(event_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Stores a verified event once and applies it in the same transaction: `update` moves
+    /// the search forward (never back), and any move makes PageUp owed a new document; an
+    /// event with no update (progress) only marks the search active, so the reconciler
+    /// waits longer. Returns false for a duplicate event id, which changes nothing.
+    pub async fn record_event(
+        &self,
+        e: &EventRecord<'_>,
+        update: Option<&SearchUpdate>,
+        now: i64,
+        reconcile_at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The insert comes first: it takes SQLite's write lock at once and settles duplicates.
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_events (event_id, tenant, search_id, event_type, body, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        )
+        .bind(e.event_id)
+        .bind(e.tenant)
+        .bind(e.search_id)
+        .bind(e.event_type)
+        .bind(e.body)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !inserted {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(theirs) = e.theary_search_id {
+            let bare = theirs.strip_prefix("search_").unwrap_or(theirs);
+            // Remember Theary's id unless another search of the tenant already holds it.
+            sqlx::query(
+                "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND theary_search_id IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM searches o WHERE o.tenant = $3 AND o.theary_search_id = $1)",
+            )
+            .bind(bare)
+            .bind(e.search_id)
+            .bind(e.tenant)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE searches SET last_event_at = $1, reconcile_at = CASE WHEN outcome_rank < 2 THEN $2 ELSE reconcile_at END \
+             WHERE id = $3",
+        )
+        .bind(now)
+        .bind(reconcile_at)
+        .bind(e.search_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(u) = update {
+            if apply(&mut tx, e.tenant, e.search_id, u, now).await? {
+                sqlx::query("UPDATE webhook_events SET changed = 1 WHERE event_id = $1")
+                    .bind(e.event_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Applies a search's move found by the reconciler. True when it moved forward.
+    pub async fn apply_search_update(
+        &self,
+        tenant: &str,
+        search_id: &str,
+        update: &SearchUpdate,
+        theary_search_id: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(theirs) = theary_search_id {
+            sqlx::query(
+                "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND tenant = $3 AND theary_search_id IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM searches o WHERE o.tenant = $3 AND o.theary_search_id = $1)",
+            )
+            .bind(theirs)
+            .bind(search_id)
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let changed = apply(&mut tx, tenant, search_id, update, now).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    /// Takes up to `limit` ordered checks with open searches quiet since before `now`, and
+    /// moves their next look to `next_at` (so replicas do not look twice).
+    pub async fn lease_reconcile_work(
+        &self,
+        now: i64,
+        next_at: i64,
+        limit: i64,
+    ) -> Result<Vec<ReconcileWork>, StoreError> {
+        let lock = match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE OF s SKIP LOCKED",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE searches SET reconcile_at = $1 WHERE id IN (\
+               SELECT s.id FROM searches s JOIN checks c ON c.id = s.check_id \
+               WHERE s.outcome_rank < 2 AND s.reconcile_at IS NOT NULL AND s.reconcile_at <= $2 \
+               AND c.phase = 'ordered' ORDER BY s.reconcile_at LIMIT $3{lock}) \
+             RETURNING check_id"
+        ))
+        .bind(next_at)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("check_id"))
+            .collect::<Result<_, _>>()?;
+        ids.sort();
+        ids.dedup();
+        let mut work = Vec::with_capacity(ids.len());
+        for id in ids {
+            let r = sqlx::query("SELECT tenant, reference FROM checks WHERE id = $1")
+                .bind(&id)
+                .fetch_one(&self.pool)
+                .await?;
+            let reference: Option<String> = r.try_get("reference")?;
+            if let Some(reference) = reference {
+                work.push(ReconcileWork {
+                    check_id: id,
+                    tenant: r.try_get("tenant")?,
+                    reference,
+                });
+            }
+        }
+        Ok(work)
+    }
+
+    /// A check's searches, within its tenant.
+    pub async fn searches_of(
+        &self,
+        tenant: &str,
+        check_id: &str,
+    ) -> Result<Vec<SearchRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, search_type, theary_search_id, outcome, result_outcome, discrepancy, reason_code \
+             FROM searches WHERE tenant = $1 AND check_id = $2 ORDER BY search_type, id",
+        )
+        .bind(tenant)
+        .bind(check_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(search_row).collect()
+    }
+}
+
+/// Moves a search forward if `u` ranks above where it stands; bumps the check's version.
+async fn apply(
+    tx: &mut Transaction<'static, Any>,
+    tenant: &str,
+    search_id: &str,
+    u: &SearchUpdate,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let moved = sqlx::query(
+        "UPDATE searches SET outcome = $1, outcome_rank = $2, result_outcome = $3, discrepancy = $4, reason_code = $5, \
+         result = COALESCE($6, result), updated_at = $7, reconcile_at = CASE WHEN $2 >= 2 THEN NULL ELSE reconcile_at END \
+         WHERE id = $8 AND tenant = $9 AND outcome_rank < $2",
+    )
+    .bind(u.outcome)
+    .bind(u.rank())
+    .bind(u.result_outcome.as_deref())
+    .bind(i64::from(u.discrepancy))
+    .bind(u.reason_code.as_deref())
+    .bind(u.result_json.as_deref())
+    .bind(now)
+    .bind(search_id)
+    .bind(tenant)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if moved {
+        sqlx::query(
+            "UPDATE checks SET desired_version = desired_version + 1, push_due_at = $1, updated_at = $1 \
+             WHERE id = (SELECT check_id FROM searches WHERE id = $2) AND phase IN ('claimed', 'ordered')",
+        )
+        .bind(now)
+        .bind(search_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(moved)
+}
