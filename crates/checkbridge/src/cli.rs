@@ -19,6 +19,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the service: poll PageUp, order from Theary, take webhooks, keep PageUp current.
+    Serve(commands::serve::ServeArgs),
     /// Run local emulators of the PageUp and Theary APIs (both when no API is named).
     Sandbox(commands::sandbox::SandboxArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
@@ -28,6 +30,7 @@ pub enum Command {
 /// Runs the chosen command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve(args) => commands::serve::run(args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Config(args) => commands::config::run(args),
     }

@@ -60,6 +60,38 @@ pub struct ServiceConfig {
     pub database_url: String,
     /// Roles this replica runs.
     pub roles: Roles,
+    /// This replica's name, written on the work it leases. Unique per replica and stable
+    /// across its restarts, so a restarted replica takes its own leases back at once.
+    /// Empty: the host name and the listen address.
+    pub instance_id: String,
+    /// Seconds a search may stay quiet (no webhook) before the reconciler asks Theary
+    /// about it: the backstop for lost webhooks and for cancellations, which Theary is not
+    /// known to announce.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub reconcile_after_secs: u64,
+    /// Outbound calls each loop (poller, orderer, pusher, reconciler) may have in flight.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub concurrency: u64,
+    /// Pages of 50 orders searched when an order request's outcome was unknown and the
+    /// order must be found by its `externalSearchId` (Theary has no lookup endpoint).
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub order_lookup_pages: u64,
+}
+
+impl ServiceConfig {
+    /// `instance_id`, or the host name and listen address when it is not set.
+    pub fn instance(&self) -> String {
+        if !self.instance_id.trim().is_empty() {
+            return self.instance_id.trim().to_owned();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "checkbridge".to_owned());
+        format!("{host}/{}", self.listen)
+    }
 }
 
 impl Default for ServiceConfig {
@@ -69,6 +101,10 @@ impl Default for ServiceConfig {
             listen: "127.0.0.1:8080".to_owned(),
             database_url: "sqlite://checkbridge.db".to_owned(),
             roles: Roles::default(),
+            instance_id: String::new(),
+            reconcile_after_secs: 900,
+            concurrency: 32,
+            order_lookup_pages: 20,
         }
     }
 }
@@ -553,19 +589,29 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        let mut tree = match file {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let (text, path) = match file {
+            Some(path) => (
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
                     path: path.to_owned(),
                     source,
-                })?;
-                text.parse::<toml::Table>().map_err(|e| ConfigError::Toml {
-                    path: path.to_owned(),
-                    message: e.message().to_owned(),
-                })?
-            }
-            None => toml::Table::new(),
+                })?,
+                path,
+            ),
+            None => (String::new(), Path::new("(none)")),
         };
+        Self::load_str(&text, path, env)
+    }
+
+    /// As [`Config::load`], with the file's text given; `path` names it in errors.
+    pub fn load_str(
+        text: &str,
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut tree = text.parse::<toml::Table>().map_err(|e| ConfigError::Toml {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("CHECKBRIDGE_") else {
                 continue;
@@ -624,6 +670,15 @@ impl Config {
             return Err(invalid(
                 "service.database_url",
                 "must start with sqlite:, postgres:// or postgresql://",
+            ));
+        }
+        if self.service.concurrency == 0 {
+            return Err(invalid("service.concurrency", "must be at least 1"));
+        }
+        if self.service.reconcile_after_secs == 0 {
+            return Err(invalid(
+                "service.reconcile_after_secs",
+                "must be at least 1 (seconds)",
             ));
         }
         for (key, tenant) in &self.tenants {
@@ -699,7 +754,7 @@ fn client_config_error(section: &str, message: &str) -> ConfigError {
 }
 
 /// A database URL with any password replaced.
-fn redact_url(raw: &str) -> String {
+pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("****"));

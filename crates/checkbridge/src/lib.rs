@@ -8,5 +8,8 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod lab;
+pub mod service;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use crate::common::{self, Faults, Instrumentation, Journal, Server};
 use crate::fuzzjson::{self, Chunk, DOCUMENT_PIECE};
 
-pub use generate::GenerateOptions;
+pub use generate::{invitation as generated_invitation, GenerateOptions};
 
 /// Scope needed by `GET`.
 pub const SCOPE_READ: &str = "Public.BackgroundCheck.Read";

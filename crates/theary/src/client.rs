@@ -70,6 +70,16 @@ impl ThearyClient {
         order: &OrderRequest,
     ) -> Result<CreateOrderResponse, Error> {
         let body = serde_json::to_vec(order).map_err(|e| Error::Decode(format!("order: {e}")))?;
+        self.create_order_json(c, body).await
+    }
+
+    /// Creates an order from its JSON as built earlier (so every attempt sends the same
+    /// bytes). Never repeated when its outcome is unknown.
+    pub async fn create_order_json(
+        &self,
+        c: &ThearyConfig,
+        body: Vec<u8>,
+    ) -> Result<CreateOrderResponse, Error> {
         self.request(
             c,
             Method::POST,

@@ -2,3 +2,4 @@
 
 pub mod config;
 pub mod sandbox;
+pub mod serve;

@@ -1,6 +1,7 @@
-//! The service's HTTP side. So far: the Theary webhook receiver. Errors answer a stable JSON
+//! The service's HTTP side: the Theary webhook receiver, report links, health. Errors answer a stable JSON
 //! body `{code, message}`; a 500's body says nothing of the cause, which is logged once.
 
+pub mod app;
 pub mod webhooks;
 
 use axum::http::StatusCode;

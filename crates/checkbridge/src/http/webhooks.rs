@@ -36,6 +36,8 @@ pub struct WebhookState {
     pub tenants: Arc<BTreeSet<String>>,
     /// How long a search may stay quiet before the reconciler asks Theary about it.
     pub reconcile_after: std::time::Duration,
+    /// Woken when an event moves a search (PageUp is then owed a new document).
+    pub on_change: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// The receiver's routes.
@@ -208,6 +210,11 @@ async fn receive(
         .record_event(&record, update.as_ref(), now, reconcile_at)
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    if new && update.is_some() {
+        if let Some(wake) = &state.on_change {
+            wake.notify_one();
+        }
+    }
     tracing::info!(tenant = %tenant, search = %target.search_id, event = %event.event_type(), duplicate = !new, "webhook event stored");
     Ok(Json(
         serde_json::json!({ "received": true, "duplicate": !new }),

@@ -439,6 +439,24 @@ impl Store {
         Ok(())
     }
 
+    /// Frees every lease `owner` holds: called by a replica at start, when any lease in its
+    /// name is left from before a crash. Returns how many were freed.
+    pub async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let mut n = 0;
+        for sql in [
+            "UPDATE checks SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1",
+            "UPDATE checks SET push_lease_until = NULL, push_lease_owner = NULL WHERE push_lease_owner = $1",
+            "UPDATE tenant_polls SET lease_until = NULL, lease_owner = NULL WHERE lease_owner = $1",
+        ] {
+            n += sqlx::query(sql)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(n)
+    }
+
     /// Makes sure every configured tenant has a poll schedule row.
     pub async fn ensure_tenants<'a>(
         &self,

@@ -66,6 +66,7 @@ async fn fixture() -> Fixture {
             store: store.clone(),
             tenants,
             reconcile_after: Duration::from_secs(600),
+            on_change: None,
         }),
     )
     .unwrap();

@@ -1,0 +1,289 @@
+//! The sync loops of DESIGN.md: poller, orderer, pusher and reconciler. Each is
+//! level-triggered (it reads what is owed from the store, not from messages it could miss)
+//! and idempotent (doing a step twice is harmless), so a crash at any instant loses nothing:
+//! the next run finds the same owed work and does it.
+//!
+//! Each step is a public method, so tests can drive the pipeline one step at a time; `run`
+//! loops them until shutdown.
+
+mod order;
+mod poll;
+mod push;
+mod reconcile;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use outbound::{HttpSettings, RetryPolicy};
+use pageup::{Limits, PageUpClient, PageUpTenant};
+use rand::Rng;
+use theary::{ThearyClient, ThearyConfig};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, Roles, TenantConfig};
+use crate::store::{Store, StoreError};
+
+pub use poll::PollReport;
+
+/// How long leased work stays ours: longer than any outbound call with its retries (a
+/// request may take 120 s and is tried up to 4 times), so a slow but live worker is never
+/// overtaken by another doing the same work.
+const LEASE: Duration = Duration::from_secs(600);
+/// Checks taken per step of the orderer, pusher and reconciler.
+const BATCH: i64 = 100;
+/// Idle wait of a loop that found nothing to do (a wake-up cuts it short).
+const IDLE: Duration = Duration::from_millis(200);
+
+/// A tenant with its connection settings resolved once.
+#[derive(Debug)]
+pub(crate) struct TenantRt {
+    pub key: String,
+    pub cfg: TenantConfig,
+    pub pageup: PageUpTenant,
+    pub theary: ThearyConfig,
+}
+
+/// The pipeline: the store, both clients, and the tenants.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub store: Store,
+    pub pageup: PageUpClient,
+    pub theary: ThearyClient,
+    pub tenants: BTreeMap<String, Arc<TenantRt>>,
+    pub owner: String,
+    pub public_base_url: String,
+    pub reconcile_after: Duration,
+    pub concurrency: usize,
+    pub lookup_pages: u32,
+    pub roles: Roles,
+    pub wake_orderer: Arc<Notify>,
+    pub wake_pusher: Arc<Notify>,
+    /// Tenants this process is polling now (the store's lease keeps other replicas out).
+    pub polling: Mutex<HashSet<String>>,
+}
+
+impl Engine {
+    /// Builds the pipeline for `config` on `store`. Both partners' clients share one
+    /// connection pool per host; tokens are cached per tenant.
+    pub fn new(config: &Config, store: Store) -> anyhow::Result<Engine> {
+        let http = outbound::http_client(&HttpSettings::default())?;
+        let pageup =
+            PageUpClient::with_http(http.clone(), RetryPolicy::default(), Limits::default());
+        let theary = ThearyClient::with_http(http, RetryPolicy::default());
+        let tenants = config
+            .tenants
+            .iter()
+            .map(|(key, cfg)| {
+                (
+                    key.clone(),
+                    Arc::new(TenantRt {
+                        key: key.clone(),
+                        pageup: cfg.pageup_tenant(),
+                        theary: cfg.theary_config(),
+                        cfg: cfg.clone(),
+                    }),
+                )
+            })
+            .collect();
+        let s = &config.service;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                store,
+                pageup,
+                theary,
+                tenants,
+                owner: s.instance(),
+                public_base_url: s.public_base_url.trim_end_matches('/').to_owned(),
+                reconcile_after: Duration::from_secs(s.reconcile_after_secs),
+                concurrency: usize::try_from(s.concurrency).unwrap_or(1).max(1),
+                lookup_pages: u32::try_from(s.order_lookup_pages)
+                    .unwrap_or(u32::MAX)
+                    .max(1),
+                roles: s.roles.clone(),
+                wake_orderer: Arc::new(Notify::new()),
+                wake_pusher: Arc::new(Notify::new()),
+                polling: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    /// The store this pipeline runs on.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Notified whenever PageUp is owed a new document (the webhook receiver uses it).
+    pub fn pusher_wake(&self) -> Arc<Notify> {
+        self.inner.wake_pusher.clone()
+    }
+
+    /// Keys of the configured tenants.
+    pub fn tenant_keys(&self) -> impl Iterator<Item = &str> {
+        self.inner.tenants.keys().map(String::as_str)
+    }
+
+    /// How long a search may stay quiet before the reconciler looks.
+    pub fn reconcile_after(&self) -> Duration {
+        self.inner.reconcile_after
+    }
+
+    /// This replica's name on its leases.
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// Prepares the store for this replica: a schedule row per tenant, and any lease left
+    /// in this replica's name by a previous run (a crash) freed at once.
+    pub async fn start(&self) -> Result<(), StoreError> {
+        let freed = self.inner.store.release_leases(&self.inner.owner).await?;
+        if freed > 0 {
+            tracing::info!(freed, "leases left by this replica's previous run freed");
+        }
+        self.inner
+            .store
+            .ensure_tenants(self.inner.tenants.keys().map(String::as_str))
+            .await
+    }
+
+    /// Runs the loops this replica's roles name until `shutdown` is cancelled.
+    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), StoreError> {
+        self.start().await?;
+        let roles = self.inner.roles.clone();
+        let mut tasks = tokio::task::JoinSet::new();
+        if roles.poller {
+            let (e, s) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move { e.poll_scheduler(s).await });
+        }
+        if roles.orderer {
+            let (e, s) = (self.clone(), shutdown.clone());
+            let wake = self.inner.wake_orderer.clone();
+            tasks.spawn(async move {
+                run_loop("orderer", s, wake, || {
+                    let e = e.clone();
+                    async move { e.order_step().await }
+                })
+                .await;
+            });
+        }
+        if roles.pusher {
+            let (e, s) = (self.clone(), shutdown.clone());
+            let wake = self.inner.wake_pusher.clone();
+            tasks.spawn(async move {
+                run_loop("pusher", s, wake, || {
+                    let e = e.clone();
+                    async move { e.push_step().await }
+                })
+                .await;
+            });
+        }
+        if roles.reconciler {
+            let (e, s) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                run_loop("reconciler", s, Arc::new(Notify::new()), || {
+                    let e = e.clone();
+                    async move { e.reconcile_step().await }
+                })
+                .await;
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    pub(crate) fn tenant(&self, key: &str) -> Option<&Arc<TenantRt>> {
+        self.inner.tenants.get(key)
+    }
+
+    /// Link to a search's report (or, with no search, the check's overall report). Check
+    /// ids are random UUIDs, and the page behind the link asks for a login.
+    pub(crate) fn report_link(
+        &self,
+        tenant: &str,
+        check_id: &str,
+        search_id: Option<&str>,
+    ) -> String {
+        let base = &self.inner.public_base_url;
+        match search_id {
+            Some(s) => format!("{base}/reports/{tenant}/{check_id}/{s}"),
+            None => format!("{base}/reports/{tenant}/{check_id}"),
+        }
+    }
+}
+
+/// Repeats `step` while it finds work; when it finds none, waits for a wake-up or `IDLE`.
+async fn run_loop<F, Fut>(
+    name: &'static str,
+    shutdown: CancellationToken,
+    wake: Arc<Notify>,
+    step: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<usize, StoreError>>,
+{
+    let mut failures: u32 = 0;
+    loop {
+        let pause = match step().await {
+            Ok(0) => {
+                failures = 0;
+                IDLE
+            }
+            Ok(_) => {
+                failures = 0;
+                Duration::ZERO
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::error!(loop_name = name, error = %error_chain(&e), "store unavailable; retrying");
+                backoff(
+                    failures,
+                    Duration::from_millis(500),
+                    Duration::from_secs(30),
+                )
+            }
+        };
+        if pause.is_zero() {
+            if shutdown.is_cancelled() {
+                return;
+            }
+            continue;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait up to `base * 2^(attempt-1)`, capped,
+/// and never under a tenth of that ceiling.
+pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exp = base.saturating_mul(2_u32.saturating_pow(attempt.saturating_sub(1).min(20)));
+    let ceiling = exp.min(cap);
+    let floor = ceiling / 10;
+    let span = ceiling.saturating_sub(floor).as_millis().max(1) as u64;
+    floor + Duration::from_millis(rand::thread_rng().gen_range(0..span))
+}
+
+pub(crate) fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// An error with its sources, for logs (never carries request bodies).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

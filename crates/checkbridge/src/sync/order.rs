@@ -1,0 +1,190 @@
+//! The orderer: claimed checks become Theary orders. The order was built at claim time and
+//! is sent byte for byte the same on every attempt. An attempt is noted before its POST, so
+//! after a crash or a timeout (an unknown outcome) the order is first looked up by its
+//! `externalSearchId`, and posted again only if Theary has no such order.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use theary::Error as ThearyError;
+
+use super::{backoff, error_chain, Engine, LEASE};
+use crate::domain::mapping::theary_rejection_reason;
+use crate::store::{now_ms, OrderWork, PlacedOrder, StoreError};
+
+/// What happened to one check in the orderer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ordered {
+    /// Theary holds the order under this reference.
+    Placed(String),
+    /// Theary refused it; PageUp will show `failed`.
+    Refused,
+    /// Not now; tried again later.
+    Deferred,
+}
+
+impl Engine {
+    /// Places every due order (up to a batch). Returns how many were tried.
+    pub async fn order_step(&self) -> Result<usize, StoreError> {
+        let work = self
+            .inner
+            .store
+            .lease_order_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
+            .await?;
+        let n = work.len();
+        let results: Vec<Result<Ordered, StoreError>> = futures::stream::iter(work)
+            .map(|w| async move { self.order_one(&w).await })
+            .buffer_unordered(self.inner.concurrency)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        Ok(n)
+    }
+
+    async fn order_one(&self, w: &OrderWork) -> Result<Ordered, StoreError> {
+        let store = &self.inner.store;
+        let owner = &self.inner.owner;
+        let Some(t) = self.tenant(&w.tenant).cloned() else {
+            store
+                .order_retry_later(
+                    &w.id,
+                    owner,
+                    "tenant not configured",
+                    now_ms() + 3_600_000,
+                    now_ms(),
+                )
+                .await?;
+            return Ok(Ordered::Deferred);
+        };
+        let Some(order_json) = w.order_json.as_deref() else {
+            // Cannot happen through `record_claimed`; say so rather than loop.
+            store
+                .record_order_failed(
+                    &w.id,
+                    owner,
+                    "The order could not be prepared. Please contact support.",
+                    now_ms(),
+                )
+                .await?;
+            return Ok(Ordered::Refused);
+        };
+        let attempt = u32::try_from(w.attempts)
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        let retry = |error: String, wait: Duration| async move {
+            store
+                .order_retry_later(&w.id, owner, &error, now_ms() + super::ms(wait), now_ms())
+                .await
+                .map(|()| Ordered::Deferred)
+        };
+
+        // A POST may have reached Theary before: find it rather than order twice.
+        if w.attempts > 0 {
+            match self.find_existing(&t.theary, &w.search_ids).await {
+                Ok(Some(found)) => {
+                    tracing::info!(tenant = %w.tenant, check = %w.id, "an earlier order request had reached Theary; using its order");
+                    return self.record_placed(w, &found).await;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(tenant = %w.tenant, check = %w.id, error = %error_chain(&e), "could not look up an earlier order request; will retry");
+                    return retry(
+                        e.to_string(),
+                        backoff(attempt, Duration::from_secs(2), Duration::from_secs(600)),
+                    )
+                    .await;
+                }
+            }
+        }
+        if !store.begin_order_attempt(&w.id, owner, now_ms()).await? {
+            return Ok(Ordered::Deferred);
+        }
+        match self
+            .inner
+            .theary
+            .create_order_json(&t.theary, order_json.as_bytes().to_vec())
+            .await
+        {
+            Ok(created) => self.record_placed(w, &created).await,
+            Err(ThearyError::Invalid { messages }) => {
+                let reason = theary_rejection_reason(&messages);
+                tracing::info!(tenant = %w.tenant, check = %w.id, problems = messages.len(), "Theary refused the order; PageUp will show why");
+                store
+                    .record_order_failed(&w.id, owner, &reason, now_ms())
+                    .await?;
+                self.inner.wake_pusher.notify_one();
+                Ok(Ordered::Refused)
+            }
+            Err(e) => {
+                let wait = if let Some(after) = e.retry_after() {
+                    after
+                } else if matches!(
+                    e,
+                    ThearyError::BadCredentials { .. } | ThearyError::WrongAudience { .. }
+                ) {
+                    tracing::error!(tenant = %w.tenant, error = %e, "Theary refused this tenant's credentials; an operator must act");
+                    backoff(attempt, Duration::from_secs(60), Duration::from_secs(1800))
+                } else {
+                    tracing::warn!(tenant = %w.tenant, check = %w.id, error = %error_chain(&e), "ordering from Theary failed; will retry");
+                    backoff(attempt, Duration::from_secs(2), Duration::from_secs(600))
+                };
+                retry(e.to_string(), wait).await
+            }
+        }
+    }
+
+    async fn find_existing(
+        &self,
+        theary: &theary::ThearyConfig,
+        search_ids: &[String],
+    ) -> Result<Option<theary::wire::CreateOrderResponse>, ThearyError> {
+        let Some(first) = search_ids.first() else {
+            return Ok(None);
+        };
+        self.inner
+            .theary
+            .find_by_external_search_id(theary, first, self.inner.lookup_pages)
+            .await
+    }
+
+    async fn record_placed(
+        &self,
+        w: &OrderWork,
+        created: &theary::wire::CreateOrderResponse,
+    ) -> Result<Ordered, StoreError> {
+        let reference = created.verification_order_id.clone();
+        // Which Theary search is which is only certain with one search; the others are
+        // learned from their events or from the reconciler's read.
+        let theary_ids: Vec<(String, String)> =
+            match (w.search_ids.as_slice(), created.search_ids.as_slice()) {
+                ([ours], [theirs]) => vec![(
+                    ours.clone(),
+                    theirs.strip_prefix("search_").unwrap_or(theirs).to_owned(),
+                )],
+                _ => Vec::new(),
+            };
+        let now = now_ms();
+        let recorded = self
+            .inner
+            .store
+            .record_order(
+                &PlacedOrder {
+                    tenant: &w.tenant,
+                    check_id: &w.id,
+                    owner: &self.inner.owner,
+                    reference: &reference,
+                    theary_ids: &theary_ids,
+                    reconcile_at: now + super::ms(self.inner.reconcile_after),
+                },
+                now,
+            )
+            .await?;
+        if recorded {
+            tracing::info!(tenant = %w.tenant, check = %w.id, reference = %reference, "order placed");
+            self.inner.wake_pusher.notify_one();
+        }
+        Ok(Ordered::Placed(reference))
+    }
+}

@@ -1,0 +1,249 @@
+//! The poller: per tenant, under a lease, GET pending checks, record each, and claim it in
+//! PageUp at once (`queued`). A full page (5) is followed by another GET at once; otherwise
+//! the tenant waits its interval with jitter, or as long as a 429 asks.
+//!
+//! Scheduling is one store query per tick for the tenants that are due, whatever their
+//! number; each due tenant costs only its own requests, on the shared connection pools.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pageup::wire::Invitation;
+use rand::Rng;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::{backoff, error_chain, ms, Engine, TenantRt, IDLE, LEASE};
+use crate::domain::mapping::{build_order, search_types, OrderContext};
+use crate::store::{now_ms, NewCheck, NewSearch, Plan, StoreError};
+
+/// PageUp returns at most this many pending checks per GET.
+pub const PAGE_SIZE: usize = 5;
+/// GETs in a row for one tenant before it yields to the others.
+const MAX_PAGES: usize = 200;
+
+/// What one poll of a tenant did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// GETs made.
+    pub pages: usize,
+    /// Checks recorded for the first time.
+    pub claimed: usize,
+    /// The poll did not run: another poller holds the tenant.
+    pub skipped: bool,
+    /// Why the poll stopped early, if it did (no secrets, no candidate data).
+    pub error: Option<String>,
+}
+
+impl Engine {
+    pub(crate) async fn poll_scheduler(&self, shutdown: CancellationToken) {
+        let permits = Arc::new(Semaphore::new(self.inner.concurrency));
+        let mut failures = 0;
+        loop {
+            let pause = match self.inner.store.due_tenants(now_ms(), 500).await {
+                Ok(due) => {
+                    failures = 0;
+                    for key in due {
+                        let Some(t) = self.tenant(&key).cloned() else {
+                            continue;
+                        };
+                        if !t.cfg.enabled {
+                            continue;
+                        }
+                        {
+                            let Ok(mut polling) = self.inner.polling.lock() else {
+                                continue;
+                            };
+                            if !polling.insert(key.clone()) {
+                                continue;
+                            }
+                        }
+                        let Ok(permit) = permits.clone().acquire_owned().await else {
+                            return;
+                        };
+                        let engine = self.clone();
+                        tokio::spawn(async move {
+                            let report = engine.poll_tenant(&t.key).await;
+                            if let Err(e) = report {
+                                tracing::error!(tenant = %t.key, error = %error_chain(&e), "poll not recorded");
+                            }
+                            if let Ok(mut polling) = engine.inner.polling.lock() {
+                                polling.remove(&t.key);
+                            }
+                            drop(permit);
+                        });
+                    }
+                    IDLE
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::error!(error = %error_chain(&e), "poll schedule unavailable; retrying");
+                    backoff(
+                        failures,
+                        Duration::from_millis(500),
+                        Duration::from_secs(30),
+                    )
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Polls one tenant now, if no one else is: GET, record, claim, and again while pages
+    /// come back full. Errors talking to PageUp end the poll and are reported, not returned.
+    pub async fn poll_tenant(&self, key: &str) -> Result<PollReport, StoreError> {
+        let mut report = PollReport::default();
+        let Some(t) = self.tenant(key).cloned() else {
+            report.error = Some(format!("tenant {key} is not configured"));
+            return Ok(report);
+        };
+        let store = &self.inner.store;
+        let owner = &self.inner.owner;
+        if !store.lease_tenant_poll(key, owner, now_ms(), LEASE).await? {
+            report.skipped = true;
+            return Ok(report);
+        }
+        let interval = Duration::from_secs(t.cfg.poll_interval_secs.max(1));
+        let mut next = jittered(interval);
+        loop {
+            let listed_since = now_ms();
+            let page = match self.inner.pageup.list_pending(&t.pageup).await {
+                Ok(page) => page,
+                Err(e) => {
+                    if let Some(wait) = e.retry_after() {
+                        next = wait.max(Duration::from_secs(1));
+                    }
+                    if e.is_auth() {
+                        tracing::error!(tenant = %key, error = %e, "PageUp refused this tenant's credentials; an operator must act");
+                    } else {
+                        tracing::warn!(tenant = %key, error = %error_chain(&e), "polling PageUp failed");
+                    }
+                    report.error = Some(e.to_string());
+                    break;
+                }
+            };
+            report.pages += 1;
+            let full = page.len() >= PAGE_SIZE;
+            for inv in &page {
+                if self.claim(&t, inv, listed_since).await? == Some(true) {
+                    report.claimed += 1;
+                }
+            }
+            if !full || report.pages >= MAX_PAGES {
+                if full {
+                    next = Duration::ZERO;
+                }
+                break;
+            }
+        }
+        store
+            .release_tenant_poll(key, owner, now_ms() + ms(next), report.error.as_deref())
+            .await?;
+        if report.claimed > 0 {
+            self.inner.wake_orderer.notify_one();
+        }
+        Ok(report)
+    }
+
+    /// Records one listed invitation and claims it in PageUp. `Some(true)` when it was new,
+    /// `Some(false)` when already held, `None` when it has no id to claim it by.
+    async fn claim(
+        &self,
+        t: &TenantRt,
+        inv: &Invitation,
+        listed_since: i64,
+    ) -> Result<Option<bool>, StoreError> {
+        let Some(pageup_id) = inv.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+            tracing::warn!(tenant = %t.key, "PageUp listed a check without an id; it cannot be claimed");
+            return Ok(None);
+        };
+        let store = &self.inner.store;
+        let now = now_ms();
+        let check_id = uuid::Uuid::new_v4().to_string();
+        let secret = webhook_secret();
+        let types = search_types(inv, &t.cfg);
+        let searches: Vec<NewSearch> = types
+            .iter()
+            .map(|ty| NewSearch {
+                id: uuid::Uuid::new_v4().to_string(),
+                search_type: ty.as_str().to_owned(),
+            })
+            .collect();
+        // Built here, once: every attempt then sends the same order.
+        let built: Result<String, String> = {
+            let key_of = |ty: &theary::wire::SearchType| {
+                searches
+                    .iter()
+                    .find(|s| s.search_type == ty.as_str())
+                    .map(|s| s.id.clone())
+                    .unwrap_or_default()
+            };
+            let ctx = OrderContext {
+                tenant_key: &t.key,
+                public_base_url: &self.inner.public_base_url,
+                webhook_secret: &secret,
+                search_key: &key_of,
+            };
+            match build_order(inv, &t.cfg, &ctx) {
+                Ok(order) => serde_json::to_string(&order).map_err(|e| {
+                    format!("The order could not be prepared ({e}). Please contact support.")
+                }),
+                Err(m) => Err(m.reason_for_fail()),
+            }
+        };
+        let plan = match &built {
+            Ok(order_json) => Plan::Order { order_json },
+            Err(reason) => Plan::Failed { reason },
+        };
+        let searches_kept: &[NewSearch] = match plan {
+            Plan::Order { .. } => &searches,
+            Plan::Failed { .. } => &[],
+        };
+        let recorded = store
+            .record_claimed(
+                &NewCheck {
+                    id: &check_id,
+                    tenant: &t.key,
+                    pageup_id,
+                    webhook_secret: &secret,
+                    searches: searches_kept,
+                    plan,
+                },
+                now,
+            )
+            .await?;
+        if recorded.new {
+            match &built {
+                Ok(_) => {
+                    tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")
+                }
+                Err(_) => {
+                    tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, "check claimed; it cannot be ordered as it stands")
+                }
+            }
+        } else if store
+            .reclaim_if_reset(&t.key, &recorded.id, listed_since, now)
+            .await?
+        {
+            tracing::warn!(tenant = %t.key, pageup_id, check = %recorded.id, "PageUp shows a check we hold as pending again; claiming it again");
+        }
+        // Claim at once: PageUp must see `queued` before the next GET lists it again.
+        self.push_check(&t.key, &recorded.id).await?;
+        Ok(Some(recorded.new))
+    }
+}
+
+/// A fresh per-order webhook secret: 32 random bytes, hex.
+fn webhook_secret() -> String {
+    let bytes: [u8; 32] = rand::thread_rng().gen();
+    hex::encode(bytes)
+}
+
+/// `interval` give or take 10%, so tenants configured alike do not poll in lockstep.
+fn jittered(interval: Duration) -> Duration {
+    let f: f64 = rand::thread_rng().gen_range(0.9..1.1);
+    interval.mul_f64(f)
+}

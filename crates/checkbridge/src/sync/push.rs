@@ -1,0 +1,176 @@
+//! The pusher: whenever a check's desired version is ahead of what PageUp acknowledged, PUT
+//! the whole document computed from the check's current state. The first document is
+//! always the claim (`queued`); after that, the state's document. One pusher per check at a
+//! time (lease), and the acknowledged version only goes up, so an older document never
+//! follows a newer one.
+
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use pageup::{CheckStatus, StatusDocument};
+
+use super::{backoff, error_chain, Engine, LEASE};
+use crate::domain::events::search_view;
+use crate::domain::status::{desired_document, Phase};
+use crate::store::{now_ms, CheckSnapshot, StoreError};
+
+/// Outcome of one push attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pushed {
+    /// PageUp acknowledged this status.
+    Sent(CheckStatus),
+    /// Nothing owed, or another worker holds the check.
+    Nothing,
+    /// PageUp did not take it; tried again later.
+    Deferred,
+}
+
+impl Engine {
+    /// Pushes every due check (up to a batch). Returns how many were tried.
+    pub async fn push_step(&self) -> Result<usize, StoreError> {
+        let store = &self.inner.store;
+        let work = store
+            .lease_push_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
+            .await?;
+        let n = work.len();
+        let results: Vec<Result<Pushed, StoreError>> = futures::stream::iter(work)
+            .map(|w| async move { self.push_leased(&w.tenant, &w.id, w.attempts).await })
+            .buffer_unordered(self.inner.concurrency)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        Ok(n)
+    }
+
+    /// Pushes one check now if it owes PageUp a document, until PageUp is current (the
+    /// poller's immediate claim). A check another worker holds is left to it.
+    pub async fn push_check(&self, tenant: &str, id: &str) -> Result<Pushed, StoreError> {
+        let mut last = Pushed::Nothing;
+        // A claim that is also a failure owes two documents (`queued`, then `failed`).
+        for _ in 0..3 {
+            if !self
+                .inner
+                .store
+                .lease_push(id, &self.inner.owner, now_ms(), LEASE)
+                .await?
+            {
+                return Ok(last);
+            }
+            last = self.push_leased(tenant, id, 0).await?;
+            if !matches!(last, Pushed::Sent(_)) {
+                return Ok(last);
+            }
+        }
+        Ok(last)
+    }
+
+    async fn push_leased(
+        &self,
+        tenant: &str,
+        id: &str,
+        attempts: i64,
+    ) -> Result<Pushed, StoreError> {
+        let store = &self.inner.store;
+        let owner = &self.inner.owner;
+        let Some(snap) = store.snapshot(tenant, id).await? else {
+            return Ok(Pushed::Nothing);
+        };
+        let Some(t) = self.tenant(tenant).cloned() else {
+            store
+                .push_retry_later(id, owner, "tenant not configured", now_ms() + 3_600_000)
+                .await?;
+            return Ok(Pushed::Deferred);
+        };
+        if snap.desired_version <= snap.acked_version {
+            store.release_push(id, owner).await?;
+            return Ok(Pushed::Nothing);
+        }
+        let (doc, version) = self.document(&snap, &t.cfg);
+        match self
+            .inner
+            .pageup
+            .update_status(&t.pageup, &snap.pageup_id, &doc)
+            .await
+        {
+            Ok(()) => {
+                store.ack_push(id, owner, version, now_ms()).await?;
+                tracing::info!(tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), version, "PageUp status updated");
+                if version < snap.desired_version {
+                    self.inner.wake_pusher.notify_one();
+                }
+                Ok(Pushed::Sent(doc.status))
+            }
+            Err(e) => {
+                let attempt = u32::try_from(attempts)
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(1);
+                let wait = if let Some(after) = e.retry_after() {
+                    after
+                } else if e.is_transient() {
+                    backoff(attempt, Duration::from_secs(2), Duration::from_secs(600))
+                } else if e.is_auth() {
+                    backoff(attempt, Duration::from_secs(60), Duration::from_secs(1800))
+                } else {
+                    // PageUp refused the document itself (a 4xx): an operator should look;
+                    // it is tried again, rarely, in case the cause was on PageUp's side.
+                    backoff(attempt, Duration::from_secs(60), Duration::from_secs(3600))
+                };
+                let level_error = !e.is_transient();
+                if level_error {
+                    tracing::error!(tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), error = %e, "PageUp refused a status update");
+                } else {
+                    tracing::warn!(tenant, check = %id, pageup_id = %snap.pageup_id, error = %error_chain(&e), "PageUp status update failed; will retry");
+                }
+                store
+                    .push_retry_later(id, owner, &e.to_string(), now_ms() + super::ms(wait))
+                    .await?;
+                Ok(Pushed::Deferred)
+            }
+        }
+    }
+
+    /// The document PageUp should hold, and the version it acknowledges. Until PageUp has
+    /// acknowledged the claim, the claim (`queued`) comes first.
+    fn document(
+        &self,
+        snap: &CheckSnapshot,
+        cfg: &crate::config::TenantConfig,
+    ) -> (StatusDocument, i64) {
+        if snap.acked_version == 0 {
+            return (
+                StatusDocument {
+                    status: CheckStatus::Queued,
+                    reference_number: String::new(),
+                    reason_for_fail: String::new(),
+                    results: Vec::new(),
+                },
+                1,
+            );
+        }
+        let phase = match snap.phase.as_str() {
+            "ordered" => Phase::Ordered {
+                reference: snap.reference.clone().unwrap_or_default(),
+            },
+            "failed" => Phase::Failed {
+                reference: snap.reference.clone(),
+                reason: snap.reason.clone().unwrap_or_default(),
+            },
+            "cancelled" => Phase::Cancelled {
+                reference: snap.reference.clone(),
+            },
+            _ => Phase::Claimed,
+        };
+        let views: Vec<_> = snap
+            .searches
+            .iter()
+            .map(|s| search_view(s, self.report_link(&snap.tenant, &snap.id, Some(&s.id))))
+            .collect();
+        let overall = self.report_link(&snap.tenant, &snap.id, None);
+        (
+            desired_document(&phase, &views, &overall, cfg),
+            snap.desired_version,
+        )
+    }
+}

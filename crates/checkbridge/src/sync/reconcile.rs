@@ -1,0 +1,76 @@
+//! The reconciler: the backstop for webhooks that never arrive, and the only way to learn of
+//! a cancellation (Theary is not known to announce one). Open searches quiet for longer
+//! than `reconcile_after` are read from Theary and moved forward like an event would.
+
+use futures::StreamExt as _;
+
+use super::{error_chain, Engine};
+use crate::domain::events::update_for_search;
+use crate::store::{now_ms, ReconcileWork, StoreError};
+
+impl Engine {
+    /// Looks at every check with quiet open searches (up to a batch). Returns how many.
+    pub async fn reconcile_step(&self) -> Result<usize, StoreError> {
+        let now = now_ms();
+        let work = self
+            .inner
+            .store
+            .lease_reconcile_work(
+                now,
+                now + super::ms(self.inner.reconcile_after),
+                super::BATCH,
+            )
+            .await?;
+        let n = work.len();
+        let results: Vec<Result<usize, StoreError>> = futures::stream::iter(work)
+            .map(|w| async move { self.reconcile_one(&w).await })
+            .buffer_unordered(self.inner.concurrency)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        Ok(n)
+    }
+
+    /// Reads one check's searches from Theary and applies what moved. Returns how many moved.
+    pub async fn reconcile_one(&self, w: &ReconcileWork) -> Result<usize, StoreError> {
+        let Some(t) = self.tenant(&w.tenant).cloned() else {
+            return Ok(0);
+        };
+        let theirs = match self.inner.theary.searches(&t.theary, &w.reference).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(tenant = %w.tenant, check = %w.check_id, reference = %w.reference, error = %error_chain(&e), "could not read searches from Theary; will look again");
+                return Ok(0);
+            }
+        };
+        let ours = self.inner.store.searches_of(&w.tenant, &w.check_id).await?;
+        let mut moved = 0;
+        for s in &theirs {
+            let bare = s.id.strip_prefix("search_").unwrap_or(&s.id);
+            let Some(mine) = ours.iter().find(|o| {
+                s.external_search_id.as_deref() == Some(o.id.as_str())
+                    || o.theary_search_id.as_deref() == Some(bare)
+            }) else {
+                continue;
+            };
+            let Some(update) = update_for_search(s) else {
+                continue;
+            };
+            if self
+                .inner
+                .store
+                .apply_search_update(&w.tenant, &mine.id, &update, Some(bare), now_ms())
+                .await?
+            {
+                tracing::info!(tenant = %w.tenant, check = %w.check_id, search = %mine.id, outcome = update.outcome, "search moved by reconciliation (its webhook did not arrive)");
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            self.inner.wake_pusher.notify_one();
+        }
+        Ok(moved)
+    }
+}

@@ -1,0 +1,6 @@
+//! End to end over real HTTP: both sandboxes and checkbridge on port 0, on SQLite and (when
+//! `CHECKBRIDGE_TEST_POSTGRES_URL` is set) PostgreSQL.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+mod life;
+mod support;

@@ -1,0 +1,82 @@
+//! Databases per test, and waiting with a deadline.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use sqlx::AnyPool;
+
+/// A database of the test's own: SQLite in a temporary directory, or a fresh PostgreSQL
+/// database dropped when the guard goes.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        TestDb {
+            url: format!("sqlite://{}/checkbridge.db", dir.path().display()),
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
+    /// None when no PostgreSQL server is configured for tests.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin = std::env::var("CHECKBRIDGE_TEST_POSTGRES_URL").ok()?;
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(&admin).await.unwrap();
+        let name = format!("cb_e2e_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Some(TestDb {
+            url: url.to_string(),
+            _dir: None,
+            pg: Some((admin, name)),
+        })
+    }
+
+    /// Every engine available: SQLite always, PostgreSQL when configured.
+    pub async fn all() -> Vec<TestDb> {
+        let mut dbs = vec![TestDb::sqlite()];
+        match TestDb::postgres().await {
+            Some(pg) => dbs.push(pg),
+            None => eprintln!("CHECKBRIDGE_TEST_POSTGRES_URL is not set: PostgreSQL run skipped"),
+        }
+        dbs
+    }
+
+    pub async fn drop_now(self) {
+        if let Some((admin, name)) = &self.pg {
+            let pool = AnyPool::connect(admin).await.unwrap();
+            sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
