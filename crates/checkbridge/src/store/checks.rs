@@ -544,7 +544,7 @@ impl Store {
             ))
             .await?,
             open_searches: count(format!(
-                "SELECT COUNT(*) AS n FROM searches WHERE {filter} AND outcome_rank < 2 \
+                "SELECT COUNT(*) AS n FROM searches WHERE {filter} AND outcome_rank = 0 \
                  AND check_id IN (SELECT id FROM checks WHERE phase = 'ordered')"
             ))
             .await?,

@@ -209,6 +209,7 @@ pub struct Owed {
     pub orders: i64,
     /// Checks whose PageUp document is behind.
     pub pushes: i64,
-    /// Searches still open at Theary.
+    /// Searches of ordered checks with no result yet. (Searches needing action count as
+    /// results; the reconciler still watches them in case Theary completes them later.)
     pub open_searches: i64,
 }

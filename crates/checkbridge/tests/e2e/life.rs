@@ -136,5 +136,6 @@ async fn every_outcome(database_url: &str) {
         (owed.orders == 0 && owed.pushes == 0).then_some(())
     })
     .await;
+    assert_eq!(store.owed(None).await.unwrap().open_searches, 0);
     running.stop().await;
 }
