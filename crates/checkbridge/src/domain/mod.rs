@@ -3,6 +3,7 @@
 //! functions, so every rule is tested directly and the sync loops stay thin.
 
 pub mod events;
+pub mod fields;
 pub mod mapping;
 pub mod status;
 

@@ -110,7 +110,7 @@ impl Engine {
         let mut next = jittered(interval);
         loop {
             let listed_since = now_ms();
-            let page = match self.inner.pageup.list_pending(&t.pageup).await {
+            let page = match self.list(&t).await {
                 Ok(page) => page,
                 Err(e) => {
                     if let Some(wait) = e.retry_after() {
@@ -146,6 +146,15 @@ impl Engine {
             self.inner.wake_orderer.notify_one();
         }
         Ok(report)
+    }
+
+    /// One GET of pending checks. With field overrides the raw answer is rewritten first.
+    async fn list(&self, t: &TenantRt) -> Result<Vec<Invitation>, pageup::Error> {
+        if t.cfg.fields.is_empty() {
+            return self.inner.pageup.list_pending(&t.pageup).await;
+        }
+        let raw = self.inner.pageup.list_pending_raw(&t.pageup).await?;
+        crate::domain::fields::read_list(&raw, &t.cfg.fields).map_err(pageup::Error::Decode)
     }
 
     /// Records one listed invitation and claims it in PageUp. `Some(true)` when it was new,
