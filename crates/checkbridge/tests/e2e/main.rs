@@ -4,3 +4,4 @@
 
 mod life;
 mod support;
+mod refusal;
