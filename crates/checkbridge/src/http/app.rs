@@ -32,7 +32,7 @@ pub fn router(engine: &Engine) -> Router {
 }
 
 async fn ready(State(engine): State<Engine>) -> Response {
-    match engine.store().owed(Some("")).await {
+    match engine.store().ping().await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::error!(error = %crate::sync::error_chain(&e), "not ready: database unavailable");

@@ -526,6 +526,12 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the database answers (for readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
     /// Work still owed, over all tenants or one.
     pub async fn owed(&self, tenant: Option<&str>) -> Result<Owed, StoreError> {
         let filter = "($1 = '' OR tenant = $1)";

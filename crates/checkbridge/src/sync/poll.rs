@@ -63,12 +63,14 @@ impl Engine {
                         };
                         let engine = self.clone();
                         tokio::spawn(async move {
+                            // Leaves the in-flight set however the poll ends (a panic too).
+                            let _guard = Polling {
+                                engine: engine.clone(),
+                                key: t.key.clone(),
+                            };
                             let report = engine.poll_tenant(&t.key).await;
                             if let Err(e) = report {
                                 tracing::error!(tenant = %t.key, error = %error_chain(&e), "poll not recorded");
-                            }
-                            if let Ok(mut polling) = engine.inner.polling.lock() {
-                                polling.remove(&t.key);
                             }
                             drop(permit);
                         });
@@ -242,6 +244,20 @@ impl Engine {
         // Claim at once: PageUp must see `queued` before the next GET lists it again.
         self.push_check(&t.key, &recorded.id).await?;
         Ok(Some(recorded.new))
+    }
+}
+
+/// Marks a tenant as being polled by this process until dropped.
+struct Polling {
+    engine: Engine,
+    key: String,
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        if let Ok(mut polling) = self.engine.inner.polling.lock() {
+            polling.remove(&self.key);
+        }
     }
 }
 

@@ -3,5 +3,6 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 mod life;
-mod support;
+mod poller;
 mod refusal;
+mod support;

@@ -39,8 +39,14 @@ async fn a_theary_refusal_reaches_the_recruiter_in_their_words() {
     })
     .await;
     let reason = view.document["reasonForFail"].as_str().unwrap();
-    assert!(reason.contains("national id"), "translated, not dropped: {reason}");
-    assert!(!reason.contains("applicant.ssn"), "in the recruiter's words: {reason}");
+    assert!(
+        reason.contains("national id"),
+        "translated, not dropped: {reason}"
+    );
+    assert!(
+        !reason.contains("applicant.ssn"),
+        "in the recruiter's words: {reason}"
+    );
     assert_eq!(lab.theary.state.order_count("acme"), 0);
     let statuses: Vec<&str> = view.history.iter().map(|h| h.to.as_str()).collect();
     assert_eq!(statuses, ["queued", "failed"]);
