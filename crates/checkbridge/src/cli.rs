@@ -23,6 +23,8 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Run local emulators of the PageUp and Theary APIs (both when no API is named).
     Sandbox(commands::sandbox::SandboxArgs),
+    /// Master keys for encryption at rest: generate one, or rotate to a new one.
+    Keys(commands::keys::KeysArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
 }
@@ -32,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
+        Command::Keys(args) => commands::keys::run(args).await,
         Command::Config(args) => commands::config::run(args),
     }
 }

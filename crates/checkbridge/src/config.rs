@@ -60,6 +60,12 @@ pub struct ServiceConfig {
     pub database_url: String,
     /// Roles this replica runs.
     pub roles: Roles,
+    /// Master keys that wrap the tenants' data keys, `id:base64[,id:base64...]` (32 random
+    /// bytes each; the first wraps new keys, the others still open old ones). Set it through
+    /// `CHECKBRIDGE_SERVICE__MASTER_KEY`, or use `master_key_file`; never in a shared file.
+    pub master_key: Option<SecretString>,
+    /// A file holding the master keys as above (one per line or comma-separated).
+    pub master_key_file: Option<std::path::PathBuf>,
     /// This replica's name, written on the work it leases. Unique per replica and stable
     /// across its restarts, so a restarted replica takes its own leases back at once.
     /// Empty: the host name and the listen address.
@@ -79,6 +85,28 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// The master keys from `master_key` or `master_key_file`.
+    pub fn master_keys(&self) -> Result<crate::crypto::MasterKeys, ConfigError> {
+        use secrecy::ExposeSecret as _;
+        let (key, spec) = match (&self.master_key, &self.master_key_file) {
+            (Some(k), _) => ("service.master_key", zeroize::Zeroizing::new(k.expose_secret().to_owned())),
+            (None, Some(path)) => (
+                "service.master_key_file",
+                zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                    invalid("service.master_key_file", format!("cannot be read ({e})"))
+                })?),
+            ),
+            (None, None) => {
+                return Err(invalid(
+                    "service.master_key",
+                    "is required (or service.master_key_file): it protects candidate data at rest; \
+                     make one with `checkbridge keys generate` and pass it as CHECKBRIDGE_SERVICE__MASTER_KEY",
+                ))
+            }
+        };
+        crate::crypto::MasterKeys::parse(&spec).map_err(|e| invalid(key, e.to_string()))
+    }
+
     /// `instance_id`, or the host name and listen address when it is not set.
     pub fn instance(&self) -> String {
         if !self.instance_id.trim().is_empty() {
@@ -101,6 +129,8 @@ impl Default for ServiceConfig {
             listen: "127.0.0.1:8080".to_owned(),
             database_url: "sqlite://checkbridge.db".to_owned(),
             roles: Roles::default(),
+            master_key: None,
+            master_key_file: None,
             instance_id: String::new(),
             reconcile_after_secs: 900,
             concurrency: 32,

@@ -161,6 +161,8 @@ pub struct Lab {
     pub options: LabOptions,
     /// checkbridge's address.
     pub service_addr: std::net::SocketAddr,
+    /// The master key checkbridge runs with (`id:base64`), made for this lab.
+    pub master_key: secrecy::SecretString,
     listener: Option<TcpListener>,
 }
 
@@ -228,6 +230,7 @@ impl Lab {
             tenants,
             options,
             service_addr,
+            master_key: format!("lab:{}", crate::crypto::Key::random().to_base64().as_str()).into(),
             listener: Some(listener),
         })
     }
@@ -236,9 +239,10 @@ impl Lab {
     pub fn config_toml(&self, database_url: &str) -> String {
         let mut out = format!(
             "[service]\npublic_base_url = \"http://{addr}\"\nlisten = \"{addr}\"\ndatabase_url = \"{database_url}\"\n\
-             instance_id = \"lab\"\nreconcile_after_secs = {reconcile}\n\n",
+             instance_id = \"lab\"\nreconcile_after_secs = {reconcile}\nmaster_key = \"{master_key}\"\n\n",
             addr = self.service_addr,
             reconcile = self.options.reconcile_after_secs,
+            master_key = secrecy::ExposeSecret::expose_secret(&self.master_key),
         );
         for t in &self.tenants {
             out.push_str(&format!(

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod keys;
 pub mod sandbox;
 pub mod serve;

@@ -18,6 +18,7 @@ pub fn router(engine: &Engine) -> Router {
     let tenants: BTreeSet<String> = engine.tenant_keys().map(str::to_owned).collect();
     let hooks = webhooks::router(WebhookState {
         store: engine.store().clone(),
+        keyring: engine.keyring().clone(),
         tenants: Arc::new(tenants),
         reconcile_after: engine.reconcile_after(),
         on_change: Some(engine.pusher_wake()),

@@ -22,6 +22,7 @@ use sha2::{Digest, Sha256};
 use theary::signature;
 
 use super::ApiError;
+use crate::crypto::{Keyring, Place};
 use crate::domain::events;
 use crate::store::{now_ms, EventRecord, Store};
 
@@ -32,6 +33,8 @@ pub const MAX_BODY: usize = 256 * 1024;
 #[derive(Clone, Debug)]
 pub struct WebhookState {
     pub store: Store,
+    /// Opens the orders' webhook secrets; seals what is stored.
+    pub keyring: Keyring,
     /// Keys of the tenants this service serves.
     pub tenants: Arc<BTreeSet<String>>,
     /// How long a search may stay quiet before the reconciler asks Theary about it.
@@ -158,7 +161,20 @@ async fn receive(
             "no such search",
         ));
     };
-    let verified = signature::verify(target.secret.as_bytes(), &body, header(&headers, signature::HEADER)).map_err(|e| {
+    let secret = state
+        .keyring
+        .open(
+            Place {
+                tenant: &tenant,
+                table: "checks",
+                column: "webhook_secret",
+                row: &target.check_id,
+            },
+            &target.secret,
+        )
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let verified = signature::verify(&secret, &body, header(&headers, signature::HEADER)).map_err(|e| {
         tracing::warn!(tenant = %tenant, search = %target.search_id, reason = %e, "webhook signature refused");
         ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
     })?;
@@ -191,7 +207,38 @@ async fn receive(
             "the body is not UTF-8 text",
         )
     })?;
-    let update = events::update_for_event(&event.event, text);
+    // Candidate data is stored sealed, bound to its row.
+    let mut update = events::update_for_event(&event.event, text);
+    if let Some(u) = update.as_mut() {
+        if let Some(result) = u.result_json.take() {
+            let place = Place {
+                tenant: &tenant,
+                table: "searches",
+                column: "result",
+                row: &target.search_id,
+            };
+            u.result_json = Some(
+                state
+                    .keyring
+                    .seal(place, result.as_bytes())
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?,
+            );
+        }
+    }
+    let sealed_body = state
+        .keyring
+        .seal(
+            Place {
+                tenant: &tenant,
+                table: "webhook_events",
+                column: "body",
+                row: &event_id,
+            },
+            text.as_bytes(),
+        )
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let event_type = event.event_type();
     let now = now_ms();
     let record = EventRecord {
@@ -200,7 +247,7 @@ async fn receive(
         search_id: &target.search_id,
         check_id: &target.check_id,
         event_type: event_type.as_str(),
-        body: text,
+        body: &sealed_body,
         theary_search_id: event.search_id(),
     };
     let reconcile_at =

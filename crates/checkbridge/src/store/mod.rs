@@ -131,6 +131,7 @@ impl Store {
 }
 
 mod checks;
+mod keys;
 mod searches;
 
 /// Now, in milliseconds since the epoch.

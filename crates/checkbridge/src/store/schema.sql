@@ -74,3 +74,15 @@ CREATE TABLE tenant_polls (
     last_error   TEXT
 );
 CREATE INDEX tenant_polls_due ON tenant_polls (next_poll_at);
+
+-- Tenants' data keys, wrapped by a master key that is never stored here. Destroying a
+-- tenant's keys (wrapped emptied, destroyed_at set) makes its sealed data unreadable.
+CREATE TABLE tenant_keys (
+    tenant        TEXT NOT NULL,
+    version       BIGINT NOT NULL,
+    master_key_id TEXT NOT NULL,
+    wrapped       TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    destroyed_at  BIGINT,
+    PRIMARY KEY (tenant, version)
+);

@@ -23,7 +23,18 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Roles, TenantConfig};
+use crate::crypto::{CryptoError, Keyring};
 use crate::store::{Store, StoreError};
+
+/// Why a step of a loop could not be done (an outbound failure is not one: it is recorded
+/// on the work and retried).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("database")]
+    Store(#[from] StoreError),
+    #[error("encryption")]
+    Crypto(#[from] CryptoError),
+}
 
 pub use poll::PollReport;
 
@@ -54,6 +65,7 @@ pub struct Engine {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub store: Store,
+    pub keyring: Keyring,
     pub pageup: PageUpClient,
     pub theary: ThearyClient,
     pub tenants: BTreeMap<String, Arc<TenantRt>>,
@@ -93,8 +105,10 @@ impl Engine {
             })
             .collect();
         let s = &config.service;
+        let keyring = Keyring::new(s.master_keys()?, store.clone());
         Ok(Engine {
             inner: Arc::new(Inner {
+                keyring,
                 store,
                 pageup,
                 theary,
@@ -117,6 +131,11 @@ impl Engine {
     /// The store this pipeline runs on.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The tenants' data keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.inner.keyring
     }
 
     /// Notified whenever PageUp is owed a new document (the webhook receiver uses it).
@@ -225,7 +244,7 @@ async fn run_loop<F, Fut>(
     step: F,
 ) where
     F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<usize, StoreError>>,
+    Fut: std::future::Future<Output = Result<usize, SyncError>>,
 {
     let mut failures: u32 = 0;
     loop {

@@ -8,9 +8,10 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use theary::Error as ThearyError;
 
-use super::{backoff, error_chain, Engine, LEASE};
+use super::{backoff, error_chain, Engine, SyncError, LEASE};
+use crate::crypto::Place;
 use crate::domain::mapping::theary_rejection_reason;
-use crate::store::{now_ms, OrderWork, PlacedOrder, StoreError};
+use crate::store::{now_ms, OrderWork, PlacedOrder};
 
 /// What happened to one check in the orderer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,14 +26,14 @@ pub enum Ordered {
 
 impl Engine {
     /// Places every due order (up to a batch). Returns how many were tried.
-    pub async fn order_step(&self) -> Result<usize, StoreError> {
+    pub async fn order_step(&self) -> Result<usize, SyncError> {
         let work = self
             .inner
             .store
             .lease_order_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
             .await?;
         let n = work.len();
-        let results: Vec<Result<Ordered, StoreError>> = futures::stream::iter(work)
+        let results: Vec<Result<Ordered, SyncError>> = futures::stream::iter(work)
             .map(|w| async move { self.order_one(&w).await })
             .buffer_unordered(self.inner.concurrency)
             .collect()
@@ -43,7 +44,7 @@ impl Engine {
         Ok(n)
     }
 
-    async fn order_one(&self, w: &OrderWork) -> Result<Ordered, StoreError> {
+    async fn order_one(&self, w: &OrderWork) -> Result<Ordered, SyncError> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
         let Some(t) = self.tenant(&w.tenant).cloned() else {
@@ -58,7 +59,7 @@ impl Engine {
                 .await?;
             return Ok(Ordered::Deferred);
         };
-        let Some(order_json) = w.order_json.as_deref() else {
+        let Some(sealed) = w.order_json.as_deref() else {
             // Cannot happen through `record_claimed`; say so rather than loop.
             store
                 .record_order_failed(
@@ -73,11 +74,28 @@ impl Engine {
         let attempt = u32::try_from(w.attempts)
             .unwrap_or(u32::MAX)
             .saturating_add(1);
+        let place = Place {
+            tenant: &w.tenant,
+            table: "checks",
+            column: "order_json",
+            row: &w.id,
+        };
+        let order_json = match self.inner.keyring.open(place, sealed).await {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::error!(tenant = %w.tenant, check = %w.id, error = %error_chain(&e), "the stored order cannot be opened");
+                store
+                    .order_retry_later(&w.id, owner, &e.to_string(), now_ms() + 3_600_000, now_ms())
+                    .await?;
+                return Ok(Ordered::Deferred);
+            }
+        };
         let retry = |error: String, wait: Duration| async move {
             store
                 .order_retry_later(&w.id, owner, &error, now_ms() + super::ms(wait), now_ms())
                 .await
                 .map(|()| Ordered::Deferred)
+                .map_err(SyncError::from)
         };
 
         // A POST may have reached Theary before: find it rather than order twice.
@@ -104,7 +122,7 @@ impl Engine {
         match self
             .inner
             .theary
-            .create_order_json(&t.theary, order_json.as_bytes().to_vec())
+            .create_order_json(&t.theary, order_json.to_vec())
             .await
         {
             Ok(created) => self.record_placed(w, &created).await,
@@ -153,7 +171,7 @@ impl Engine {
         &self,
         w: &OrderWork,
         created: &theary::wire::CreateOrderResponse,
-    ) -> Result<Ordered, StoreError> {
+    ) -> Result<Ordered, SyncError> {
         let reference = created.verification_order_id.clone();
         // Which Theary search is which is only certain with one search; the others are
         // learned from their events or from the reconciler's read.

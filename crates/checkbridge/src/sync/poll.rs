@@ -13,9 +13,10 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::{backoff, error_chain, ms, Engine, TenantRt, IDLE, LEASE};
+use super::{backoff, error_chain, ms, Engine, SyncError, TenantRt, IDLE, LEASE};
+use crate::crypto::Place;
 use crate::domain::mapping::{build_order, search_types, OrderContext};
-use crate::store::{now_ms, NewCheck, NewSearch, Plan, StoreError};
+use crate::store::{now_ms, NewCheck, NewSearch, Plan};
 
 /// PageUp returns at most this many pending checks per GET.
 pub const PAGE_SIZE: usize = 5;
@@ -96,7 +97,7 @@ impl Engine {
 
     /// Polls one tenant now, if no one else is: GET, record, claim, and again while pages
     /// come back full. Errors talking to PageUp end the poll and are reported, not returned.
-    pub async fn poll_tenant(&self, key: &str) -> Result<PollReport, StoreError> {
+    pub async fn poll_tenant(&self, key: &str) -> Result<PollReport, SyncError> {
         let mut report = PollReport::default();
         let Some(t) = self.tenant(key).cloned() else {
             report.error = Some(format!("tenant {key} is not configured"));
@@ -166,7 +167,7 @@ impl Engine {
         t: &TenantRt,
         inv: &Invitation,
         listed_since: i64,
-    ) -> Result<Option<bool>, StoreError> {
+    ) -> Result<Option<bool>, SyncError> {
         let Some(pageup_id) = inv.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
             tracing::warn!(tenant = %t.key, "PageUp listed a check without an id; it cannot be claimed");
             return Ok(None);
@@ -205,9 +206,30 @@ impl Engine {
                 Err(m) => Err(m.reason_for_fail()),
             }
         };
-        let plan = match &built {
-            Ok(order_json) => Plan::Order { order_json },
-            Err(reason) => Plan::Failed { reason },
+        let place = |column| Place {
+            tenant: &t.key,
+            table: "checks",
+            column,
+            row: &check_id,
+        };
+        let keyring = &self.inner.keyring;
+        let sealed_secret = keyring
+            .seal(place("webhook_secret"), secret.as_bytes())
+            .await?;
+        let sealed_order = match &built {
+            Ok(order_json) => Some(
+                keyring
+                    .seal(place("order_json"), order_json.as_bytes())
+                    .await?,
+            ),
+            Err(_) => None,
+        };
+        let plan = match (&built, &sealed_order) {
+            (Ok(_), Some(order_json)) => Plan::Order { order_json },
+            (Err(reason), _) => Plan::Failed { reason },
+            (Ok(_), None) => Plan::Failed {
+                reason: "The order could not be prepared. Please contact support.",
+            },
         };
         let searches_kept: &[NewSearch] = match plan {
             Plan::Order { .. } => &searches,
@@ -219,7 +241,7 @@ impl Engine {
                     id: &check_id,
                     tenant: &t.key,
                     pageup_id,
-                    webhook_secret: &secret,
+                    webhook_secret: &sealed_secret,
                     searches: searches_kept,
                     plan,
                 },
@@ -262,9 +284,9 @@ impl Drop for Polling {
 }
 
 /// A fresh per-order webhook secret: 32 random bytes, hex.
-fn webhook_secret() -> String {
-    let bytes: [u8; 32] = rand::thread_rng().gen();
-    hex::encode(bytes)
+fn webhook_secret() -> zeroize::Zeroizing<String> {
+    let bytes: zeroize::Zeroizing<[u8; 32]> = zeroize::Zeroizing::new(rand::thread_rng().gen());
+    zeroize::Zeroizing::new(hex::encode(bytes.as_ref()))
 }
 
 /// `interval` give or take 10%, so tenants configured alike do not poll in lockstep.

@@ -9,10 +9,10 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use pageup::{CheckStatus, StatusDocument};
 
-use super::{backoff, error_chain, Engine, LEASE};
+use super::{backoff, error_chain, Engine, SyncError, LEASE};
 use crate::domain::events::search_view;
 use crate::domain::status::{desired_document, Phase};
-use crate::store::{now_ms, CheckSnapshot, StoreError};
+use crate::store::{now_ms, CheckSnapshot};
 
 /// Outcome of one push attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,13 +27,13 @@ pub enum Pushed {
 
 impl Engine {
     /// Pushes every due check (up to a batch). Returns how many were tried.
-    pub async fn push_step(&self) -> Result<usize, StoreError> {
+    pub async fn push_step(&self) -> Result<usize, SyncError> {
         let store = &self.inner.store;
         let work = store
             .lease_push_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
             .await?;
         let n = work.len();
-        let results: Vec<Result<Pushed, StoreError>> = futures::stream::iter(work)
+        let results: Vec<Result<Pushed, SyncError>> = futures::stream::iter(work)
             .map(|w| async move { self.push_leased(&w.tenant, &w.id, w.attempts).await })
             .buffer_unordered(self.inner.concurrency)
             .collect()
@@ -46,7 +46,7 @@ impl Engine {
 
     /// Pushes one check now if it owes PageUp a document, until PageUp is current (the
     /// poller's immediate claim). A check another worker holds is left to it.
-    pub async fn push_check(&self, tenant: &str, id: &str) -> Result<Pushed, StoreError> {
+    pub async fn push_check(&self, tenant: &str, id: &str) -> Result<Pushed, SyncError> {
         let mut last = Pushed::Nothing;
         // A claim that is also a failure owes two documents (`queued`, then `failed`).
         for _ in 0..3 {
@@ -71,7 +71,7 @@ impl Engine {
         tenant: &str,
         id: &str,
         attempts: i64,
-    ) -> Result<Pushed, StoreError> {
+    ) -> Result<Pushed, SyncError> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
         let Some(snap) = store.snapshot(tenant, id).await? else {

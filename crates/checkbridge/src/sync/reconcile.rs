@@ -4,13 +4,14 @@
 
 use futures::StreamExt as _;
 
-use super::{error_chain, Engine};
+use super::{error_chain, Engine, SyncError};
+use crate::crypto::Place;
 use crate::domain::events::update_for_search;
-use crate::store::{now_ms, ReconcileWork, StoreError};
+use crate::store::{now_ms, ReconcileWork};
 
 impl Engine {
     /// Looks at every check with quiet open searches (up to a batch). Returns how many.
-    pub async fn reconcile_step(&self) -> Result<usize, StoreError> {
+    pub async fn reconcile_step(&self) -> Result<usize, SyncError> {
         let now = now_ms();
         let work = self
             .inner
@@ -22,7 +23,7 @@ impl Engine {
             )
             .await?;
         let n = work.len();
-        let results: Vec<Result<usize, StoreError>> = futures::stream::iter(work)
+        let results: Vec<Result<usize, SyncError>> = futures::stream::iter(work)
             .map(|w| async move { self.reconcile_one(&w).await })
             .buffer_unordered(self.inner.concurrency)
             .collect()
@@ -34,7 +35,7 @@ impl Engine {
     }
 
     /// Reads one check's searches from Theary and applies what moved. Returns how many moved.
-    pub async fn reconcile_one(&self, w: &ReconcileWork) -> Result<usize, StoreError> {
+    pub async fn reconcile_one(&self, w: &ReconcileWork) -> Result<usize, SyncError> {
         let Some(t) = self.tenant(&w.tenant).cloned() else {
             return Ok(0);
         };
@@ -55,9 +56,18 @@ impl Engine {
             }) else {
                 continue;
             };
-            let Some(update) = update_for_search(s) else {
+            let Some(mut update) = update_for_search(s) else {
                 continue;
             };
+            if let Some(result) = update.result_json.take() {
+                let place = Place {
+                    tenant: &w.tenant,
+                    table: "searches",
+                    column: "result",
+                    row: &mine.id,
+                };
+                update.result_json = Some(self.inner.keyring.seal(place, result.as_bytes()).await?);
+            }
             if self
                 .inner
                 .store

@@ -23,6 +23,19 @@ async fn fixture() -> Fixture {
     let store = Store::connect(&format!("sqlite://{}/cb.db", dir.path().display()))
         .await
         .unwrap();
+    let keyring = Keyring::new(crate::crypto::MasterKeys::ephemeral(), store.clone());
+    let sealed_secret = keyring
+        .seal(
+            Place {
+                tenant: "acme",
+                table: "checks",
+                column: "webhook_secret",
+                row: "check-1",
+            },
+            SECRET.as_bytes(),
+        )
+        .await
+        .unwrap();
     let searches = [NewSearch {
         id: "ours-emp".into(),
         search_type: "EMPLOYMENT".into(),
@@ -33,7 +46,7 @@ async fn fixture() -> Fixture {
                 id: "check-1",
                 tenant: "acme",
                 pageup_id: "42",
-                webhook_secret: SECRET,
+                webhook_secret: &sealed_secret,
                 searches: &searches,
                 plan: Plan::Order { order_json: "{}" },
             },
@@ -64,6 +77,7 @@ async fn fixture() -> Fixture {
         bind_local(0).await.unwrap(),
         router(WebhookState {
             store: store.clone(),
+            keyring,
             tenants,
             reconcile_after: Duration::from_secs(600),
             on_change: None,

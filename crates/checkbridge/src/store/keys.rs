@@ -1,0 +1,115 @@
+//! Tenants' wrapped data keys (see `crypto`).
+
+use sqlx::Row;
+
+use super::{now_ms, Store, StoreError};
+
+impl Store {
+    /// The newest live data key version of `tenant`.
+    pub async fn current_data_key(&self, tenant: &str) -> Result<Option<i64>, StoreError> {
+        let r = sqlx::query(
+            "SELECT MAX(version) AS v FROM tenant_keys WHERE tenant = $1 AND destroyed_at IS NULL",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get::<Option<i64>, _>("v")?)
+    }
+
+    /// Stores a wrapped data key unless that version exists already.
+    pub async fn insert_data_key(
+        &self,
+        tenant: &str,
+        version: i64,
+        master_key_id: &str,
+        wrapped: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO tenant_keys (tenant, version, master_key_id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant, version) DO NOTHING",
+        )
+        .bind(tenant)
+        .bind(version)
+        .bind(master_key_id)
+        .bind(wrapped)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A live data key: the master key id that wrapped it and the wrapped key.
+    pub async fn data_key(
+        &self,
+        tenant: &str,
+        version: i64,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT master_key_id, wrapped FROM tenant_keys WHERE tenant = $1 AND version = $2 AND destroyed_at IS NULL",
+        )
+        .bind(tenant)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get("master_key_id")?, r.try_get("wrapped")?)),
+            None => None,
+        })
+    }
+
+    /// Every live data key: tenant, version, master key id, wrapped key.
+    pub async fn data_keys(&self) -> Result<Vec<(String, i64, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant, version, master_key_id, wrapped FROM tenant_keys WHERE destroyed_at IS NULL ORDER BY tenant, version",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("tenant")?,
+                    r.try_get("version")?,
+                    r.try_get("master_key_id")?,
+                    r.try_get("wrapped")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Replaces a data key's wrapping, if it is still wrapped by `old_master`.
+    pub async fn rewrap_data_key(
+        &self,
+        tenant: &str,
+        version: i64,
+        old_master: &str,
+        new_master: &str,
+        wrapped: &str,
+    ) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE tenant_keys SET master_key_id = $1, wrapped = $2 WHERE tenant = $3 AND version = $4 AND master_key_id = $5 \
+             AND destroyed_at IS NULL",
+        )
+        .bind(new_master)
+        .bind(wrapped)
+        .bind(tenant)
+        .bind(version)
+        .bind(old_master)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Destroys every data key of `tenant`: what was sealed under them can no longer be
+    /// read by anyone (crypto-shredding). Returns how many keys were destroyed.
+    pub async fn destroy_data_keys(&self, tenant: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE tenant_keys SET wrapped = '', destroyed_at = $1 WHERE tenant = $2 AND destroyed_at IS NULL",
+        )
+        .bind(now_ms())
+        .bind(tenant)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}
