@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use checkbridge::crypto::Place;
 use checkbridge::lab::{Lab, LabOptions, Scenario};
 use checkbridge::store::Store;
 
-use crate::support::{eventually, TestDb};
+use crate::support::{eventually, found_in_raw_database, pii_of, TestDb};
 
 const TERMINAL: &[&str] = &["completed", "failed", "cancelled", "expired"];
 
@@ -137,5 +138,64 @@ async fn every_outcome(database_url: &str) {
     })
     .await;
     assert_eq!(store.owed(None).await.unwrap().open_searches, 0);
+
+    // Nothing readable at rest: no candidate data, no webhook secret, no credential.
+    let mut needles: Vec<String> = Vec::new();
+    for (i, s) in Scenario::ALL.iter().enumerate() {
+        needles.extend(pii_of(&s.invitation(i)));
+    }
+    for t in &lab.tenants {
+        needles.push(t.pageup.client_secret.clone());
+        needles.push(t.theary.client_secret.clone());
+    }
+    // The per-order webhook secrets, as the service itself opens them.
+    for (tenant, id, _) in &seeded {
+        let Some(check) = store.check_id_for(tenant, id).await.unwrap() else {
+            continue;
+        };
+        let Some(search) = store
+            .searches_of(tenant, &check)
+            .await
+            .unwrap()
+            .into_iter()
+            .next()
+        else {
+            continue;
+        };
+        let target = store
+            .webhook_target(tenant, &search.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let place = Place {
+            tenant,
+            table: "checks",
+            column: "webhook_secret",
+            row: &check,
+        };
+        let secret = running
+            .engine
+            .keyring()
+            .open_text(place, &target.secret)
+            .await
+            .unwrap();
+        needles.push(secret.to_string());
+    }
+    let secrets = needles.len();
+    needles.retain(|n| n.len() >= 6);
+    assert!(
+        needles.len() > 20,
+        "the scan looks for something: {}",
+        needles.len()
+    );
+    let found = found_in_raw_database(database_url, &needles).await;
+    assert!(found.is_empty(), "stored in clear: {found:?}");
+    // The scan does see what is stored in clear (tenant keys are not secret).
+    let control = ["globex".to_owned()];
+    assert_eq!(found_in_raw_database(database_url, &control).await, control);
+    eprintln!(
+        "raw database scan: {} needles ({secrets} before filtering), none found",
+        needles.len()
+    );
     running.stop().await;
 }

@@ -80,3 +80,62 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// Which of `needles` appear anywhere in the database's raw storage: the SQLite file and
+/// its write-ahead log byte for byte, or every row of every table as PostgreSQL prints it.
+pub async fn found_in_raw_database(url: &str, needles: &[String]) -> Vec<String> {
+    let mut haystack: Vec<u8> = Vec::new();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal"] {
+            if let Ok(bytes) = std::fs::read(format!("{path}{suffix}")) {
+                haystack.extend_from_slice(&bytes);
+            }
+        }
+        assert!(!haystack.is_empty(), "the database file was read");
+    } else {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(url).await.unwrap();
+        for table in [
+            "checks",
+            "searches",
+            "webhook_events",
+            "tenant_polls",
+            "tenant_keys",
+        ] {
+            let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) AS r FROM {table} t"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            for row in rows {
+                let text: String = sqlx::Row::try_get(&row, "r").unwrap();
+                haystack.extend_from_slice(text.as_bytes());
+            }
+        }
+        pool.close().await;
+    }
+    needles
+        .iter()
+        .filter(|n| haystack.windows(n.len()).any(|w| w == n.as_bytes()))
+        .cloned()
+        .collect()
+}
+
+/// What must never be stored in clear, from the invitations seeded: national ids (with and
+/// without dashes), dates of birth, emails, phone numbers, names.
+pub fn pii_of(invitation: &serde_json::Value) -> Vec<String> {
+    let c = &invitation["candidate"];
+    let mut out = Vec::new();
+    for key in ["nationalId", "dateOfBirth", "email", "phone"] {
+        if let Some(v) = c[key].as_str() {
+            out.push(v.to_owned());
+            if key == "nationalId" {
+                out.push(v.replace('-', ""));
+            }
+        }
+    }
+    if let (Some(first), Some(last)) = (c["firstName"].as_str(), c["lastName"].as_str()) {
+        out.push(format!("{first}\",\"lastName\":\"{last}"));
+        out.push(last.to_owned());
+    }
+    out
+}
