@@ -111,6 +111,25 @@ impl Scenario {
     }
 }
 
+/// What of an invitation must never be stored or logged in clear: the national id (with
+/// and without dashes), date of birth, email, phone, and the name as it appears in JSON.
+pub fn pii_needles(invitation: &Value) -> Vec<String> {
+    let c = &invitation["candidate"];
+    let mut out = Vec::new();
+    for key in ["nationalId", "dateOfBirth", "email", "phone"] {
+        if let Some(v) = c[key].as_str() {
+            out.push(v.to_owned());
+            if key == "nationalId" {
+                out.push(v.replace('-', ""));
+            }
+        }
+    }
+    if let (Some(first), Some(last)) = (c["firstName"].as_str(), c["lastName"].as_str()) {
+        out.push(format!("{first}\",\"lastName\":\"{last}"));
+    }
+    out
+}
+
 /// One tenant of the lab, known to both sandboxes.
 #[derive(Debug, Clone)]
 pub struct LabTenant {

@@ -1,6 +1,6 @@
 //! Logging setup. Log fields are chosen at each call site from an allowlist (`tenant`,
 //! `check`, `search`, `attempt`, `duration_ms`, `status`); request and webhook bodies are
-//! never logged.
+//! never logged. Every line then passes through [`crate::redact`] as a backstop.
 
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -17,7 +17,9 @@ pub enum LogFormat {
 /// Installs the global subscriber. `RUST_LOG` overrides the default level (`info`).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(crate::redact::RedactedStderr);
     let result = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

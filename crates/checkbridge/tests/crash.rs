@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use checkbridge::lab::{Lab, LabOptions, Scenario};
+use checkbridge::lab::{pii_needles, Lab, LabOptions, Scenario};
 use checkbridge::store::Store;
 use rand::{Rng, SeedableRng};
 use sandbox::common::FaultRule;
@@ -103,7 +103,7 @@ fn spawn_service(config: &std::path::Path, log: &std::path::Path) -> Service {
     let child = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
         .args(["serve", "--config"])
         .arg(config)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "info,checkbridge=debug")
         .env_remove("CHECKBRIDGE_CONFIG")
         .stdout(Stdio::null())
         .stderr(Stdio::from(log))

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use checkbridge::crypto::Place;
-use checkbridge::lab::{Lab, LabOptions, Scenario};
+use checkbridge::lab::{pii_needles, Lab, LabOptions, Scenario};
 use checkbridge::store::Store;
 
-use crate::support::{eventually, found_in_raw_database, pii_of, TestDb};
+use crate::support::{eventually, found_in_raw_database, TestDb};
 
 const TERMINAL: &[&str] = &["completed", "failed", "cancelled", "expired"];
 
@@ -142,7 +142,7 @@ async fn every_outcome(database_url: &str) {
     // Nothing readable at rest: no candidate data, no webhook secret, no credential.
     let mut needles: Vec<String> = Vec::new();
     for (i, s) in Scenario::ALL.iter().enumerate() {
-        needles.extend(pii_of(&s.invitation(i)));
+        needles.extend(pii_needles(&s.invitation(i)));
     }
     for t in &lab.tenants {
         needles.push(t.pageup.client_secret.clone());

@@ -119,23 +119,3 @@ pub async fn found_in_raw_database(url: &str, needles: &[String]) -> Vec<String>
         .cloned()
         .collect()
 }
-
-/// What must never be stored in clear, from the invitations seeded: national ids (with and
-/// without dashes), dates of birth, emails, phone numbers, names.
-pub fn pii_of(invitation: &serde_json::Value) -> Vec<String> {
-    let c = &invitation["candidate"];
-    let mut out = Vec::new();
-    for key in ["nationalId", "dateOfBirth", "email", "phone"] {
-        if let Some(v) = c[key].as_str() {
-            out.push(v.to_owned());
-            if key == "nationalId" {
-                out.push(v.replace('-', ""));
-            }
-        }
-    }
-    if let (Some(first), Some(last)) = (c["firstName"].as_str(), c["lastName"].as_str()) {
-        out.push(format!("{first}\",\"lastName\":\"{last}"));
-        out.push(last.to_owned());
-    }
-    out
-}
