@@ -350,6 +350,25 @@ async fn run(database_url: &str, dir: &std::path::Path) {
             d.event_id
         );
     }
+    // No candidate data, credential or token in anything the service logged.
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let mut needles: Vec<String> = seeded
+        .iter()
+        .enumerate()
+        .flat_map(|(n, (_, _, s))| pii_needles(&s.invitation(n % CHECKS_PER_TENANT)))
+        .collect();
+    for t in &lab.tenants {
+        needles.push(t.pageup.client_secret.clone());
+        needles.push(t.theary.client_secret.clone());
+    }
+    needles.push(secrecy::ExposeSecret::expose_secret(&lab.master_key).to_owned());
+    needles.push("eyJ".to_owned());
+    let leaked: Vec<&String> = needles
+        .iter()
+        .filter(|n| logged.contains(n.as_str()))
+        .collect();
+    assert!(leaked.is_empty(), "logged in clear: {leaked:?}");
+    assert!(logged.lines().count() > 1_000, "the log was captured");
     let faults =
         |j: &sandbox::common::Journal| j.entries().iter().filter(|e| e.fault.is_some()).count();
     let pageup_faults = faults(lab.pageup.state.journal());
