@@ -25,6 +25,8 @@ pub enum Command {
     Sandbox(commands::sandbox::SandboxArgs),
     /// Master keys for encryption at rest: generate one, or rotate to a new one.
     Keys(commands::keys::KeysArgs),
+    /// Retention: what is due, purge now, export a tenant's access record, shred a tenant.
+    Retention(commands::retention::RetentionArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
 }
@@ -34,6 +36,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
+        Command::Retention(args) => commands::retention::run(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
         Command::Config(args) => commands::config::run(args),
     }

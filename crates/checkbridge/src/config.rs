@@ -153,6 +153,9 @@ pub struct Roles {
     pub reconciler: bool,
     #[serde(deserialize_with = "lenient::boolean")]
     pub http: bool,
+    /// Purges candidate data and records past their retention period.
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub purger: bool,
 }
 
 impl Default for Roles {
@@ -163,6 +166,7 @@ impl Default for Roles {
             pusher: true,
             reconciler: true,
             http: true,
+            purger: true,
         }
     }
 }
@@ -187,9 +191,35 @@ pub struct TenantConfig {
     pub checks: ChecksMapping,
     #[serde(default)]
     pub results: ResultMapping,
+    /// How long candidate data and records are kept.
+    #[serde(default)]
+    pub retention: Retention,
     /// Field-mapping overrides: our field name -> JSON pointer into PageUp's raw invitation.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+}
+
+/// Retention periods (FTC Safeguards Rule: dispose of customer information no later than
+/// two years after its last use).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Days after a check last changed, once finished, before its candidate data (the
+    /// order, webhook bodies, results, the webhook secret) is purged.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub pii_days: u64,
+    /// Days the access record (who procured and who viewed each check) is kept.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub records_days: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            pii_days: 730,
+            records_days: 2190,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -506,6 +536,15 @@ impl TenantConfig {
 
     fn validate(&self, key: &str) -> Result<(), ConfigError> {
         let k = |rest: &str| format!("tenants.{key}.{rest}");
+        if self.retention.pii_days == 0 {
+            return Err(invalid(k("retention.pii_days"), "must be at least 1 day"));
+        }
+        if self.retention.records_days < self.retention.pii_days {
+            return Err(invalid(
+                k("retention.records_days"),
+                "must be at least retention.pii_days: the record of who procured the data outlives the data",
+            ));
+        }
         if self.poll_interval_secs < 5 {
             return Err(invalid(
                 k("poll_interval_secs"),

@@ -2,5 +2,6 @@
 
 pub mod config;
 pub mod keys;
+pub mod retention;
 pub mod sandbox;
 pub mod serve;

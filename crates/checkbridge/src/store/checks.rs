@@ -69,6 +69,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, 'service:poller', 'procured', $4)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(c.tenant)
+                .bind(c.id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             return Ok(Recorded {
                 id: c.id.to_owned(),
@@ -225,6 +232,14 @@ impl Store {
         .bind(order.check_id)
         .execute(&mut *tx)
         .await?;
+        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, 'ordered', $5)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(order.tenant)
+            .bind(order.check_id)
+            .bind(format!("service:orderer ({})", order.owner))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         for (ours, theirs) in order.theary_ids {
             sqlx::query(
                 "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND check_id = $3 AND theary_search_id IS NULL",

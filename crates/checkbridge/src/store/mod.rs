@@ -132,7 +132,10 @@ impl Store {
 
 mod checks;
 mod keys;
+mod retention;
 mod searches;
+
+pub use retention::AccessRecord;
 
 /// Now, in milliseconds since the epoch.
 pub fn now_ms() -> i64 {

@@ -27,6 +27,7 @@ CREATE TABLE checks (
     push_error       TEXT,
     push_lease_until BIGINT,                    -- work lease (pusher)
     push_lease_owner TEXT,
+    pii_purged_at    BIGINT,                    -- candidate data removed (retention)
     created_at       BIGINT NOT NULL,
     updated_at       BIGINT NOT NULL,
     UNIQUE (tenant, pageup_id)
@@ -86,3 +87,15 @@ CREATE TABLE tenant_keys (
     destroyed_at  BIGINT,
     PRIMARY KEY (tenant, version)
 );
+
+-- Who procured and who viewed each check's data. Append-only: rows are only ever deleted
+-- by retention, never changed.
+CREATE TABLE access_log (
+    id        TEXT PRIMARY KEY,
+    tenant    TEXT NOT NULL,
+    check_id  TEXT NOT NULL,
+    actor     TEXT NOT NULL,                    -- service:poller, service:orderer, operator:..., viewer:...
+    action    TEXT NOT NULL,                    -- procured | ordered | purged | report_viewed | ...
+    at        BIGINT NOT NULL
+);
+CREATE INDEX access_log_tenant ON access_log (tenant, at);

@@ -18,7 +18,7 @@ impl Store {
         let bare = search_ref.strip_prefix("search_").unwrap_or(search_ref);
         let row = sqlx::query(
             "SELECT s.id, s.check_id, c.webhook_secret FROM searches s JOIN checks c ON c.id = s.check_id \
-             WHERE s.tenant = $1 AND (s.id = $2 OR s.theary_search_id = $3)",
+             WHERE s.tenant = $1 AND (s.id = $2 OR s.theary_search_id = $3) AND c.pii_purged_at IS NULL",
         )
         .bind(tenant)
         .bind(search_ref)

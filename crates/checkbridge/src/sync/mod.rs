@@ -8,6 +8,7 @@
 
 mod order;
 mod poll;
+mod purge;
 mod push;
 mod reconcile;
 
@@ -37,6 +38,7 @@ pub enum SyncError {
 }
 
 pub use poll::PollReport;
+pub use purge::PurgeReport;
 
 /// How long leased work stays ours: longer than any outbound call with its retries (a
 /// request may take 120 s and is tried up to 4 times), so a slow but live worker is never
@@ -211,6 +213,10 @@ impl Engine {
                 })
                 .await;
             });
+        }
+        if roles.purger {
+            let (e, s) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move { e.purge_loop(s).await });
         }
         while tasks.join_next().await.is_some() {}
         Ok(())

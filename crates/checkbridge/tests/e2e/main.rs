@@ -5,4 +5,5 @@
 mod life;
 mod poller;
 mod refusal;
+mod retention;
 mod support;

@@ -1,0 +1,177 @@
+//! Retention: the access record, purging candidate data after its period, and shredding
+//! a tenant that leaves.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// One entry of the access record.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessRecord {
+    pub tenant: String,
+    pub check_id: String,
+    pub actor: String,
+    pub action: String,
+    /// Milliseconds since the epoch.
+    pub at: i64,
+}
+
+impl Store {
+    /// Appends to the access record.
+    pub async fn record_access(
+        &self,
+        tenant: &str,
+        check_id: &str,
+        actor: &str,
+        action: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(tenant)
+            .bind(check_id)
+            .bind(actor)
+            .bind(action)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A tenant's access record, oldest first.
+    pub async fn access_records(&self, tenant: &str) -> Result<Vec<AccessRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT tenant, check_id, actor, action, at FROM access_log WHERE tenant = $1 ORDER BY at, id",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccessRecord {
+                    tenant: r.try_get("tenant")?,
+                    check_id: r.try_get("check_id")?,
+                    actor: r.try_get("actor")?,
+                    action: r.try_get("action")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Checks of `tenant` whose candidate data is due for purging: finished (nothing owed,
+    /// no search without a result) and last changed before `before`.
+    pub async fn purge_due(
+        &self,
+        tenant: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM checks c WHERE tenant = $1 AND pii_purged_at IS NULL AND updated_at < $2 \
+             AND order_due_at IS NULL AND desired_version = acked_version \
+             AND NOT EXISTS (SELECT 1 FROM searches s WHERE s.check_id = c.id AND s.outcome_rank = 0 AND c.phase = 'ordered') \
+             ORDER BY updated_at LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+    }
+
+    /// Removes a finished check's candidate data (the order, the webhook secret, stored
+    /// events and results) and records that it did. What PageUp needs to stay consistent
+    /// (ids, statuses, outcome codes) is kept.
+    pub async fn purge_check(
+        &self,
+        tenant: &str,
+        check_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE checks SET order_json = NULL, webhook_secret = '', pii_purged_at = $1 \
+             WHERE tenant = $2 AND id = $3 AND pii_purged_at IS NULL",
+        )
+        .bind(now)
+        .bind(tenant)
+        .bind(check_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE searches SET result = NULL WHERE tenant = $1 AND check_id = $2")
+            .bind(tenant)
+            .bind(check_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE webhook_events SET body = '' WHERE tenant = $1 AND search_id IN (SELECT id FROM searches WHERE check_id = $2)",
+        )
+        .bind(tenant)
+        .bind(check_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, 'service:retention', 'purged', $4)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(tenant)
+            .bind(check_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Deletes a tenant's access records older than `before`. Returns how many.
+    pub async fn expire_access_records(
+        &self,
+        tenant: &str,
+        before: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM access_log WHERE tenant = $1 AND at < $2")
+                .bind(tenant)
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    /// Shreds a tenant that leaves: its data keys are destroyed first (so whatever a backup
+    /// still holds can never be read), then its rows are deleted. The access record keeps
+    /// one entry saying so. Returns how many checks were deleted.
+    pub async fn shred_tenant(&self, tenant: &str, now: i64) -> Result<u64, StoreError> {
+        self.destroy_data_keys(tenant).await?;
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM webhook_events WHERE tenant = $1",
+            "DELETE FROM searches WHERE tenant = $1",
+        ] {
+            sqlx::query(sql).bind(tenant).execute(&mut *tx).await?;
+        }
+        let checks = sqlx::query("DELETE FROM checks WHERE tenant = $1")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM tenant_polls WHERE tenant = $1")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, '*', 'operator:cli', 'tenant_shredded', $3)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(tenant)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(checks)
+    }
+}
