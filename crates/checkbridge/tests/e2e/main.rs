@@ -6,4 +6,5 @@ mod life;
 mod poller;
 mod refusal;
 mod retention;
+mod rotation;
 mod support;
