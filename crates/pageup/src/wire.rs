@@ -272,38 +272,49 @@ pub struct Invitation {
     pub documents: Vec<Document>,
 }
 
-/// The person to be checked. Holds PII: `Debug` shows only the applicant id.
-#[derive(Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+/// The person to be checked. Holds PII: `Debug` shows only the applicant id, and the
+/// memory is zeroed on drop.
+#[derive(Clone, Default, PartialEq, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(rename_all = "camelCase")]
 pub struct Candidate {
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "ApplicantId")]
     pub applicant_id: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "FirstName")]
     pub first_name: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "MiddleName")]
     pub middle_name: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "LastName")]
     pub last_name: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "Email")]
     pub email: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "Phone")]
     pub phone: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "DateOfBirth")]
     pub date_of_birth: Option<String>,
     /// National identifier (an SSN in the US).
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "NationalId")]
     pub national_id: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "null_default")]
     #[serde(alias = "Addresses")]
     pub addresses: Vec<Address>,
+    #[serde(default)]
     #[serde(deserialize_with = "null_default")]
     #[serde(alias = "Aliases")]
     pub aliases: Vec<Alias>,
@@ -319,34 +330,43 @@ impl fmt::Debug for Candidate {
 }
 
 /// A candidate's address. PII: `Debug` redacts.
-#[derive(Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Default, PartialEq, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(rename_all = "camelCase")]
 pub struct Address {
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "AddressType")]
     pub address_type: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "Line1")]
     pub line1: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "Line2")]
     pub line2: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "City")]
     pub city: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "State")]
     pub state: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "Postcode")]
     pub postcode: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "Country")]
     pub country: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "FromDate")]
     pub from_date: Option<String>,
     /// `None` for the current address.
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "ToDate")]
     pub to_date: Option<String>,
@@ -359,18 +379,22 @@ impl fmt::Debug for Address {
 }
 
 /// Another name the candidate has used. PII: `Debug` redacts.
-#[derive(Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Clone, Default, PartialEq, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+#[serde(rename_all = "camelCase")]
 pub struct Alias {
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "FirstName")]
     pub first_name: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "MiddleName")]
     pub middle_name: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "LastName")]
     pub last_name: Option<String>,
+    #[serde(default)]
     #[serde(deserialize_with = "text")]
     #[serde(alias = "Suffix")]
     pub suffix: Option<String>,
