@@ -19,6 +19,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run everything locally: both sandboxes and the service on SQLite, with a realistic
+    /// mix of checks across three tenants, until every check is final.
+    Demo(commands::demo::DemoArgs),
     /// Run the service: poll PageUp, order from Theary, take webhooks, keep PageUp current.
     Serve(commands::serve::ServeArgs),
     /// Run local emulators of the PageUp and Theary APIs (both when no API is named).
@@ -34,6 +37,7 @@ pub enum Command {
 /// Runs the chosen command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Demo(args) => commands::demo::run(args).await,
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Retention(args) => commands::retention::run(args).await,

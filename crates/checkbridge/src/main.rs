@@ -5,7 +5,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = checkbridge::cli::Cli::parse();
-    checkbridge::telemetry::init(cli.log_format);
+    // The demo shows its own progress; its log keeps to warnings unless RUST_LOG says more.
+    let default_filter = match cli.command {
+        checkbridge::cli::Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    checkbridge::telemetry::init(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -160,3 +160,27 @@ fn config_check_accepts_the_example_and_names_a_bad_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("tenants.acme.pageup.env"), "{stderr}");
 }
+
+#[test]
+fn demo_runs_to_the_end_and_prints_a_summary_without_terminal_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["demo", "--checks-per-tenant", "3", "--timeout-secs", "60"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for tenant in ["acme", "globex", "initech"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(tenant)),
+            "{tenant} in the summary:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("All 9 checks final"), "{stdout}");
+    assert!(stdout.contains("/reports/"), "a report link:\n{stdout}");
+    assert!(!stdout.contains('\x1b'), "no terminal codes when piped");
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod config;
+pub mod demo;
 pub mod keys;
 pub mod retention;
 pub mod sandbox;
