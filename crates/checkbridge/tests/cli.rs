@@ -184,3 +184,53 @@ fn demo_runs_to_the_end_and_prints_a_summary_without_terminal_codes() {
     assert!(stdout.contains("/reports/"), "a report link:\n{stdout}");
     assert!(!stdout.contains('\x1b'), "no terminal codes when piped");
 }
+
+/// Runs `checkbridge serve` on `toml` and returns its exit status and standard error; it
+/// must refuse to start within a few seconds.
+fn serve_refuses(toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env_remove("CHECKBRIDGE_CONFIG")
+        .env_remove("CHECKBRIDGE_SERVICE__MASTER_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve did not refuse the configuration");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    stderr
+}
+
+const TENANT: &str = "[tenants.acme.pageup]\ntenant_id = \"1\"\nenv = \"uat\"\ndc = \"dc2\"\nclient_id = \"c\"\nclient_secret = \"s\"\n\
+                      [tenants.acme.theary]\nclient_id = \"t\"\nclient_secret = \"u\"\n";
+
+#[test]
+fn serve_refuses_a_bad_configuration_and_names_the_key() {
+    let key = "k:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    for (toml, names) in [
+        (format!("[service]\nmaster_key = \"{key}\"\n{TENANT}clinet_id = \"x\"\n"), "tenants.acme.theary.clinet_id"),
+        (format!("[service]\nmaster_key = \"{key}\"\ndatabase_url = \"mysql://x\"\n{TENANT}"), "service.database_url"),
+        (format!("[service]\nmaster_key = \"{key}\"\npublic_base_url = \"http://checkbridge.example.com\"\n{TENANT}"), "service.public_base_url"),
+        (format!("[service]\nlisten = \"127.0.0.1:0\"\ndatabase_url = \"sqlite::memory:\"\n{TENANT}"), "service.master_key"),
+        (format!("[service]\nmaster_key = \"k:short\"\nlisten = \"127.0.0.1:0\"\n{TENANT}"), "service.master_key"),
+    ] {
+        let stderr = serve_refuses(&toml);
+        assert!(stderr.contains(names), "names {names}: {stderr}");
+    }
+}

@@ -62,8 +62,10 @@ impl Store {
                     format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
                 };
                 let options = AnyConnectOptions::from_str(&url)?;
+                // An in-memory database exists per connection: keep to one.
+                let max = if url.contains(":memory:") { 1 } else { 8 };
                 AnyPoolOptions::new()
-                    .max_connections(8)
+                    .max_connections(max)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             for pragma in [

@@ -1,0 +1,238 @@
+//! Tenant isolation and bad webhooks, against the running service over real HTTP.
+
+use std::time::Duration;
+
+use checkbridge::crypto::Place;
+use checkbridge::lab::{Lab, LabOptions, Scenario};
+use checkbridge::store::Store;
+use serde_json::{json, Value};
+use theary::signature::sign;
+
+use crate::support::{eventually, TestDb};
+
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    body: Vec<u8>,
+    headers: &[(&str, String)],
+) -> (u16, Value) {
+    let mut req = http.post(url).header("content-type", "application/json");
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let r = req.body(body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
+    for db in TestDb::all().await {
+        let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+        let acme_id = lab.seed("acme", Scenario::Cancelled, 0).unwrap(); // stays open
+        let globex_id = lab.seed("globex", Scenario::Clean, 1).unwrap();
+        let config = lab.config(&db.url).unwrap();
+        let store = Store::connect(&db.url).await.unwrap();
+        let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
+            .await
+            .unwrap();
+        let base = format!("http://{}", lab.service_addr);
+        eventually(Duration::from_secs(30), "both ordered", || async {
+            let a = lab.pageup_check("acme", &acme_id)?;
+            let g = lab.pageup_check("globex", &globex_id)?;
+            (a.status == "new" && g.status == "completed").then_some(())
+        })
+        .await;
+
+        // Each tenant's checks live in its own PageUp tenant and Theary account only.
+        assert_eq!(lab.theary.state.order_count("acme"), 1);
+        assert_eq!(lab.theary.state.order_count("globex"), 1);
+        assert_eq!(lab.theary.state.order_count("initech"), 0);
+        let acme_pageup = &lab.tenant("acme").unwrap().pageup_id;
+        assert!(lab
+            .pageup
+            .state
+            .checks(acme_pageup)
+            .iter()
+            .all(|c| c.id != globex_id));
+
+        // A correctly signed event for acme's search, posted under globex's URL: 404, no effect.
+        let check = store.check_id_for("acme", &acme_id).await.unwrap().unwrap();
+        let search = store.searches_of("acme", &check).await.unwrap()[0].clone();
+        let target = store
+            .webhook_target("acme", &search.id)
+            .await
+            .unwrap()
+            .unwrap();
+        let place = Place {
+            tenant: "acme",
+            table: "checks",
+            column: "webhook_secret",
+            row: &check,
+        };
+        let secret = running
+            .engine
+            .keyring()
+            .open(place, &target.secret)
+            .await
+            .unwrap();
+        let event = |event_type: &str, data: Value| {
+            serde_json::to_vec(
+                &json!({ "event": event_type, "occurredAt": "2026-11-23T10:00:00Z", "data": data }),
+            )
+            .unwrap()
+        };
+        let completed = event(
+            "verification.completed",
+            json!({ "searchId": "search_x", "externalSearchId": search.id, "searchType": "EMPLOYMENT",
+                    "status": "COMPLETED", "verificationResult": { "outcome": "VERIFIED", "discrepancy": false } }),
+        );
+        let signed = |body: &[u8], id: &str| {
+            vec![
+                ("x-webhook-signature", sign(&secret, body)),
+                ("x-event-id", id.to_owned()),
+            ]
+        };
+        let http = reqwest::Client::new();
+        let (status, _) = post(
+            &http,
+            &format!("{base}/webhooks/theary/globex"),
+            completed.clone(),
+            &signed(&completed, "cross-1"),
+        )
+        .await;
+        assert_eq!(status, 404, "another tenant's search is not found");
+        assert!(!store.has_event("cross-1").await.unwrap());
+
+        // Bad input gets a clear error and changes nothing.
+        let url = format!("{base}/webhooks/theary/acme");
+        let cases: Vec<(&str, Vec<u8>, Vec<(&str, String)>, u16)> = vec![
+            (
+                "malformed JSON",
+                b"{not json".to_vec(),
+                signed(b"{not json", "bad-1"),
+                400,
+            ),
+            (
+                "no signature",
+                completed.clone(),
+                vec![("x-event-id", "bad-2".into())],
+                401,
+            ),
+            (
+                "wrong signature",
+                completed.clone(),
+                vec![
+                    (
+                        "x-webhook-signature",
+                        sign(b"another-secret-entirely", &completed),
+                    ),
+                    ("x-event-id", "bad-3".into()),
+                ],
+                401,
+            ),
+            (
+                "unknown search",
+                event(
+                    "verification.completed",
+                    json!({ "searchId": "nope", "externalSearchId": "nope" }),
+                ),
+                signed(b"x", "bad-4"),
+                404,
+            ),
+            (
+                "oversized",
+                vec![b' '; 300 * 1024],
+                signed(b"x", "bad-5"),
+                413,
+            ),
+        ];
+        for (what, body, headers, want) in cases {
+            let (status, answer) = post(&http, &url, body, &headers).await;
+            assert_eq!(status, want, "{what}: {answer}");
+            assert!(
+                answer["code"].is_string() && answer["message"].is_string(),
+                "{what}: {answer}"
+            );
+        }
+        let (status, _) = post(
+            &http,
+            &format!("{base}/webhooks/theary/nosuchtenant"),
+            completed.clone(),
+            &signed(&completed, "bad-6"),
+        )
+        .await;
+        assert_eq!(status, 404);
+        for id in ["bad-1", "bad-2", "bad-3", "bad-4", "bad-5", "bad-6"] {
+            assert!(!store.has_event(id).await.unwrap(), "{id} stored");
+        }
+        assert_eq!(
+            lab.pageup_check("acme", &acme_id).unwrap().status,
+            "new",
+            "nothing moved"
+        );
+
+        // The good event, twice: stored once, PageUp moves once.
+        let (status, first) = post(
+            &http,
+            &url,
+            completed.clone(),
+            &signed(&completed, "good-1"),
+        )
+        .await;
+        assert_eq!((status, first["duplicate"].as_bool()), (200, Some(false)));
+        let (status, again) = post(
+            &http,
+            &url,
+            completed.clone(),
+            &signed(&completed, "good-1"),
+        )
+        .await;
+        assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)));
+        let view = eventually(Duration::from_secs(10), "acme completed", || async {
+            let v = lab.pageup_check("acme", &acme_id)?;
+            (v.status == "completed").then_some(v)
+        })
+        .await;
+        assert_eq!(
+            view.history.iter().filter(|h| h.to == "completed").count(),
+            1
+        );
+        // A late action_required for the same search does not move it back.
+        let late = event(
+            "verification.action_required",
+            json!({ "searchId": "search_x", "externalSearchId": search.id, "reasonCode": "SLA_REACHED" }),
+        );
+        let (status, _) = post(&http, &url, late.clone(), &signed(&late, "late-1")).await;
+        assert_eq!(status, 200);
+        let rows = store.searches_of("acme", &check).await.unwrap();
+        assert_eq!(rows[0].outcome, "completed");
+        // Reports answer 401 alike for a real check, another tenant's path, and a made-up id.
+        let real = http
+            .get(format!("{base}/reports/acme/{check}"))
+            .send()
+            .await
+            .unwrap();
+        let cross = http
+            .get(format!("{base}/reports/globex/{check}"))
+            .send()
+            .await
+            .unwrap();
+        let made_up = http
+            .get(format!(
+                "{base}/reports/acme/00000000-0000-0000-0000-000000000000"
+            ))
+            .send()
+            .await
+            .unwrap();
+        let (a, b, c) = (real.status(), cross.status(), made_up.status());
+        let (ta, tb, tc) = (
+            real.text().await.unwrap(),
+            cross.text().await.unwrap(),
+            made_up.text().await.unwrap(),
+        );
+        assert_eq!((a.as_u16(), b.as_u16(), c.as_u16()), (401, 401, 401));
+        assert!(ta == tb && tb == tc, "no existence leak");
+        running.stop().await;
+        db.drop_now().await;
+    }
+}
