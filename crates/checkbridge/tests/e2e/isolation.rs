@@ -10,6 +10,9 @@ use theary::signature::sign;
 
 use crate::support::{eventually, TestDb};
 
+/// A bad request: what it is, its body, its headers, the status it must get.
+type Case = (&'static str, Vec<u8>, Vec<(&'static str, String)>, u16);
+
 async fn post(
     http: &reqwest::Client,
     url: &str,
@@ -105,7 +108,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
 
         // Bad input gets a clear error and changes nothing.
         let url = format!("{base}/webhooks/theary/acme");
-        let cases: Vec<(&str, Vec<u8>, Vec<(&str, String)>, u16)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "malformed JSON",
                 b"{not json".to_vec(),
