@@ -185,7 +185,7 @@ impl Engine {
             })
             .collect();
         // Built here, once: every attempt then sends the same order.
-        let built: Result<String, String> = {
+        let built: Result<zeroize::Zeroizing<String>, String> = {
             let key_of = |ty: &theary::wire::SearchType| {
                 searches
                     .iter()
@@ -200,9 +200,11 @@ impl Engine {
                 search_key: &key_of,
             };
             match build_order(inv, &t.cfg, &ctx) {
-                Ok(order) => serde_json::to_string(&order).map_err(|e| {
-                    format!("The order could not be prepared ({e}). Please contact support.")
-                }),
+                Ok(order) => serde_json::to_string(&order)
+                    .map(zeroize::Zeroizing::new)
+                    .map_err(|e| {
+                        format!("The order could not be prepared ({e}). Please contact support.")
+                    }),
                 Err(m) => Err(m.reason_for_fail()),
             }
         };

@@ -27,7 +27,9 @@ pub struct OrderRequest {
 }
 
 /// The person to verify. PII: `Debug` redacts.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Clone, Default, PartialEq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Applicant {
     pub first_name: String,
@@ -57,7 +59,9 @@ impl fmt::Debug for Applicant {
 }
 
 /// An address; exactly one (the current one) has no `endDate`. PII: `Debug` redacts.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Clone, Default, PartialEq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     pub address_type: String,
@@ -81,7 +85,9 @@ impl fmt::Debug for Address {
 }
 
 /// Another name. PII: `Debug` redacts.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(
+    Clone, Default, PartialEq, Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct Alias {
     pub first_name: String,
