@@ -47,13 +47,13 @@ pub fn config_for(sandbox: &sb::ThearySandbox, id: &str, secret: &str) -> Theary
 }
 
 pub fn order(employer: &str, external: &str) -> OrderRequest {
+    // Applicant zeroes itself on drop, so it is filled in rather than built by update.
+    let mut applicant = Applicant::default();
+    applicant.first_name = "John".into();
+    applicant.last_name = "Smith".into();
+    applicant.ssn = "123-45-6789".into();
     OrderRequest {
-        applicant: Applicant {
-            first_name: "John".into(),
-            last_name: "Smith".into(),
-            ssn: "123-45-6789".into(),
-            ..Default::default()
-        },
+        applicant,
         business_context: BusinessContext {
             entity_name: "Apple".into(),
             applied_job_title: "Engineer".into(),
