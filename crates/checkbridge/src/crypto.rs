@@ -209,6 +209,18 @@ pub struct Place<'a> {
     pub row: &'a str,
 }
 
+impl<'a> Place<'a> {
+    /// Where a check's per-order webhook secret lives.
+    pub fn webhook_secret(tenant: &'a str, check_id: &'a str) -> Place<'a> {
+        Place {
+            tenant,
+            table: "checks",
+            column: "webhook_secret",
+            row: check_id,
+        }
+    }
+}
+
 /// Tenants' data keys, unwrapped on first use and cached.
 #[derive(Clone, Debug)]
 pub struct Keyring {

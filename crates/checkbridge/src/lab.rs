@@ -111,6 +111,30 @@ impl Scenario {
     }
 }
 
+/// PageUp statuses a check ends in.
+pub const FINAL_STATUSES: &[&str] = &["completed", "failed", "cancelled", "expired"];
+
+/// Where a PageUp status stands in a check's life: pending < queued < new < inprogress <
+/// final.
+pub fn status_rank(status: &str) -> usize {
+    match status {
+        "pending" => 0,
+        "queued" => 1,
+        "new" => 2,
+        "inprogress" => 3,
+        _ => 4,
+    }
+}
+
+/// Whether a check's PageUp history (the statuses PUT, in order) is orderly: claimed first,
+/// never backwards.
+pub fn orderly(statuses: &[&str]) -> bool {
+    statuses.first() == Some(&"queued")
+        && statuses
+            .windows(2)
+            .all(|w| status_rank(w[0]) <= status_rank(w[1]))
+}
+
 /// What of an invitation must never be stored or logged in clear: the national id (with
 /// and without dashes), date of birth, email, phone, and the name as it appears in JSON.
 pub fn pii_needles(invitation: &Value) -> Vec<String> {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::lab::{Lab, LabOptions, Scenario};
+use crate::lab::{Lab, LabOptions, Scenario, FINAL_STATUSES};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -26,8 +26,6 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 90)]
     pub timeout_secs: u64,
 }
-
-const TERMINAL: &[&str] = &["completed", "failed", "cancelled", "expired"];
 
 /// The mix each tenant gets, in order; the rarer outcomes are spread across tenants.
 fn scenario_for(tenant_index: usize, i: usize) -> Scenario {
@@ -140,7 +138,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         }
         let done: usize = counts
             .iter()
-            .filter(|(k, _)| TERMINAL.contains(&k.as_str()))
+            .filter(|(k, _)| FINAL_STATUSES.contains(&k.as_str()))
             .map(|(_, n)| n)
             .sum();
         let open: Vec<String> = ["pending", "queued", "new", "inprogress"]
@@ -184,7 +182,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 .iter()
                 .filter(|s| {
                     !lab.pageup_check(&s.tenant, &s.pageup_id)
-                        .is_some_and(|v| TERMINAL.contains(&v.status.as_str()))
+                        .is_some_and(|v| FINAL_STATUSES.contains(&v.status.as_str()))
                 })
                 .map(|s| format!("{}/{} ({})", s.tenant, s.pageup_id, s.scenario.label()))
                 .collect();

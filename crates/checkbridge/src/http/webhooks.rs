@@ -164,12 +164,7 @@ async fn receive(
     let secret = state
         .keyring
         .open(
-            Place {
-                tenant: &tenant,
-                table: "checks",
-                column: "webhook_secret",
-                row: &target.check_id,
-            },
+            Place::webhook_secret(&tenant, &target.check_id),
             &target.secret,
         )
         .await

@@ -222,6 +222,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs `f` on each piece of leased work, at most `concurrency` at a time, and returns
+    /// how many there were, or the first error once all have run.
+    pub(crate) async fn each<T, R, F, Fut>(&self, work: Vec<T>, f: F) -> Result<usize, SyncError>
+    where
+        F: Fn(T) -> Fut,
+        Fut: std::future::Future<Output = Result<R, SyncError>>,
+    {
+        use futures::StreamExt as _;
+        let n = work.len();
+        let results: Vec<Result<R, SyncError>> = futures::stream::iter(work)
+            .map(f)
+            .buffer_unordered(self.inner.concurrency)
+            .collect()
+            .await;
+        for r in results {
+            r?;
+        }
+        Ok(n)
+    }
+
     pub(crate) fn tenant(&self, key: &str) -> Option<&Arc<TenantRt>> {
         self.inner.tenants.get(key)
     }

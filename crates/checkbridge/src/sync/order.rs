@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use theary::Error as ThearyError;
 
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
@@ -32,16 +31,8 @@ impl Engine {
             .store
             .lease_order_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
             .await?;
-        let n = work.len();
-        let results: Vec<Result<Ordered, SyncError>> = futures::stream::iter(work)
-            .map(|w| async move { self.order_one(&w).await })
-            .buffer_unordered(self.inner.concurrency)
-            .collect()
-            .await;
-        for r in results {
-            r?;
-        }
-        Ok(n)
+        self.each(work, |w| async move { self.order_one(&w).await })
+            .await
     }
 
     async fn order_one(&self, w: &OrderWork) -> Result<Ordered, SyncError> {

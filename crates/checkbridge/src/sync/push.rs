@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use pageup::{CheckStatus, StatusDocument};
 
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
@@ -32,16 +31,10 @@ impl Engine {
         let work = store
             .lease_push_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
             .await?;
-        let n = work.len();
-        let results: Vec<Result<Pushed, SyncError>> = futures::stream::iter(work)
-            .map(|w| async move { self.push_leased(&w.tenant, &w.id, w.attempts).await })
-            .buffer_unordered(self.inner.concurrency)
-            .collect()
-            .await;
-        for r in results {
-            r?;
-        }
-        Ok(n)
+        self.each(work, |w| async move {
+            self.push_leased(&w.tenant, &w.id, w.attempts).await
+        })
+        .await
     }
 
     /// Pushes one check now if it owes PageUp a document, until PageUp is current (the

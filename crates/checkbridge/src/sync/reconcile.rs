@@ -2,8 +2,6 @@
 //! a cancellation (Theary is not known to announce one). Open searches quiet for longer
 //! than `reconcile_after` are read from Theary and moved forward like an event would.
 
-use futures::StreamExt as _;
-
 use super::{error_chain, Engine, SyncError};
 use crate::crypto::Place;
 use crate::domain::events::update_for_search;
@@ -22,16 +20,8 @@ impl Engine {
                 super::BATCH,
             )
             .await?;
-        let n = work.len();
-        let results: Vec<Result<usize, SyncError>> = futures::stream::iter(work)
-            .map(|w| async move { self.reconcile_one(&w).await })
-            .buffer_unordered(self.inner.concurrency)
-            .collect()
-            .await;
-        for r in results {
-            r?;
-        }
-        Ok(n)
+        self.each(work, |w| async move { self.reconcile_one(&w).await })
+            .await
     }
 
     /// Reads one check's searches from Theary and applies what moved. Returns how many moved.

@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use checkbridge::crypto::Place;
 use checkbridge::lab::{Lab, LabOptions, Scenario};
 use checkbridge::store::Store;
 use serde_json::{json, Value};
 use theary::signature::sign;
 
-use crate::support::{eventually, TestDb};
+use crate::support::{eventually, order_secret, TestDb};
 
 /// A bad request: what it is, its body, its headers, the status it must get.
 type Case = (&'static str, Vec<u8>, Vec<(&'static str, String)>, u16);
@@ -59,25 +58,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             .all(|c| c.id != globex_id));
 
         // A correctly signed event for acme's search, posted under globex's URL: 404, no effect.
-        let check = store.check_id_for("acme", &acme_id).await.unwrap().unwrap();
-        let search = store.searches_of("acme", &check).await.unwrap()[0].clone();
-        let target = store
-            .webhook_target("acme", &search.id)
-            .await
-            .unwrap()
-            .unwrap();
-        let place = Place {
-            tenant: "acme",
-            table: "checks",
-            column: "webhook_secret",
-            row: &check,
-        };
-        let secret = running
-            .engine
-            .keyring()
-            .open(place, &target.secret)
-            .await
-            .unwrap();
+        let (check, search, secret) = order_secret(&store, &running.engine, "acme", &acme_id).await;
         let event = |event_type: &str, data: Value| {
             serde_json::to_vec(
                 &json!({ "event": event_type, "occurredAt": "2026-11-23T10:00:00Z", "data": data }),

@@ -144,15 +144,7 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
         // The other tenant is untouched by the shredding.
         let still = engine
             .keyring()
-            .open(
-                Place {
-                    tenant: t0,
-                    table: "checks",
-                    column: "webhook_secret",
-                    row: &check,
-                },
-                &sealed_secret,
-            )
+            .open(Place::webhook_secret(t0, &check), &sealed_secret)
             .await;
         assert!(still.is_ok());
         running.stop().await;

@@ -64,12 +64,7 @@ async fn the_master_key_rotates_under_a_running_service() {
     let running = checkbridge::service::start_on(&config, store.clone(), None)
         .await
         .unwrap();
-    let place = Place {
-        tenant: "acme",
-        table: "checks",
-        column: "webhook_secret",
-        row: &check,
-    };
+    let place = Place::webhook_secret("acme", &check);
     assert!(running.engine.keyring().open(place, &sealed).await.is_ok());
     ids.push(lab.seed("acme", Scenario::Clean, 4).unwrap());
     all_completed(&lab, &ids).await;

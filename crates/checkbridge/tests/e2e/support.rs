@@ -119,3 +119,37 @@ pub async fn found_in_raw_database(url: &str, needles: &[String]) -> Vec<String>
         .cloned()
         .collect()
 }
+
+/// A claimed check's id, its first search, and its order's webhook secret as the service
+/// opens it (to sign events as Theary would).
+pub async fn order_secret(
+    store: &checkbridge::store::Store,
+    engine: &checkbridge::sync::Engine,
+    tenant: &str,
+    pageup_id: &str,
+) -> (
+    String,
+    checkbridge::store::SearchRow,
+    zeroize::Zeroizing<Vec<u8>>,
+) {
+    let check = store
+        .check_id_for(tenant, pageup_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let search = store.searches_of(tenant, &check).await.unwrap().remove(0);
+    let target = store
+        .webhook_target(tenant, &search.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = engine
+        .keyring()
+        .open(
+            checkbridge::crypto::Place::webhook_secret(tenant, &check),
+            &target.secret,
+        )
+        .await
+        .unwrap();
+    (check, search, secret)
+}

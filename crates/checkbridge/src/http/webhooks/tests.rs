@@ -25,15 +25,7 @@ async fn fixture() -> Fixture {
         .unwrap();
     let keyring = Keyring::new(crate::crypto::MasterKeys::ephemeral(), store.clone());
     let sealed_secret = keyring
-        .seal(
-            Place {
-                tenant: "acme",
-                table: "checks",
-                column: "webhook_secret",
-                row: "check-1",
-            },
-            SECRET.as_bytes(),
-        )
+        .seal(Place::webhook_secret("acme", "check-1"), SECRET.as_bytes())
         .await
         .unwrap();
     let searches = [NewSearch {
