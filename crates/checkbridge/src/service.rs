@@ -84,11 +84,7 @@ pub async fn start_on(
         }));
     }
     let (e, stop) = (engine.clone(), shutdown.clone());
-    tasks.push(tokio::spawn(async move {
-        if let Err(err) = e.run(stop).await {
-            tracing::error!(error = %crate::sync::error_chain(&err), "sync loops stopped");
-        }
-    }));
+    tasks.push(tokio::spawn(async move { e.run(stop).await }));
     Ok(Running {
         addr,
         engine,

@@ -173,9 +173,9 @@ impl Engine {
             .await
     }
 
-    /// Runs the loops this replica's roles name until `shutdown` is cancelled.
-    pub async fn run(&self, shutdown: CancellationToken) -> Result<(), StoreError> {
-        self.start().await?;
+    /// Runs the loops this replica's roles name until `shutdown` is cancelled. Call
+    /// [`Engine::start`] once before.
+    pub async fn run(&self, shutdown: CancellationToken) {
         let roles = self.inner.roles.clone();
         let mut tasks = tokio::task::JoinSet::new();
         if roles.poller {
@@ -219,7 +219,6 @@ impl Engine {
             tasks.spawn(async move { e.purge_loop(s).await });
         }
         while tasks.join_next().await.is_some() {}
-        Ok(())
     }
 
     /// Runs `f` on each piece of leased work, at most `concurrency` at a time, and returns
