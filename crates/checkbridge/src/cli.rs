@@ -30,6 +30,8 @@ pub enum Command {
     Keys(commands::keys::KeysArgs),
     /// Retention: what is due, purge now, export a tenant's access record, shred a tenant.
     Retention(commands::retention::RetentionArgs),
+    /// People who may read reports: add one to a tenant.
+    Users(commands::users::UsersArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
 }
@@ -41,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Retention(args) => commands::retention::run(args).await,
+        Command::Users(args) => commands::users::run(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
         Command::Config(args) => commands::config::run(args),
     }

@@ -1,8 +1,8 @@
 //! `checkbridge demo`: everything on one machine with no setup. Both sandboxes and the
 //! service run in this process on SQLite; three tenants get a realistic mix of checks
 //! (clean passes, a discrepancy, a missing-field failure, an action-required, a
-//! cancellation); progress is shown until every check is final, then a summary per tenant
-//! and a report link.
+//! cancellation); progress is shown until every check is final, then a summary per tenant,
+//! a report link and a reader's credentials to open it with.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
@@ -25,6 +25,10 @@ pub struct DemoArgs {
     /// Give up when not every check is final after this many seconds.
     #[arg(long, default_value_t = 90)]
     pub timeout_secs: u64,
+    /// Exit after the summary even on a terminal (by default a terminal session keeps
+    /// serving, so the report link can be opened, until Ctrl-C).
+    #[arg(long)]
+    pub exit: bool,
 }
 
 /// The mix each tenant gets, in order; the rarer outcomes are spread across tenants.
@@ -97,6 +101,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .context("opening the demo database")?;
     let running = crate::service::start_on(&config, store.clone(), lab.take_listener()).await?;
+    // A report reader per tenant, to open the report links with.
+    let mut readers = BTreeMap::new();
+    for t in &lab.tenants {
+        let username = format!("{}-recruiter", t.key);
+        let password = super::users::generate_password();
+        super::users::add_user(&store, &t.key, &username, &password).await?;
+        readers.insert(t.key.clone(), (username, password));
+    }
 
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let mut last_line = String::new();
@@ -226,7 +238,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                         .as_array()
                         .and_then(|r| r.last())
                         .and_then(|r| r["reportLink"].as_str())
-                        .map(str::to_owned)
+                        .map(|l| (t.key.clone(), l.to_owned()))
                 });
             }
         }
@@ -284,9 +296,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         seeded.len(),
         elapsed.as_secs_f64()
     )?;
-    if let Some(link) = report_link {
+    if let Some((tenant, link)) = report_link {
         writeln!(out, "Report link PageUp shows the recruiter: {link}")?;
-        writeln!(out, "  (report pages need a sign-in, which arrives in a later release; until then the link answers 401)")?;
+        if let Some((user, password)) = readers.get(&tenant) {
+            writeln!(
+                out,
+                "  sign in as {user} with password {}",
+                password.as_str()
+            )?;
+        }
     }
     match &args.database_url {
         Some(url) => writeln!(out, "Database kept at {}", crate::config::redact_url(url))?,
@@ -296,7 +314,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             crate::config::redact_url(&database_url)
         )?,
     }
-    drop(out);
+    if tty && !args.exit {
+        writeln!(
+            out,
+            "Still serving, so the link opens. Press Ctrl-C to stop."
+        )?;
+        out.flush()?;
+        drop(out);
+        let _ = tokio::signal::ctrl_c().await;
+    } else {
+        drop(out);
+    }
     running.stop().await;
     let _ = store;
     Ok(())

@@ -6,3 +6,4 @@ pub mod keys;
 pub mod retention;
 pub mod sandbox;
 pub mod serve;
+pub mod users;

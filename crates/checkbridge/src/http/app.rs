@@ -1,11 +1,11 @@
-//! The whole HTTP side of a replica: the webhook receiver, the report links PageUp shows,
-//! and health endpoints.
+//! The whole HTTP side of a replica: the webhook receiver, the report pages behind login
+//! that PageUp's report links open, and health endpoints.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -26,10 +26,12 @@ pub fn router(engine: &Engine) -> Router {
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route("/reports/{tenant}/{check}", get(report_overall))
-        .route("/reports/{tenant}/{check}/{search}", get(report_search))
         .with_state(engine.clone());
-    hooks.merge(ops)
+    let reports = super::reports::router(super::reports::ReportState::new(
+        engine.clone(),
+        engine.public_base_url(),
+    ));
+    hooks.merge(ops).merge(reports)
 }
 
 async fn ready(State(engine): State<Engine>) -> Response {
@@ -40,45 +42,4 @@ async fn ready(State(engine): State<Engine>) -> Response {
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }
-}
-
-async fn report_overall(
-    state: State<Engine>,
-    Path((tenant, check)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    report(state, tenant, check, None, headers).await
-}
-
-async fn report_search(
-    state: State<Engine>,
-    Path((tenant, check, search)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    report(state, tenant, check, Some(search), headers).await
-}
-
-/// A report link. Reports are shown only behind a login; until a reader is signed in, the
-/// answer is 401 and says nothing of the check, not even whether it exists.
-async fn report(
-    State(_engine): State<Engine>,
-    _tenant: String,
-    _check: String,
-    _search: Option<String>,
-    _headers: HeaderMap,
-) -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [
-            (
-                header::WWW_AUTHENTICATE,
-                "Bearer realm=\"checkbridge reports\"",
-            ),
-            (header::CACHE_CONTROL, "no-store"),
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-        ],
-        "<!doctype html><title>Sign in required</title><h1>Sign in required</h1>\
-         <p>Background check reports are shown only to signed-in users.</p>",
-    )
-        .into_response()
 }

@@ -2,6 +2,8 @@
 //! body `{code, message}`; a 500's body says nothing of the cause, which is logged once.
 
 pub mod app;
+pub mod auth;
+pub mod reports;
 pub mod webhooks;
 
 use axum::http::StatusCode;

@@ -136,8 +136,10 @@ mod checks;
 mod keys;
 mod retention;
 mod searches;
+mod users;
 
 pub use retention::AccessRecord;
+pub use users::{ReportData, ReportSearch, SessionUser};
 
 /// Now, in milliseconds since the epoch.
 pub fn now_ms() -> i64 {

@@ -153,6 +153,8 @@ impl Store {
         for sql in [
             "DELETE FROM webhook_events WHERE tenant = $1",
             "DELETE FROM searches WHERE tenant = $1",
+            "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE tenant = $1)",
+            "DELETE FROM users WHERE tenant = $1",
         ] {
             sqlx::query(sql).bind(tenant).execute(&mut *tx).await?;
         }

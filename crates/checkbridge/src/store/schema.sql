@@ -99,3 +99,22 @@ CREATE TABLE access_log (
     at        BIGINT NOT NULL
 );
 CREATE INDEX access_log_tenant ON access_log (tenant, at);
+
+-- People who may read reports: each belongs to one tenant. Passwords are argon2id hashes.
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    tenant        TEXT NOT NULL,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL,
+    disabled_at   BIGINT
+);
+
+-- Signed-in sessions. Only a SHA-256 of the cookie's token is kept, so a copy of this table
+-- signs no one in.
+CREATE TABLE sessions (
+    token_hash  TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL REFERENCES users (id),
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);

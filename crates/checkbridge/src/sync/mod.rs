@@ -145,6 +145,11 @@ impl Engine {
         self.inner.wake_pusher.clone()
     }
 
+    /// `service.public_base_url`, without a trailing slash.
+    pub fn public_base_url(&self) -> &str {
+        &self.inner.public_base_url
+    }
+
     /// Keys of the configured tenants.
     pub fn tenant_keys(&self) -> impl Iterator<Item = &str> {
         self.inner.tenants.keys().map(String::as_str)

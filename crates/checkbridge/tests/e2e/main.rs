@@ -6,6 +6,7 @@ mod isolation;
 mod life;
 mod poller;
 mod refusal;
+mod reports;
 mod retention;
 mod rotation;
 mod support;

@@ -1,0 +1,105 @@
+//! `checkbridge users add`: a person who may read a tenant's reports.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use rand::Rng as _;
+
+use crate::config::Config;
+use crate::store::{now_ms, Store};
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    /// TOML file (see checkbridge.example.toml); CHECKBRIDGE_* variables override it.
+    #[arg(long, env = "CHECKBRIDGE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: UsersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a report reader to a tenant. Without --password-stdin a password is generated
+    /// and printed once.
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// A random password of 20 letters and digits.
+pub fn generate_password() -> zeroize::Zeroizing<String> {
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    zeroize::Zeroizing::new(
+        (0..20)
+            .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+            .collect(),
+    )
+}
+
+/// Adds a user; returns false when the name is taken.
+pub async fn add_user(
+    store: &Store,
+    tenant: &str,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<bool> {
+    if username.trim().is_empty() || username.len() > 100 {
+        anyhow::bail!("a user name is 1 to 100 characters");
+    }
+    if password.chars().count() < 12 {
+        anyhow::bail!("a password has at least 12 characters");
+    }
+    let hash = crate::http::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+    Ok(store
+        .create_user(tenant, username.trim(), &hash, now_ms())
+        .await?)
+}
+
+pub async fn run(args: UsersArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref(), std::env::vars())?;
+    match args.command {
+        UsersCommand::Add {
+            tenant,
+            username,
+            password_stdin,
+        } => {
+            if !config.tenants.contains_key(&tenant) {
+                anyhow::bail!("tenant {tenant:?} is not configured (tenants.{tenant})");
+            }
+            let (password, generated) = if password_stdin {
+                let mut line = zeroize::Zeroizing::new(String::new());
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .context("reading the password")?;
+                (
+                    zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned()),
+                    false,
+                )
+            } else {
+                (generate_password(), true)
+            };
+            let store = Store::connect(&config.service.database_url)
+                .await
+                .context("opening the database")?;
+            if !add_user(&store, &tenant, &username, &password).await? {
+                anyhow::bail!("user name {username:?} is taken");
+            }
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "user {username} added to tenant {tenant}")?;
+            if generated {
+                writeln!(out, "password (shown once): {}", password.as_str())?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,585 @@
+//! Report pages behind a login. The reportLink PageUp shows is
+//! `/reports/{tenant}/{check}[/{search}]`: without a session it leads to the login page;
+//! a reader of another tenant, or a check that does not exist, gets the same 404. Every view
+//! is written to the access record. Pages come from auto-escaping templates.
+//!
+//! Sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure when the service is
+//! served over HTTPS), kept in the database only as a SHA-256. Forms carry a CSRF token
+//! (login: a double-submit cookie; logout: derived from the session). Failed logins are
+//! limited per user name.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use rand::RngCore as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::crypto::Place;
+use crate::domain::events::search_view;
+use crate::domain::status::{overall_status, result_status};
+use crate::store::{now_ms, ReportData, SessionUser};
+use crate::sync::Engine;
+
+const SESSION_COOKIE: &str = "cb_session";
+const CSRF_COOKIE: &str = "cb_login_csrf";
+const SESSION_HOURS: i64 = 8;
+/// Failed logins allowed per user name in `WINDOW_MS` before further tries are refused.
+const MAX_FAILURES: u32 = 5;
+const WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// What the report pages need.
+#[derive(Clone)]
+pub struct ReportState {
+    engine: Engine,
+    templates: Arc<minijinja::Environment<'static>>,
+    secure: bool,
+    failures: Arc<Mutex<HashMap<String, (i64, u32)>>>,
+}
+
+impl ReportState {
+    pub fn new(engine: Engine, public_base_url: &str) -> ReportState {
+        let mut env = minijinja::Environment::new();
+        for (name, text) in [
+            ("base.html", include_str!("../../templates/base.html")),
+            ("login.html", include_str!("../../templates/login.html")),
+            ("report.html", include_str!("../../templates/report.html")),
+        ] {
+            // The templates are part of the binary and tested; a broken one fails every test.
+            if let Err(e) = env.add_template(name, text) {
+                tracing::error!(template = name, error = %e, "template does not parse");
+            }
+        }
+        ReportState {
+            engine,
+            templates: Arc::new(env),
+            secure: public_base_url.starts_with("https://"),
+            failures: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    fn render(&self, name: &str, ctx: Value) -> Response {
+        match self
+            .templates
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+        {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(template = name, error = %e, "page could not be rendered");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the page could not be shown",
+                )
+                    .into_response()
+            }
+        }
+    }
+
+    fn cookie(&self, name: &str, value: &str, max_age_secs: i64) -> String {
+        format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+            if self.secure { "; Secure" } else { "" }
+        )
+    }
+}
+
+/// Routes of the report pages and login.
+pub fn router(state: ReportState) -> Router {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/reports/{tenant}/{check}", get(report_overall))
+        .route("/reports/{tenant}/{check}/{search}", get(report_search))
+        .with_state(state)
+}
+
+fn random_token() -> String {
+    let mut b = [0_u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn form(body: &Bytes) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// A path we may send a reader back to after login: a report page of ours, nothing else.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/reports/") && !n.contains("//") && !n.contains('\\') => {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn csrf_for_session(token: &str) -> String {
+    digest(&format!("csrf|{token}"))
+}
+
+fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>Not found</title><h1>Not found</h1>"),
+    )
+        .into_response()
+}
+
+async fn session(state: &ReportState, headers: &HeaderMap) -> Option<(SessionUser, String)> {
+    let token = cookie_value(headers, SESSION_COOKIE)?;
+    match state
+        .engine
+        .store()
+        .session_user(&digest(token), now_ms())
+        .await
+    {
+        Ok(Some(user)) => Some((user, token.to_owned())),
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(error = %crate::sync::error_chain(&e), "session lookup failed");
+            None
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_page(State(state): State<ReportState>, Query(q): Query<NextQuery>) -> Response {
+    login_form(&state, &safe_next(q.next.as_deref()), None)
+}
+
+fn login_form(state: &ReportState, next: &str, error: Option<&str>) -> Response {
+    let csrf = random_token();
+    let mut r = state.render(
+        "login.html",
+        serde_json::json!({ "csrf": csrf, "next": next, "error": error }),
+    );
+    if let Ok(v) = state.cookie(CSRF_COOKIE, &csrf, 3600).parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes) -> Response {
+    let f = form(&body);
+    let next = safe_next(f.get("next").map(String::as_str));
+    let sent = f.get("csrf").map(String::as_str).unwrap_or("");
+    let expected = cookie_value(&headers, CSRF_COOKIE).unwrap_or("");
+    if sent.is_empty()
+        || !bool::from(subtle::ConstantTimeEq::ct_eq(
+            sent.as_bytes(),
+            expected.as_bytes(),
+        ))
+    {
+        let mut r = login_form(
+            &state,
+            &next,
+            Some("Your sign-in form expired. Please try again."),
+        );
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return r;
+    }
+    let username = f
+        .get("username")
+        .map(|u| u.trim().to_owned())
+        .unwrap_or_default();
+    let password = zeroize::Zeroizing::new(f.get("password").cloned().unwrap_or_default());
+    let key = username.to_ascii_lowercase();
+    let now = now_ms();
+    let limited = state.failures.lock().ok().is_some_and(|m| {
+        m.get(&key)
+            .is_some_and(|(since, n)| now - since < WINDOW_MS && *n >= MAX_FAILURES)
+    });
+    if limited {
+        tracing::warn!("sign-in refused: too many failed attempts for one user name");
+        let mut r = login_form(
+            &state,
+            &next,
+            Some("Too many failed attempts. Please wait 15 minutes and try again."),
+        );
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        return r;
+    }
+    let store = state.engine.store();
+    let user = match store.user_for_login(&username).await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::error!(error = %crate::sync::error_chain(&e), "user lookup failed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+        }
+    };
+    // A missing user costs the same work as a wrong password.
+    let ok = match &user {
+        Some((_, _, hash)) => crate::http::auth::verify_password(hash, &password),
+        None => {
+            crate::http::auth::verify_password(crate::http::auth::DUMMY_HASH, &password);
+            false
+        }
+    };
+    let Some((user_id, _tenant, _)) = user.filter(|_| ok) else {
+        if let Ok(mut m) = state.failures.lock() {
+            let e = m.entry(key).or_insert((now, 0));
+            if now - e.0 >= WINDOW_MS {
+                *e = (now, 0);
+            }
+            e.1 += 1;
+        }
+        let mut r = login_form(
+            &state,
+            &next,
+            Some("That user name and password do not match."),
+        );
+        *r.status_mut() = StatusCode::UNAUTHORIZED;
+        return r;
+    };
+    if let Ok(mut m) = state.failures.lock() {
+        m.remove(&key);
+    }
+    let token = random_token();
+    if let Err(e) = store
+        .create_session(
+            &digest(&token),
+            &user_id,
+            now,
+            now + SESSION_HOURS * 3_600_000,
+        )
+        .await
+    {
+        tracing::error!(error = %crate::sync::error_chain(&e), "session not stored");
+        return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+    }
+    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
+    for c in [
+        state.cookie(SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+        state.cookie(CSRF_COOKIE, "", 0),
+    ] {
+        if let Ok(v) = c.parse() {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+async fn logout(State(state): State<ReportState>, headers: HeaderMap, body: Bytes) -> Response {
+    let f = form(&body);
+    if let Some((_, token)) = session(&state, &headers).await {
+        let sent = f.get("csrf").map(String::as_str).unwrap_or("");
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            sent.as_bytes(),
+            csrf_for_session(&token).as_bytes(),
+        )) {
+            return (StatusCode::FORBIDDEN, "the sign-out form expired").into_response();
+        }
+        if let Err(e) = state.engine.store().delete_session(&digest(&token)).await {
+            tracing::error!(error = %crate::sync::error_chain(&e), "session not deleted");
+        }
+    }
+    let mut r = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, "/login".to_owned())],
+    )
+        .into_response();
+    if let Ok(v) = state.cookie(SESSION_COOKIE, "", 0).parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+async fn report_overall(
+    state: State<ReportState>,
+    Path((tenant, check)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    report(state, tenant, check, None, headers).await
+}
+
+async fn report_search(
+    state: State<ReportState>,
+    Path((tenant, check, search)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    report(state, tenant, check, Some(search), headers).await
+}
+
+async fn report(
+    State(state): State<ReportState>,
+    tenant: String,
+    check: String,
+    search: Option<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((user, token)) = session(&state, &headers).await else {
+        let path = match &search {
+            Some(s) => format!("/reports/{tenant}/{check}/{s}"),
+            None => format!("/reports/{tenant}/{check}"),
+        };
+        let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        return (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, format!("/login?next={next}")),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+        )
+            .into_response();
+    };
+    if user.tenant != tenant {
+        return not_found();
+    }
+    let Some(t) = state.engine.tenant(&tenant).cloned() else {
+        return not_found();
+    };
+    let data = match state.engine.store().report_data(&tenant, &check).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = %crate::sync::error_chain(&e), "report data unavailable");
+            return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+        }
+    };
+    if let Some(s) = &search {
+        if !data.searches.iter().any(|x| &x.id == s) {
+            return not_found();
+        }
+    }
+    if let Err(e) = state
+        .engine
+        .store()
+        .record_access(
+            &tenant,
+            &check,
+            &format!("user:{}", user.username),
+            "report_viewed",
+            now_ms(),
+        )
+        .await
+    {
+        // A view that cannot be recorded is not shown.
+        tracing::error!(error = %crate::sync::error_chain(&e), "report view not recorded");
+        return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+    }
+    let ctx = report_context(
+        &state,
+        &t.cfg,
+        &tenant,
+        &check,
+        &data,
+        csrf_for_session(&token),
+    )
+    .await;
+    let mut r = state.render("report.html", ctx);
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+fn when(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[year]-[month]-[day] [hour]:[minute] UTC"
+            ))
+            .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".to_owned(),
+        Value::Object(o) if o.contains_key("provided") || o.contains_key("verified") => format!(
+            "provided: {} · verified: {}",
+            o.get("provided").map(text).unwrap_or_else(|| "—".into()),
+            o.get("verified").map(text).unwrap_or_else(|| "—".into())
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// A field name as a person reads it: `startDate` -> `Start date`.
+fn label(key: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in key.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push(' ');
+            out.push(c.to_ascii_lowercase());
+        } else if i == 0 {
+            out.push(c.to_ascii_uppercase());
+        } else if c == '_' {
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+async fn report_context(
+    state: &ReportState,
+    cfg: &crate::config::TenantConfig,
+    tenant: &str,
+    check: &str,
+    data: &ReportData,
+    csrf: String,
+) -> Value {
+    let keyring = state.engine.keyring();
+    let candidate = match &data.sealed_order {
+        Some(sealed) => {
+            let place = Place {
+                tenant,
+                table: "checks",
+                column: "order_json",
+                row: check,
+            };
+            match keyring.open(place, sealed).await {
+                Ok(bytes) => serde_json::from_slice::<Value>(&bytes).ok().map(|o| {
+                    let a = &o["applicant"];
+                    let ssn = a["ssn"].as_str().unwrap_or("");
+                    let last4: String = ssn.chars().filter(char::is_ascii_digit).rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+                    serde_json::json!({
+                        "name": format!("{} {}", a["firstName"].as_str().unwrap_or(""), a["lastName"].as_str().unwrap_or("")).trim().to_owned(),
+                        "ssn_masked": if last4.is_empty() { "—".to_owned() } else { format!("•••-••-{last4}") },
+                        "email": a["email"].as_str(),
+                        "job": o["businessContext"]["appliedJobTitle"].as_str(),
+                    })
+                }),
+                Err(e) => {
+                    tracing::error!(error = %crate::sync::error_chain(&e), "report: order does not open");
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    let mut searches = Vec::new();
+    let mut statuses = Vec::new();
+    let mut all_done = !data.searches.is_empty();
+    for s in &data.searches {
+        let row = crate::store::SearchRow {
+            id: s.id.clone(),
+            search_type: s.search_type.clone(),
+            theary_search_id: None,
+            outcome: s.outcome.clone(),
+            result_outcome: s.result_outcome.clone(),
+            discrepancy: s.discrepancy,
+            reason_code: s.reason_code.clone(),
+        };
+        let view = search_view(&row, String::new());
+        let status = match s.outcome.as_str() {
+            "completed" | "action_required" => result_status(&view.outcome, cfg),
+            "cancelled" => "cancelled".to_owned(),
+            _ => {
+                all_done = false;
+                "open".to_owned()
+            }
+        };
+        if s.outcome == "completed" || s.outcome == "action_required" {
+            statuses.push(status.clone());
+        }
+        let mut fields = Vec::new();
+        let mut comments = None;
+        if let Some(sealed) = &s.sealed_result {
+            let place = Place {
+                tenant,
+                table: "searches",
+                column: "result",
+                row: &s.id,
+            };
+            if let Ok(bytes) = keyring.open(place, sealed).await {
+                if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
+                    let data = if body.get("data").is_some() {
+                        &body["data"]
+                    } else {
+                        &body
+                    };
+                    let vr = &data["verificationResult"];
+                    for section in ["employmentVerification", "educationVerification"] {
+                        if let Some(map) = vr[section].as_object() {
+                            for (k, v) in map {
+                                fields.push(
+                                    serde_json::json!({ "name": label(k), "value": text(v) }),
+                                );
+                            }
+                        }
+                    }
+                    if let Some(acc) = data.get("accreditation").filter(|a| !a.is_null()) {
+                        fields.push(
+                            serde_json::json!({ "name": "Accreditation", "value": text(acc) }),
+                        );
+                    }
+                    comments = vr["comments"].as_str().map(str::to_owned);
+                }
+            }
+        }
+        let label_text = cfg
+            .checks
+            .report_types
+            .get(&s.search_type.to_ascii_uppercase())
+            .cloned()
+            .unwrap_or_else(|| format!("{} verification", s.search_type.to_ascii_lowercase()));
+        searches.push(serde_json::json!({
+            "id": s.id,
+            "label": label_text,
+            "status": status,
+            "outcome": s.result_outcome.clone().unwrap_or_else(|| s.outcome.replace('_', " ")),
+            "discrepancy": s.discrepancy,
+            "reason_code": s.reason_code,
+            "fields": fields,
+            "comments": comments,
+            "events": s.events.iter().map(|(kind, at)| serde_json::json!({
+                "kind": kind.trim_start_matches("verification.").replace('_', " "),
+                "at": when(*at),
+            })).collect::<Vec<_>>(),
+        }));
+    }
+    let overall = (all_done && !statuses.is_empty())
+        .then(|| overall_status(statuses.iter().map(String::as_str), cfg));
+    serde_json::json!({
+        "tenant_name": cfg.name.clone().unwrap_or_else(|| tenant.to_owned()),
+        "check": {
+            "pageup_id": data.pageup_id,
+            "reference": data.reference,
+            "status": data.phase,
+            "reason": data.reason,
+            "created": when(data.created_at),
+            "updated": when(data.updated_at),
+        },
+        "candidate": candidate,
+        "overall": overall,
+        "searches": searches,
+        "csrf": csrf,
+    })
+}
