@@ -32,6 +32,8 @@ pub enum Command {
     Retention(commands::retention::RetentionArgs),
     /// People who may read reports: add one to a tenant.
     Users(commands::users::UsersArgs),
+    /// The error log: export a tenant's failed calls for PageUp support.
+    Logs(commands::logs::LogsArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
 }
@@ -44,6 +46,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sandbox(args) => commands::sandbox::run(args).await,
         Command::Retention(args) => commands::retention::run(args).await,
         Command::Users(args) => commands::users::run(args).await,
+        Command::Logs(args) => commands::logs::run(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
         Command::Config(args) => commands::config::run(args),
     }

@@ -347,6 +347,17 @@ async fn run(database_url: &str, dir: &std::path::Path) {
     }
     needles.push(secrecy::ExposeSecret::expose_secret(&lab.master_key).to_owned());
     needles.push("eyJ".to_owned());
+    // The error log (what PageUp support would receive) holds the faults, and no secrets.
+    let mut logged = logged;
+    let mut failures = 0;
+    for t in &lab.tenants {
+        for e in store.errors(&t.key, 0).await.unwrap() {
+            failures += 1;
+            logged.push_str(&e.message);
+            logged.push('\n');
+        }
+    }
+    assert!(failures > 0, "failed calls were recorded");
     let leaked: Vec<&String> = needles
         .iter()
         .filter(|n| logged.contains(n.as_str()))

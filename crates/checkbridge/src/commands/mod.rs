@@ -3,6 +3,7 @@
 pub mod config;
 pub mod demo;
 pub mod keys;
+pub mod logs;
 pub mod retention;
 pub mod sandbox;
 pub mod serve;

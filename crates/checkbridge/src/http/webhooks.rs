@@ -93,6 +93,36 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let result = receive_checked(&state, &tenant, &headers, body).await;
+    // A refused delivery goes to the tenant's error log (an unknown tenant has none).
+    if let Err(e) = &result {
+        if state.tenants.contains(&tenant) && e.status != StatusCode::INTERNAL_SERVER_ERROR {
+            let entry = crate::store::ErrorEntry {
+                at: now_ms(),
+                tenant: tenant.clone(),
+                operation: "webhook.receive".to_owned(),
+                http_status: Some(i64::from(e.status.as_u16())),
+                message: format!("{}: {}", e.code, e.message),
+                correlation: header(&headers, "x-event-id")
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                check_id: None,
+            };
+            if let Err(err) = state.store.log_error(&entry).await {
+                tracing::error!(error = %crate::sync::error_chain(&err), "error log unavailable");
+            }
+        }
+    }
+    result
+}
+
+async fn receive_checked(
+    state: &WebhookState,
+    tenant: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let tenant = tenant.to_owned();
     let body = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -116,7 +146,7 @@ async fn receive(
         ));
     }
     let probe = serde_json::from_slice::<Probe>(&body).ok();
-    let candidates: Vec<String> = header(&headers, "x-external-search-id")
+    let candidates: Vec<String> = header(headers, "x-external-search-id")
         .map(str::to_owned)
         .into_iter()
         .chain(probe.iter().flat_map(|p| {
@@ -169,7 +199,7 @@ async fn receive(
         )
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let verified = signature::verify(&secret, &body, header(&headers, signature::HEADER)).map_err(|e| {
+    let verified = signature::verify(&secret, &body, header(headers, signature::HEADER)).map_err(|e| {
         tracing::warn!(tenant = %tenant, search = %target.search_id, reason = %e, "webhook signature refused");
         ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
     })?;
@@ -191,7 +221,7 @@ async fn receive(
     }
     // Theary sends X-Event-Id for deduplication; without it, identical redeliveries still
     // dedupe on a digest of the body.
-    let event_id = match header(&headers, "x-event-id") {
+    let event_id = match header(headers, "x-event-id") {
         Some(id) => id.to_owned(),
         None => format!("sha256:{}", hex::encode(Sha256::digest(&body))),
     };

@@ -133,11 +133,13 @@ impl Store {
 }
 
 mod checks;
+mod errors;
 mod keys;
 mod retention;
 mod searches;
 mod users;
 
+pub use errors::ErrorEntry;
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};
 

@@ -118,3 +118,17 @@ CREATE TABLE sessions (
     created_at  BIGINT NOT NULL,
     expires_at  BIGINT NOT NULL
 );
+
+-- Failed outbound calls and refused inbound requests, per tenant, for operators and for
+-- PageUp support. Messages are the partner's error text, never secrets or candidate data.
+CREATE TABLE error_log (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    at          BIGINT NOT NULL,
+    operation   TEXT NOT NULL,                 -- pageup.list | pageup.update | theary.order | ...
+    http_status BIGINT,
+    message     TEXT NOT NULL,
+    correlation TEXT NOT NULL,                 -- our id for the call (check id, or a fresh id)
+    check_id    TEXT
+);
+CREATE INDEX error_log_tenant ON error_log (tenant, at);

@@ -246,6 +246,32 @@ impl Engine {
         Ok(n)
     }
 
+    /// Records a failed call in the tenant's error log (for operators and PageUp support).
+    /// A failure to record is itself only logged: it must not stop the work.
+    pub(crate) async fn log_failure(
+        &self,
+        tenant: &str,
+        operation: &str,
+        http_status: Option<u16>,
+        message: String,
+        check_id: Option<&str>,
+    ) {
+        let entry = crate::store::ErrorEntry {
+            at: crate::store::now_ms(),
+            tenant: tenant.to_owned(),
+            operation: operation.to_owned(),
+            http_status: http_status.map(i64::from),
+            message,
+            correlation: check_id
+                .map(str::to_owned)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            check_id: check_id.map(str::to_owned),
+        };
+        if let Err(e) = self.inner.store.log_error(&entry).await {
+            tracing::error!(tenant, operation, error = %error_chain(&e), "error log unavailable");
+        }
+    }
+
     pub(crate) fn tenant(&self, key: &str) -> Option<&Arc<TenantRt>> {
         self.inner.tenants.get(key)
     }

@@ -118,6 +118,14 @@ impl Engine {
         {
             Ok(created) => self.record_placed(w, &created).await,
             Err(ThearyError::Invalid { messages }) => {
+                self.log_failure(
+                    &w.tenant,
+                    "theary.order",
+                    Some(400),
+                    messages.join("; "),
+                    Some(&w.id),
+                )
+                .await;
                 let reason = theary_rejection_reason(&messages);
                 tracing::info!(tenant = %w.tenant, check = %w.id, problems = messages.len(), "Theary refused the order; PageUp will show why");
                 store
@@ -139,6 +147,14 @@ impl Engine {
                     tracing::warn!(tenant = %w.tenant, check = %w.id, error = %error_chain(&e), "ordering from Theary failed; will retry");
                     backoff(attempt, Duration::from_secs(2), Duration::from_secs(600))
                 };
+                self.log_failure(
+                    &w.tenant,
+                    "theary.order",
+                    e.status(),
+                    e.to_string(),
+                    Some(&w.id),
+                )
+                .await;
                 retry(e.to_string(), wait).await
             }
         }

@@ -124,6 +124,8 @@ impl Engine {
                     } else {
                         tracing::warn!(tenant = %key, error = %error_chain(&e), "polling PageUp failed");
                     }
+                    self.log_failure(key, "pageup.list", e.status(), e.to_string(), None)
+                        .await;
                     report.error = Some(e.to_string());
                     break;
                 }

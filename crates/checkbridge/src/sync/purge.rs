@@ -49,6 +49,9 @@ impl Engine {
             report.records += store
                 .expire_access_records(key, now.saturating_sub(days(r.records_days)))
                 .await?;
+            report.records += store
+                .expire_errors(key, now.saturating_sub(days(r.records_days)))
+                .await?;
         }
         if report.checks > 0 || report.records > 0 {
             tracing::info!(

@@ -116,6 +116,14 @@ impl Engine {
                 } else {
                     tracing::warn!(tenant, check = %id, pageup_id = %snap.pageup_id, error = %error_chain(&e), "PageUp status update failed; will retry");
                 }
+                self.log_failure(
+                    tenant,
+                    "pageup.update",
+                    e.status(),
+                    format!("{} (sending status {})", e, doc.status.as_str()),
+                    Some(id),
+                )
+                .await;
                 store
                     .push_retry_later(id, owner, &e.to_string(), now_ms() + super::ms(wait))
                     .await?;

@@ -33,6 +33,14 @@ impl Engine {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(tenant = %w.tenant, check = %w.check_id, reference = %w.reference, error = %error_chain(&e), "could not read searches from Theary; will look again");
+                self.log_failure(
+                    &w.tenant,
+                    "theary.searches",
+                    e.status(),
+                    e.to_string(),
+                    Some(&w.check_id),
+                )
+                .await;
                 return Ok(0);
             }
         };

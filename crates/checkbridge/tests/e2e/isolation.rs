@@ -154,6 +154,25 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             "new",
             "nothing moved"
         );
+        let refused: Vec<i64> = store
+            .errors("acme", 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.operation == "webhook.receive")
+            .filter_map(|e| e.http_status)
+            .collect();
+        assert_eq!(
+            refused,
+            [400, 401, 401, 404, 413],
+            "refusals are in acme's error log"
+        );
+        assert!(store
+            .errors("globex", 0)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| e.http_status == Some(404)));
 
         // The good event, twice: stored once, PageUp moves once.
         let (status, first) = post(

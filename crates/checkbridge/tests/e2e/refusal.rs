@@ -50,5 +50,19 @@ async fn a_theary_refusal_reaches_the_recruiter_in_their_words() {
     assert_eq!(lab.theary.state.order_count("acme"), 0);
     let statuses: Vec<&str> = view.history.iter().map(|h| h.to.as_str()).collect();
     assert_eq!(statuses, ["queued", "failed"]);
+    // The refusal is in the tenant's error log, as PageUp support would receive it.
+    let errors = store.errors("acme", 0).await.unwrap();
+    let e = errors
+        .iter()
+        .find(|e| e.operation == "theary.order")
+        .unwrap();
+    assert_eq!(e.http_status, Some(400));
+    assert!(e.message.contains("applicant.ssn"), "{e:?}");
+    assert!(e.check_id.is_some() && e.correlation == *e.check_id.as_ref().unwrap());
+    let csv =
+        checkbridge::commands::logs::render(&errors, checkbridge::commands::logs::Format::Csv)
+            .unwrap();
+    assert!(csv.starts_with("time,tenant,operation,http_status,message,correlation_id,check_id\n"));
+    assert!(csv.contains(",acme,theary.order,400,"), "{csv}");
     running.stop().await;
 }

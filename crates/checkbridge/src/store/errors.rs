@@ -1,0 +1,80 @@
+//! The error log: what failed, per tenant, for operators and for PageUp support.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// One logged failure.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorEntry {
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub tenant: String,
+    pub operation: String,
+    pub http_status: Option<i64>,
+    pub message: String,
+    pub correlation: String,
+    pub check_id: Option<String>,
+}
+
+impl Store {
+    /// Records a failure. The message passes through the log redaction first.
+    pub async fn log_error(&self, e: &ErrorEntry) -> Result<(), StoreError> {
+        let message = String::from_utf8_lossy(&crate::redact::redact(e.message.as_bytes()))
+            .chars()
+            .take(2_000)
+            .collect::<String>();
+        sqlx::query(
+            "INSERT INTO error_log (id, tenant, at, operation, http_status, message, correlation, check_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&e.tenant)
+        .bind(e.at)
+        .bind(&e.operation)
+        .bind(e.http_status)
+        .bind(message)
+        .bind(&e.correlation)
+        .bind(e.check_id.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A tenant's failures since `since`, oldest first.
+    pub async fn errors(&self, tenant: &str, since: i64) -> Result<Vec<ErrorEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT at, tenant, operation, http_status, message, correlation, check_id FROM error_log \
+             WHERE tenant = $1 AND at >= $2 ORDER BY at, id",
+        )
+        .bind(tenant)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ErrorEntry {
+                    at: r.try_get("at")?,
+                    tenant: r.try_get("tenant")?,
+                    operation: r.try_get("operation")?,
+                    http_status: r.try_get("http_status")?,
+                    message: r.try_get("message")?,
+                    correlation: r.try_get("correlation")?,
+                    check_id: r.try_get("check_id")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a tenant's error entries older than `before` (retention).
+    pub async fn expire_errors(&self, tenant: &str, before: i64) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM error_log WHERE tenant = $1 AND at < $2")
+                .bind(tenant)
+                .bind(before)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+}
