@@ -34,6 +34,12 @@ pub enum Command {
     Users(commands::users::UsersArgs),
     /// The error log: export a tenant's failed calls for PageUp support.
     Logs(commands::logs::LogsArgs),
+    /// A tenant's checks: list, show one, retry its owed work, cancel it.
+    Checks(commands::admin::ChecksArgs),
+    /// Tenants: list with their state, or test one's credentials end to end.
+    Tenants(commands::admin::TenantsArgs),
+    /// PageUp tools for UAT: inspect the raw pending list, reset a check to pending.
+    Pageup(commands::admin::PageUpArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
 }
@@ -47,6 +53,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention(args) => commands::retention::run(args).await,
         Command::Users(args) => commands::users::run(args).await,
         Command::Logs(args) => commands::logs::run(args).await,
+        Command::Checks(args) => commands::admin::checks(args).await,
+        Command::Tenants(args) => commands::admin::tenants(args).await,
+        Command::Pageup(args) => commands::admin::pageup(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
         Command::Config(args) => commands::config::run(args),
     }

@@ -132,6 +132,7 @@ impl Store {
     }
 }
 
+mod admin;
 mod checks;
 mod errors;
 mod keys;
@@ -139,6 +140,7 @@ mod retention;
 mod searches;
 mod users;
 
+pub use admin::{CheckSummary, PollState};
 pub use errors::ErrorEntry;
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};

@@ -2,6 +2,7 @@
 //! `CHECKBRIDGE_TEST_POSTGRES_URL` is set) PostgreSQL.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod admin;
 mod isolation;
 mod life;
 mod poller;

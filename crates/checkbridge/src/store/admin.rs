@@ -1,0 +1,156 @@
+//! What operators ask of the store: lists, one check in full, and nudges.
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A check as an operator sees it in a list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckSummary {
+    pub id: String,
+    pub tenant: String,
+    pub pageup_id: String,
+    pub phase: String,
+    pub reference: Option<String>,
+    pub desired_version: i64,
+    pub acked_version: i64,
+    pub order_attempts: i64,
+    pub last_error: Option<String>,
+    pub push_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A tenant's poll state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PollState {
+    pub next_poll_at: i64,
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// A tenant's checks, newest first.
+    pub async fn list_checks(
+        &self,
+        tenant: &str,
+        limit: i64,
+    ) -> Result<Vec<CheckSummary>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, tenant, pageup_id, phase, reference, desired_version, acked_version, order_attempts, \
+             last_error, push_error, created_at, updated_at FROM checks WHERE tenant = $1 \
+             ORDER BY created_at DESC, id LIMIT $2",
+        )
+        .bind(tenant)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(summary).collect()
+    }
+
+    /// One check by our id or PageUp's, within its tenant.
+    pub async fn find_check(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<CheckSummary>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant, pageup_id, phase, reference, desired_version, acked_version, order_attempts, \
+             last_error, push_error, created_at, updated_at FROM checks WHERE tenant = $1 AND (id = $2 OR pageup_id = $2)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(summary).transpose()
+    }
+
+    /// Makes a check's owed work due now: its order (if not yet placed) and its PageUp
+    /// document (sent again even if acknowledged). Returns false for an unknown check.
+    pub async fn retry_now(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query(
+            "UPDATE checks SET order_due_at = CASE WHEN phase = 'claimed' THEN $1 ELSE order_due_at END, \
+             desired_version = desired_version + 1, push_due_at = $1, push_attempts = 0, updated_at = $1 \
+             WHERE tenant = $2 AND id = $3",
+        )
+        .bind(now)
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// An operator cancels a check: no order is placed any more, PageUp is owed
+    /// `cancelled`. Returns false when the check is unknown or already final.
+    pub async fn cancel_check(
+        &self,
+        tenant: &str,
+        id: &str,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query(
+            "UPDATE checks SET phase = 'cancelled', order_due_at = NULL, desired_version = desired_version + 1, \
+             push_due_at = $1, updated_at = $1 WHERE tenant = $2 AND id = $3 AND phase IN ('claimed', 'ordered')",
+        )
+        .bind(now)
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n == 1 {
+            sqlx::query("UPDATE searches SET outcome = 'cancelled', outcome_rank = 2, reconcile_at = NULL, updated_at = $1 \
+                         WHERE check_id = $2 AND outcome_rank = 0")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, 'cancelled', $5)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(tenant)
+                .bind(id)
+                .bind(actor)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// A tenant's poll schedule and last poll error.
+    pub async fn poll_state(&self, tenant: &str) -> Result<Option<PollState>, StoreError> {
+        let row =
+            sqlx::query("SELECT next_poll_at, last_error FROM tenant_polls WHERE tenant = $1")
+                .bind(tenant)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(match row {
+            Some(r) => Some(PollState {
+                next_poll_at: r.try_get("next_poll_at")?,
+                last_error: r.try_get("last_error")?,
+            }),
+            None => None,
+        })
+    }
+}
+
+fn summary(r: &sqlx::any::AnyRow) -> Result<CheckSummary, StoreError> {
+    Ok(CheckSummary {
+        id: r.try_get("id")?,
+        tenant: r.try_get("tenant")?,
+        pageup_id: r.try_get("pageup_id")?,
+        phase: r.try_get("phase")?,
+        reference: r.try_get("reference")?,
+        desired_version: r.try_get("desired_version")?,
+        acked_version: r.try_get("acked_version")?,
+        order_attempts: r.try_get("order_attempts")?,
+        last_error: r.try_get("last_error")?,
+        push_error: r.try_get("push_error")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
