@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod lab;
+pub mod metrics;
 pub mod redact;
 pub mod service;
 pub mod store;

@@ -22,16 +22,63 @@ pub fn router(engine: &Engine) -> Router {
         tenants: Arc::new(tenants),
         reconcile_after: engine.reconcile_after(),
         on_change: Some(engine.pusher_wake()),
+        metrics: Some(engine.metrics().clone()),
     });
     let ops = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .with_state(engine.clone());
     let reports = super::reports::router(super::reports::ReportState::new(
         engine.clone(),
         engine.public_base_url(),
     ));
     hooks.merge(ops).merge(reports)
+}
+
+async fn metrics(State(engine): State<Engine>) -> Response {
+    let store = engine.store();
+    let (owed, oldest) = match (
+        store.owed(None).await,
+        store.oldest_owed_push(crate::store::now_ms()).await,
+    ) {
+        (Ok(o), Ok(t)) => (o, t),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %crate::sync::error_chain(&e), "metrics: database unavailable");
+            return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
+        }
+    };
+    #[expect(clippy::cast_precision_loss, reason = "counts and ages far below 2^52")]
+    let gauges = [
+        (
+            "checkbridge_owed_orders",
+            "checks waiting for their Theary order",
+            owed.orders as f64,
+        ),
+        (
+            "checkbridge_owed_pushes",
+            "checks whose PageUp document is behind",
+            owed.pushes as f64,
+        ),
+        (
+            "checkbridge_open_searches",
+            "searches of ordered checks with no result yet",
+            owed.open_searches as f64,
+        ),
+        (
+            "checkbridge_oldest_owed_push_seconds",
+            "age of the oldest PageUp update still owed",
+            oldest as f64 / 1000.0,
+        ),
+    ];
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        engine.metrics().render(&gauges),
+    )
+        .into_response()
 }
 
 async fn ready(State(engine): State<Engine>) -> Response {

@@ -39,6 +39,8 @@ pub struct WebhookState {
     pub tenants: Arc<BTreeSet<String>>,
     /// How long a search may stay quiet before the reconciler asks Theary about it.
     pub reconcile_after: std::time::Duration,
+    /// Counters for `/metrics`.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Woken when an event moves a search (PageUp is then owed a new document).
     pub on_change: Option<Arc<tokio::sync::Notify>>,
 }
@@ -94,6 +96,17 @@ async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let result = receive_checked(&state, &tenant, &headers, body).await;
+    if let (Err(e), Some(m)) = (&result, &state.metrics) {
+        let label = if state.tenants.contains(&tenant) {
+            tenant.as_str()
+        } else {
+            "unknown"
+        };
+        m.inc(
+            "checkbridge_webhook_events_total",
+            &[("tenant", label), ("type", "unknown"), ("result", e.code)],
+        );
+    }
     // A refused delivery goes to the tenant's error log (an unknown tenant has none).
     if let Err(e) = &result {
         if state.tenants.contains(&tenant) && e.status != StatusCode::INTERNAL_SERVER_ERROR {
@@ -282,6 +295,17 @@ async fn receive_checked(
         .record_event(&record, update.as_ref(), now, reconcile_at)
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    if let Some(m) = &state.metrics {
+        let result = if new { "stored" } else { "duplicate" };
+        m.inc(
+            "checkbridge_webhook_events_total",
+            &[
+                ("tenant", &tenant),
+                ("type", event_type.as_str()),
+                ("result", result),
+            ],
+        );
+    }
     if new && update.is_some() {
         if let Some(wake) = &state.on_change {
             wake.notify_one();

@@ -541,6 +541,18 @@ impl Store {
         Ok(())
     }
 
+    /// Age in milliseconds of the oldest PageUp document still owed (0 when none).
+    pub async fn oldest_owed_push(&self, now: i64) -> Result<i64, StoreError> {
+        let r = sqlx::query(
+            "SELECT MIN(updated_at) AS t FROM checks WHERE desired_version > acked_version",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get::<Option<i64>, _>("t")?
+            .map(|t| (now - t).max(0))
+            .unwrap_or(0))
+    }
+
     /// Whether the database answers (for readiness checks).
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1 AS one").fetch_one(&self.pool).await?;

@@ -77,6 +77,7 @@ pub(crate) struct Inner {
     pub concurrency: usize,
     pub lookup_pages: u32,
     pub roles: Roles,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub wake_orderer: Arc<Notify>,
     pub wake_pusher: Arc<Notify>,
     /// Tenants this process is polling now (the store's lease keeps other replicas out).
@@ -123,6 +124,7 @@ impl Engine {
                     .unwrap_or(u32::MAX)
                     .max(1),
                 roles: s.roles.clone(),
+                metrics: Arc::new(crate::metrics::Metrics::default()),
                 wake_orderer: Arc::new(Notify::new()),
                 wake_pusher: Arc::new(Notify::new()),
                 polling: Mutex::new(HashSet::new()),
@@ -133,6 +135,11 @@ impl Engine {
     /// The store this pipeline runs on.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The service's counters.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
     }
 
     /// The tenants' data keys.

@@ -36,6 +36,22 @@ impl Engine {
     }
 
     async fn order_one(&self, w: &OrderWork) -> Result<Ordered, SyncError> {
+        let result = self.order_one_inner(w).await;
+        if let Ok(outcome) = &result {
+            let label = match outcome {
+                Ordered::Placed(_) => "placed",
+                Ordered::Refused => "refused",
+                Ordered::Deferred => "deferred",
+            };
+            self.inner.metrics.inc(
+                "checkbridge_orders_total",
+                &[("tenant", &w.tenant), ("result", label)],
+            );
+        }
+        result
+    }
+
+    async fn order_one_inner(&self, w: &OrderWork) -> Result<Ordered, SyncError> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
         let Some(t) = self.tenant(&w.tenant).cloned() else {

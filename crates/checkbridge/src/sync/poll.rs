@@ -126,11 +126,19 @@ impl Engine {
                     }
                     self.log_failure(key, "pageup.list", e.status(), e.to_string(), None)
                         .await;
+                    self.inner.metrics.inc(
+                        "checkbridge_polls_total",
+                        &[("tenant", key), ("result", "error")],
+                    );
                     report.error = Some(e.to_string());
                     break;
                 }
             };
             report.pages += 1;
+            self.inner.metrics.inc(
+                "checkbridge_polls_total",
+                &[("tenant", key), ("result", "ok")],
+            );
             let full = page.len() >= PAGE_SIZE;
             for inv in &page {
                 if self.claim(&t, inv, listed_since).await? == Some(true) {
@@ -253,6 +261,9 @@ impl Engine {
             )
             .await?;
         if recorded.new {
+            self.inner
+                .metrics
+                .inc("checkbridge_claims_total", &[("tenant", &t.key)]);
             match &built {
                 Ok(_) => {
                     tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")

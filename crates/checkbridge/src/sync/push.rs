@@ -89,6 +89,14 @@ impl Engine {
         {
             Ok(()) => {
                 store.ack_push(id, owner, version, now_ms()).await?;
+                self.inner.metrics.inc(
+                    "checkbridge_pageup_updates_total",
+                    &[
+                        ("tenant", tenant),
+                        ("status", doc.status.as_str()),
+                        ("result", "ok"),
+                    ],
+                );
                 tracing::info!(tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), version, "PageUp status updated");
                 if version < snap.desired_version {
                     self.inner.wake_pusher.notify_one();
@@ -116,6 +124,14 @@ impl Engine {
                 } else {
                     tracing::warn!(tenant, check = %id, pageup_id = %snap.pageup_id, error = %error_chain(&e), "PageUp status update failed; will retry");
                 }
+                self.inner.metrics.inc(
+                    "checkbridge_pageup_updates_total",
+                    &[
+                        ("tenant", tenant),
+                        ("status", doc.status.as_str()),
+                        ("result", "error"),
+                    ],
+                );
                 self.log_failure(
                     tenant,
                     "pageup.update",

@@ -74,6 +74,10 @@ impl Engine {
             {
                 tracing::info!(tenant = %w.tenant, check = %w.check_id, search = %mine.id, outcome = update.outcome, "search moved by reconciliation (its webhook did not arrive)");
                 moved += 1;
+                self.inner.metrics.inc(
+                    "checkbridge_reconciled_searches_total",
+                    &[("tenant", &w.tenant)],
+                );
             }
         }
         if moved > 0 {

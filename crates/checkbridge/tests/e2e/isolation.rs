@@ -230,6 +230,26 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             assert!(location.starts_with("/login?next="), "{location}");
             assert!(r.text().await.unwrap().is_empty(), "{path}");
         }
+        // Metrics: present, and labels bounded to configured tenants (or "unknown").
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for present in [
+            "checkbridge_claims_total{tenant=\"acme\"} 1",
+            "checkbridge_orders_total{tenant=\"globex\",result=\"placed\"} 1",
+            "checkbridge_webhook_events_total{tenant=\"acme\",type=\"unknown\",result=\"invalid_signature\"} 2",
+            "checkbridge_webhook_events_total{tenant=\"unknown\",type=\"unknown\",result=\"unknown_tenant\"} 1",
+            "checkbridge_pageup_updates_total{tenant=\"globex\",status=\"completed\",result=\"ok\"}",
+            "# TYPE checkbridge_owed_pushes gauge",
+        ] {
+            assert!(text.contains(present), "{present} in:\n{text}");
+        }
+        assert!(!text.contains("nosuchtenant"), "labels are bounded");
         running.stop().await;
         db.drop_now().await;
     }
