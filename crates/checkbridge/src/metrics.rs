@@ -39,6 +39,14 @@ const HELP: &[(&str, &str)] = &[
         "checkbridge_reconciled_searches_total",
         "searches moved by reading them back from Theary",
     ),
+    (
+        "checkbridge_token_fetches_total",
+        "access tokens requested (first fetches and refreshes), by partner",
+    ),
+    (
+        "checkbridge_call_retries_total",
+        "tries repeated inside a call after a transient failure, by partner",
+    ),
 ];
 
 impl Metrics {
@@ -50,6 +58,17 @@ impl Metrics {
         );
         if let Ok(mut c) = self.counters.lock() {
             *c.entry(key).or_default() += 1;
+        }
+    }
+
+    /// Sets `name` with `labels` to a total kept elsewhere (e.g. by a client).
+    pub fn set(&self, name: &'static str, labels: &[(&'static str, &str)], value: u64) {
+        let key = (
+            name,
+            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        );
+        if let Ok(mut c) = self.counters.lock() {
+            c.insert(key, value);
         }
     }
 

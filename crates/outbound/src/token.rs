@@ -52,6 +52,7 @@ struct Slot {
 pub struct TokenCache<K> {
     slots: StdMutex<HashMap<K, Arc<Mutex<Slot>>>>,
     refresh_margin: Duration,
+    fetches: std::sync::atomic::AtomicU64,
 }
 
 impl<K> std::fmt::Debug for TokenCache<K> {
@@ -69,6 +70,7 @@ impl<K: Eq + Hash + Clone> TokenCache<K> {
         Self {
             slots: StdMutex::new(HashMap::new()),
             refresh_margin,
+            fetches: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -95,6 +97,8 @@ impl<K: Eq + Hash + Clone> TokenCache<K> {
                 return Ok(token.clone());
             }
         }
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let fetched = fetch().await?;
         slot.generation += 1;
         let token = Arc::new(CachedToken {
@@ -105,6 +109,11 @@ impl<K: Eq + Hash + Clone> TokenCache<K> {
         });
         slot.current = Some(token.clone());
         Ok(token)
+    }
+
+    /// Tokens requested from the server so far (successful or not), for metrics.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Drops `stale` (a token the server just refused) so the next `get` fetches a new one.

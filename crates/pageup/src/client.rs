@@ -55,6 +55,8 @@ struct Inner {
     tokens: TokenCache<TokenKey>,
     policy: RetryPolicy,
     limits: Limits,
+    /// Tries repeated inside calls (after a transient failure), for metrics.
+    retries: std::sync::atomic::AtomicU64,
 }
 
 impl PageUpClient {
@@ -73,6 +75,7 @@ impl PageUpClient {
                 http,
                 tokens,
                 policy,
+                retries: std::sync::atomic::AtomicU64::new(0),
                 limits,
             }),
         }
@@ -195,7 +198,14 @@ impl PageUpClient {
     {
         let inner = &*self.inner;
         let mut refreshed = false;
-        run_with_retries(&inner.policy, |_| {
+        let mut tried = 1;
+        run_with_retries(&inner.policy, |attempt| {
+            if attempt > tried {
+                tried = attempt;
+                inner
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let refreshed_before = refreshed;
             refreshed = true;
             let (build, read) = (&build, &read);
@@ -339,5 +349,19 @@ impl<R: Read> Read for Limited<R> {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+impl PageUpClient {
+    /// Tokens requested so far (refreshes included, failures too), for metrics.
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.tokens.fetches()
+    }
+
+    /// Tries repeated inside calls after a transient failure, for metrics.
+    pub fn retries(&self) -> u64 {
+        self.inner
+            .retries
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }

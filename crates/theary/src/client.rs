@@ -29,6 +29,8 @@ struct Inner {
     http: reqwest::Client,
     tokens: TokenCache<TokenKey>,
     policy: RetryPolicy,
+    /// Tries repeated inside calls (after a transient failure), for metrics.
+    retries: std::sync::atomic::AtomicU64,
 }
 
 /// Whether a request may be sent again after a failure whose effect is unknown.
@@ -52,6 +54,7 @@ impl ThearyClient {
                 http,
                 tokens: TokenCache::new(Duration::from_secs(60)),
                 policy,
+                retries: std::sync::atomic::AtomicU64::new(0),
             }),
         }
     }
@@ -195,7 +198,14 @@ impl ThearyClient {
     ) -> Result<T, Error> {
         let inner = &*self.inner;
         let mut refreshed = false;
-        run_with_retries(&inner.policy, |_| {
+        let mut tried = 1;
+        run_with_retries(&inner.policy, |attempt| {
+            if attempt > tried {
+                tried = attempt;
+                inner
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             let (method, body) = (method.clone(), body.clone());
             let refreshed_before = refreshed;
             refreshed = true;
@@ -301,4 +311,18 @@ fn seg(s: &str) -> String {
 /// Whether `search_ids` contains `id` (prefix-insensitive).
 pub fn contains_id(search_ids: &[String], id: &str) -> bool {
     search_ids.iter().any(|s| same_id(s, id))
+}
+
+impl ThearyClient {
+    /// Tokens requested so far (refreshes included, failures too), for metrics.
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.tokens.fetches()
+    }
+
+    /// Tries repeated inside calls after a transient failure, for metrics.
+    pub fn retries(&self) -> u64 {
+        self.inner
+            .retries
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }

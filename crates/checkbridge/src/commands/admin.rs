@@ -79,6 +79,15 @@ pub enum TenantsCommand {
         #[arg(long)]
         tenant: String,
     },
+    /// Health issues: the open ones, or with `--days` also those resolved lately.
+    Health {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also show issues opened in the last this many days.
+        #[arg(long)]
+        days: Option<u32>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -116,13 +125,12 @@ fn tenant<'a>(config: &'a Config, key: &str) -> anyhow::Result<&'a TenantConfig>
 }
 
 fn when(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "-".into())
+    let t = crate::store::rfc3339(ms);
+    if t.is_empty() {
+        "-".into()
+    } else {
+        t
+    }
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -359,6 +367,42 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                 anyhow::bail!("tenant {key} is not ready; see above");
             }
             writeln!(out, "tenant {key} is ready")?;
+        }
+        TenantsCommand::Health { tenant: only, days } => {
+            if let Some(key) = &only {
+                tenant(&config, key)?;
+            }
+            let store = open_store(&config).await?;
+            let mut issues = match days {
+                None => store.open_issues().await?,
+                Some(d) => {
+                    let since = now_ms() - i64::from(d) * 86_400_000;
+                    let mut all = Vec::new();
+                    for key in config.tenants.keys() {
+                        all.extend(store.issues_of(key, since).await?);
+                    }
+                    all
+                }
+            };
+            issues.retain(|i| only.as_ref().is_none_or(|k| &i.tenant == k));
+            if issues.is_empty() {
+                writeln!(out, "no health issues")?;
+            }
+            for i in issues {
+                let state = match i.resolved_at {
+                    None => "OPEN".to_owned(),
+                    Some(at) => format!("resolved {}", when(at)),
+                };
+                writeln!(
+                    out,
+                    "{:<12} {:<22} {:<16} opened {}  {state}\n    {}",
+                    i.tenant,
+                    i.kind,
+                    i.subject,
+                    when(i.opened_at),
+                    i.summary
+                )?;
+            }
         }
     }
     Ok(())

@@ -56,16 +56,6 @@ pub fn parse_since(text: &str) -> Option<i64> {
     n.checked_mul(ms)
 }
 
-fn iso(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -81,7 +71,7 @@ pub fn render(entries: &[ErrorEntry], format: Format) -> anyhow::Result<String> 
         Format::Jsonl => {
             for e in entries {
                 let mut v = serde_json::to_value(e)?;
-                v["time"] = serde_json::Value::String(iso(e.at));
+                v["time"] = serde_json::Value::String(crate::store::rfc3339(e.at));
                 out.push_str(&serde_json::to_string(&v)?);
                 out.push('\n');
             }
@@ -90,7 +80,7 @@ pub fn render(entries: &[ErrorEntry], format: Format) -> anyhow::Result<String> 
             out.push_str("time,tenant,operation,http_status,message,correlation_id,check_id\n");
             for e in entries {
                 let fields = [
-                    iso(e.at),
+                    crate::store::rfc3339(e.at),
                     e.tenant.clone(),
                     e.operation.clone(),
                     e.http_status.map(|s| s.to_string()).unwrap_or_default(),

@@ -22,6 +22,7 @@ pub fn router(engine: &Engine) -> Router {
         tenants: Arc::new(tenants),
         reconcile_after: engine.reconcile_after(),
         on_change: Some(engine.pusher_wake()),
+        health: Some(engine.health().clone()),
         metrics: Some(engine.metrics().clone()),
     });
     let ops = Router::new()
@@ -38,12 +39,13 @@ pub fn router(engine: &Engine) -> Router {
 
 async fn metrics(State(engine): State<Engine>) -> Response {
     let store = engine.store();
-    let (owed, oldest) = match (
+    let (owed, oldest, issues) = match (
         store.owed(None).await,
         store.oldest_owed_push(crate::store::now_ms()).await,
+        store.open_issues().await,
     ) {
-        (Ok(o), Ok(t)) => (o, t),
-        (Err(e), _) | (_, Err(e)) => {
+        (Ok(o), Ok(t), Ok(i)) => (o, t, i),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             tracing::error!(error = %crate::sync::error_chain(&e), "metrics: database unavailable");
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
@@ -70,7 +72,34 @@ async fn metrics(State(engine): State<Engine>) -> Response {
             "age of the oldest PageUp update still owed",
             oldest as f64 / 1000.0,
         ),
+        (
+            "checkbridge_open_health_issues",
+            "health issues open now (see /ops or `checkbridge tenants health`)",
+            issues.len() as f64,
+        ),
     ];
+    let m = engine.metrics();
+    let (pageup, theary) = engine.clients();
+    m.set(
+        "checkbridge_token_fetches_total",
+        &[("partner", "pageup")],
+        pageup.token_fetches(),
+    );
+    m.set(
+        "checkbridge_token_fetches_total",
+        &[("partner", "theary")],
+        theary.token_fetches(),
+    );
+    m.set(
+        "checkbridge_call_retries_total",
+        &[("partner", "pageup")],
+        pageup.retries(),
+    );
+    m.set(
+        "checkbridge_call_retries_total",
+        &[("partner", "theary")],
+        theary.retries(),
+    );
     (
         [(
             axum::http::header::CONTENT_TYPE,

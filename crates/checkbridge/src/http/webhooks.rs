@@ -43,6 +43,8 @@ pub struct WebhookState {
     pub metrics: Option<Arc<crate::metrics::Metrics>>,
     /// Woken when an event moves a search (PageUp is then owed a new document).
     pub on_change: Option<Arc<tokio::sync::Notify>>,
+    /// Told of each delivery that verified or failed verification (health issues).
+    pub health: Option<Arc<crate::health::Monitor>>,
 }
 
 /// The receiver's routes.
@@ -96,6 +98,17 @@ async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let result = receive_checked(&state, &tenant, &headers, body).await;
+    if let Some(h) = &state.health {
+        if state.tenants.contains(&tenant) {
+            match &result {
+                Ok(_) => h.record_webhook(&tenant, true, now_ms()),
+                Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+                    h.record_webhook(&tenant, false, now_ms());
+                }
+                Err(_) => {}
+            }
+        }
+    }
     if let (Err(e), Some(m)) = (&result, &state.metrics) {
         let label = if state.tenants.contains(&tenant) {
             tenant.as_str()

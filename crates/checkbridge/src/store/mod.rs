@@ -30,7 +30,10 @@ pub enum Backend {
 }
 
 /// Migrations, in order. Each is applied once, in a transaction, and recorded.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_v2.sql")),
+];
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -135,6 +138,7 @@ impl Store {
 mod admin;
 mod checks;
 mod errors;
+mod health;
 mod keys;
 mod retention;
 mod searches;
@@ -142,6 +146,7 @@ mod users;
 
 pub use admin::{CheckSummary, PollState};
 pub use errors::ErrorEntry;
+pub use health::{AlertWork, HealthIssue};
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};
 
@@ -151,6 +156,17 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// A time in milliseconds since the epoch as RFC 3339 (UTC); empty if out of range.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

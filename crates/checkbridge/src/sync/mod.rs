@@ -6,6 +6,7 @@
 //! Each step is a public method, so tests can drive the pipeline one step at a time; `run`
 //! loops them until shutdown.
 
+mod monitor;
 mod order;
 mod poll;
 mod purge;
@@ -37,13 +38,14 @@ pub enum SyncError {
     Crypto(#[from] CryptoError),
 }
 
+pub use monitor::{alert_body, MonitorReport};
 pub use poll::PollReport;
 pub use purge::PurgeReport;
 
 /// How long leased work stays ours: longer than any outbound call with its retries (a
 /// request may take 120 s and is tried up to 4 times), so a slow but live worker is never
 /// overtaken by another doing the same work.
-const LEASE: Duration = Duration::from_secs(600);
+pub(crate) const LEASE: Duration = Duration::from_secs(600);
 /// Checks taken per step of the orderer, pusher and reconciler.
 const BATCH: i64 = 100;
 /// Idle wait of a loop that found nothing to do (a wake-up cuts it short).
@@ -82,6 +84,10 @@ pub(crate) struct Inner {
     pub wake_pusher: Arc<Notify>,
     /// Tenants this process is polling now (the store's lease keeps other replicas out).
     pub polling: Mutex<HashSet<String>>,
+    /// What the health monitor has seen of calls and webhooks.
+    pub health: Arc<crate::health::Monitor>,
+    pub alerts: crate::config::AlertsConfig,
+    pub alert_http: reqwest::Client,
 }
 
 impl Engine {
@@ -89,6 +95,7 @@ impl Engine {
     /// connection pool per host; tokens are cached per tenant.
     pub fn new(config: &Config, store: Store) -> anyhow::Result<Engine> {
         let http = outbound::http_client(&HttpSettings::default())?;
+        let alert_http = http.clone();
         let pageup =
             PageUpClient::with_http(http.clone(), RetryPolicy::default(), Limits::default());
         let theary = ThearyClient::with_http(http, RetryPolicy::default());
@@ -128,6 +135,9 @@ impl Engine {
                 wake_orderer: Arc::new(Notify::new()),
                 wake_pusher: Arc::new(Notify::new()),
                 polling: Mutex::new(HashSet::new()),
+                health: Arc::new(crate::health::Monitor::new(config.health.clone())),
+                alerts: config.alerts.clone(),
+                alert_http,
             }),
         })
     }
@@ -140,6 +150,70 @@ impl Engine {
     /// The service's counters.
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
         &self.inner.metrics
+    }
+
+    /// What the health monitor has seen (the webhook receiver adds to it).
+    pub fn health(&self) -> &Arc<crate::health::Monitor> {
+        &self.inner.health
+    }
+
+    /// Records how a call for `tenant` ended, for health issues.
+    pub(crate) fn observe(
+        &self,
+        tenant: &str,
+        partner: &'static str,
+        operation: &str,
+        outcome: &crate::health::Outcome,
+    ) {
+        self.inner
+            .health
+            .record(tenant, partner, operation, outcome, crate::store::now_ms());
+    }
+
+    /// Records how a PageUp call for `tenant` ended, for health issues.
+    pub(crate) fn observe_pageup<T>(
+        &self,
+        tenant: &str,
+        operation: &str,
+        r: &Result<T, pageup::Error>,
+    ) {
+        use crate::health::Outcome;
+        let outcome = match r {
+            Ok(_) => Outcome::Ok,
+            Err(e) if e.is_auth() => Outcome::AuthFailed {
+                partner: "pageup",
+                message: e.to_string(),
+            },
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
+        self.observe(tenant, "pageup", operation, &outcome);
+    }
+
+    /// Records how a Theary call for `tenant` ended, for health issues.
+    pub(crate) fn observe_theary<T>(
+        &self,
+        tenant: &str,
+        operation: &str,
+        r: &Result<T, theary::Error>,
+    ) {
+        use crate::health::Outcome;
+        use theary::Error as E;
+        let outcome = match r {
+            Ok(_) => Outcome::Ok,
+            Err(
+                e @ (E::BadCredentials { .. } | E::WrongAudience { .. } | E::Unauthorized { .. }),
+            ) => Outcome::AuthFailed {
+                partner: "theary",
+                message: e.to_string(),
+            },
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
+        self.observe(tenant, "theary", operation, &outcome);
+    }
+
+    /// Both partners' clients (shared by every loop).
+    pub fn clients(&self) -> (&PageUpClient, &ThearyClient) {
+        (&self.inner.pageup, &self.inner.theary)
     }
 
     /// The tenants' data keys.
@@ -225,6 +299,10 @@ impl Engine {
                 })
                 .await;
             });
+        }
+        if roles.monitor {
+            let (e, s) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move { e.monitor_loop(s).await });
         }
         if roles.purger {
             let (e, s) = (self.clone(), shutdown.clone());

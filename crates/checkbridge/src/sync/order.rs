@@ -107,7 +107,9 @@ impl Engine {
 
         // A POST may have reached Theary before: find it rather than order twice.
         if w.attempts > 0 {
-            match self.find_existing(&t.theary, &w.search_ids).await {
+            let found = self.find_existing(&t.theary, &w.search_ids).await;
+            self.observe_theary(&w.tenant, "theary.lookup", &found);
+            match found {
                 Ok(Some(found)) => {
                     tracing::info!(tenant = %w.tenant, check = %w.id, "an earlier order request had reached Theary; using its order");
                     return self.record_placed(w, &found).await;
@@ -126,12 +128,13 @@ impl Engine {
         if !store.begin_order_attempt(&w.id, owner, now_ms()).await? {
             return Ok(Ordered::Deferred);
         }
-        match self
+        let posted = self
             .inner
             .theary
             .create_order_json(&t.theary, order_json.to_vec())
-            .await
-        {
+            .await;
+        self.observe_theary(&w.tenant, "theary.order", &posted);
+        match posted {
             Ok(created) => self.record_placed(w, &created).await,
             Err(ThearyError::Invalid { messages }) => {
                 self.log_failure(

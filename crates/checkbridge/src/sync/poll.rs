@@ -113,7 +113,9 @@ impl Engine {
         let mut next = jittered(interval);
         loop {
             let listed_since = now_ms();
-            let page = match self.list(&t).await {
+            let listed = self.list(&t).await;
+            self.observe_pageup(key, "pageup.list", &listed);
+            let page = match listed {
                 Ok(page) => page,
                 Err(e) => {
                     if let Some(wait) = e.retry_after() {

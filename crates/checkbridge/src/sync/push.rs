@@ -81,12 +81,13 @@ impl Engine {
             return Ok(Pushed::Nothing);
         }
         let (doc, version) = self.document(&snap, &t.cfg);
-        match self
+        let sent = self
             .inner
             .pageup
             .update_status(&t.pageup, &snap.pageup_id, &doc)
-            .await
-        {
+            .await;
+        self.observe_pageup(tenant, "pageup.update", &sent);
+        match sent {
             Ok(()) => {
                 store.ack_push(id, owner, version, now_ms()).await?;
                 self.inner.metrics.inc(

@@ -29,7 +29,9 @@ impl Engine {
         let Some(t) = self.tenant(&w.tenant).cloned() else {
             return Ok(0);
         };
-        let theirs = match self.inner.theary.searches(&t.theary, &w.reference).await {
+        let read = self.inner.theary.searches(&t.theary, &w.reference).await;
+        self.observe_theary(&w.tenant, "theary.searches", &read);
+        let theirs = match read {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(tenant = %w.tenant, check = %w.check_id, reference = %w.reference, error = %error_chain(&e), "could not read searches from Theary; will look again");

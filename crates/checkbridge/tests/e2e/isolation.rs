@@ -246,10 +246,23 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             "checkbridge_webhook_events_total{tenant=\"unknown\",type=\"unknown\",result=\"unknown_tenant\"} 1",
             "checkbridge_pageup_updates_total{tenant=\"globex\",status=\"completed\",result=\"ok\"}",
             "# TYPE checkbridge_owed_pushes gauge",
+            "# TYPE checkbridge_open_health_issues gauge",
+            "checkbridge_token_fetches_total{partner=\"pageup\"}",
+            "checkbridge_token_fetches_total{partner=\"theary\"}",
+            "checkbridge_call_retries_total{partner=\"theary\"}",
         ] {
             assert!(text.contains(present), "{present} in:\n{text}");
         }
         assert!(!text.contains("nosuchtenant"), "labels are bounded");
+        let fetched: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("checkbridge_token_fetches_total{partner=\"pageup\"} "))
+            .and_then(|v| v.parse().ok())
+            .unwrap();
+        assert!(
+            fetched >= 2,
+            "one PageUp token per tenant at least: {fetched}"
+        );
         running.stop().await;
         db.drop_now().await;
     }

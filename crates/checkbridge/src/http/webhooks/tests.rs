@@ -73,6 +73,7 @@ async fn fixture() -> Fixture {
             tenants,
             reconcile_after: Duration::from_secs(600),
             on_change: None,
+            health: None,
             metrics: None,
         }),
     )
