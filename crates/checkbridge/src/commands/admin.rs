@@ -31,12 +31,24 @@ pub struct ChecksArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ChecksCommand {
-    /// A tenant's checks, newest first.
+    /// A tenant's checks, newest first, optionally narrowed.
     List {
         #[arg(long)]
         tenant: String,
         #[arg(long, default_value_t = 50)]
         limit: i64,
+        /// Only checks in this phase: claimed, ordered, failed or cancelled.
+        #[arg(long)]
+        phase: Option<String>,
+        /// Only checks claimed within this period (e.g. 30m, 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only checks owing an order or a PageUp update.
+        #[arg(long)]
+        owing: bool,
+        /// Only checks whose last order or PageUp update failed.
+        #[arg(long)]
+        errors: bool,
     },
     /// One check (our id or PageUp's): state, searches, access record and errors.
     Show {
@@ -143,15 +155,43 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
     let config = Config::load(args.file.config.as_deref(), std::env::vars())?;
     let mut out = std::io::stdout().lock();
     match args.command {
-        ChecksCommand::List { tenant: key, limit } => {
+        ChecksCommand::List {
+            tenant: key,
+            limit,
+            phase,
+            since,
+            owing,
+            errors,
+        } => {
             tenant(&config, &key)?;
+            if let Some(p) = &phase {
+                if !["claimed", "ordered", "failed", "cancelled"].contains(&p.as_str()) {
+                    anyhow::bail!("--phase {p:?}: use claimed, ordered, failed or cancelled");
+                }
+            }
+            let since = match since.as_deref() {
+                None => None,
+                Some(text) => Some(
+                    now_ms()
+                        - super::logs::parse_since(text).ok_or_else(|| {
+                            anyhow::anyhow!("--since {text:?}: use a number and m, h or d, e.g. 7d")
+                        })?,
+                ),
+            };
+            let filter = crate::store::CheckFilter {
+                tenant: Some(key.clone()),
+                phase,
+                since,
+                owing,
+                with_errors: errors,
+            };
             let store = open_store(&config).await?;
             writeln!(
                 out,
                 "{:<10} {:<36} {:<9} {:<7} {:<25} last error",
                 "pageup id", "check", "phase", "pageup", "updated"
             )?;
-            for c in store.list_checks(&key, limit.clamp(1, 10_000)).await? {
+            for c in store.find_checks(&filter, limit.clamp(1, 10_000)).await? {
                 let pageup = if c.acked_version >= c.desired_version {
                     "current"
                 } else {

@@ -21,11 +21,20 @@ pub struct UsersArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
-    /// Add a report reader to a tenant. Without --password-stdin a password is generated
-    /// and printed once.
+    /// Add a report reader to a tenant (or, with --operator, an operator of the service,
+    /// who sees the operator page but no report). Without --password-stdin a password is
+    /// generated and printed once.
     Add {
+        /// The reader's tenant (not for operators).
+        #[arg(
+            long,
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
+        tenant: Option<String>,
+        /// An operator: every tenant's health, checks and error log at /ops; no reports.
         #[arg(long)]
-        tenant: String,
+        operator: bool,
         #[arg(long)]
         username: String,
         /// Read the password from the first line of standard input.
@@ -45,12 +54,27 @@ pub fn generate_password() -> zeroize::Zeroizing<String> {
     )
 }
 
-/// Adds a user; returns false when the name is taken.
+/// Adds a report reader to `tenant`; returns false when the name is taken.
 pub async fn add_user(
     store: &Store,
     tenant: &str,
     username: &str,
     password: &str,
+) -> anyhow::Result<bool> {
+    add_with_role(store, tenant, username, password, "reader").await
+}
+
+/// Adds an operator (all tenants' operator page, no reports); false when the name is taken.
+pub async fn add_operator(store: &Store, username: &str, password: &str) -> anyhow::Result<bool> {
+    add_with_role(store, "*", username, password, "operator").await
+}
+
+async fn add_with_role(
+    store: &Store,
+    tenant: &str,
+    username: &str,
+    password: &str,
+    role: &str,
 ) -> anyhow::Result<bool> {
     if username.trim().is_empty() || username.len() > 100 {
         anyhow::bail!("a user name is 1 to 100 characters");
@@ -60,7 +84,7 @@ pub async fn add_user(
     }
     let hash = crate::http::auth::hash_password(password).map_err(anyhow::Error::msg)?;
     Ok(store
-        .create_user(tenant, username.trim(), &hash, now_ms())
+        .create_user_with_role(tenant, username.trim(), &hash, role, now_ms())
         .await?)
 }
 
@@ -69,11 +93,14 @@ pub async fn run(args: UsersArgs) -> anyhow::Result<()> {
     match args.command {
         UsersCommand::Add {
             tenant,
+            operator,
             username,
             password_stdin,
         } => {
-            if !config.tenants.contains_key(&tenant) {
-                anyhow::bail!("tenant {tenant:?} is not configured (tenants.{tenant})");
+            if let Some(tenant) = &tenant {
+                if !config.tenants.contains_key(tenant) {
+                    anyhow::bail!("tenant {tenant:?} is not configured (tenants.{tenant})");
+                }
             }
             let (password, generated) = if password_stdin {
                 let mut line = zeroize::Zeroizing::new(String::new());
@@ -91,11 +118,18 @@ pub async fn run(args: UsersArgs) -> anyhow::Result<()> {
             let store = Store::connect(&config.service.database_url)
                 .await
                 .context("opening the database")?;
-            if !add_user(&store, &tenant, &username, &password).await? {
+            let added = match (&tenant, operator) {
+                (Some(t), false) => add_user(&store, t, &username, &password).await?,
+                _ => add_operator(&store, &username, &password).await?,
+            };
+            if !added {
                 anyhow::bail!("user name {username:?} is taken");
             }
             let mut out = std::io::stdout().lock();
-            writeln!(out, "user {username} added to tenant {tenant}")?;
+            match &tenant {
+                Some(t) if !operator => writeln!(out, "user {username} added to tenant {t}")?,
+                _ => writeln!(out, "operator {username} added (operator page: /ops)")?,
+            }
             if generated {
                 writeln!(out, "password (shown once): {}", password.as_str())?;
             }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod ops;
 pub mod reports;
 pub mod webhooks;
 

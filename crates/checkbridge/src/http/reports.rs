@@ -50,6 +50,8 @@ impl ReportState {
             ("base.html", include_str!("../../templates/base.html")),
             ("login.html", include_str!("../../templates/login.html")),
             ("report.html", include_str!("../../templates/report.html")),
+            ("ops.html", include_str!("../../templates/ops.html")),
+            ("home.html", include_str!("../../templates/home.html")),
         ] {
             // The templates are part of the binary and tested; a broken one fails every test.
             if let Err(e) = env.add_template(name, text) {
@@ -64,7 +66,11 @@ impl ReportState {
         }
     }
 
-    fn render(&self, name: &str, ctx: Value) -> Response {
+    pub(super) fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub(super) fn render(&self, name: &str, ctx: Value) -> Response {
         match self
             .templates
             .get_template(name)
@@ -95,6 +101,8 @@ pub fn router(state: ReportState) -> Router {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/", get(home))
+        .route("/ops", get(super::ops::page))
         .route("/reports/{tenant}/{check}", get(report_overall))
         .route("/reports/{tenant}/{check}/{search}", get(report_search))
         .with_state(state)
@@ -125,21 +133,26 @@ fn form(body: &Bytes) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-/// A path we may send a reader back to after login: a report page of ours, nothing else.
+/// A path we may send a reader back to after login: a report page or the operator page of
+/// ours, nothing else.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with("/reports/") && !n.contains("//") && !n.contains('\\') => {
+        Some(n)
+            if (n.starts_with("/reports/") || n == "/ops" || n.starts_with("/ops?"))
+                && !n.contains("//")
+                && !n.contains('\\') =>
+        {
             n.to_owned()
         }
         _ => "/".to_owned(),
     }
 }
 
-fn csrf_for_session(token: &str) -> String {
+pub(super) fn csrf_for_session(token: &str) -> String {
     digest(&format!("csrf|{token}"))
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
         Html("<!doctype html><title>Not found</title><h1>Not found</h1>"),
@@ -147,7 +160,10 @@ fn not_found() -> Response {
         .into_response()
 }
 
-async fn session(state: &ReportState, headers: &HeaderMap) -> Option<(SessionUser, String)> {
+pub(super) async fn session(
+    state: &ReportState,
+    headers: &HeaderMap,
+) -> Option<(SessionUser, String)> {
     let token = cookie_value(headers, SESSION_COOKIE)?;
     match state
         .engine
@@ -314,6 +330,26 @@ async fn logout(State(state): State<ReportState>, headers: HeaderMap, body: Byte
     r
 }
 
+/// Where a login without a destination lands: operators on the operator page, readers on
+/// a page that tells them to open reports from PageUp.
+async fn home(State(state): State<ReportState>, headers: HeaderMap) -> Response {
+    let Some((user, token)) = session(&state, &headers).await else {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
+    };
+    if user.is_operator() {
+        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/ops")]).into_response();
+    }
+    let name = state
+        .engine
+        .tenant(&user.tenant)
+        .and_then(|t| t.cfg.name.clone())
+        .unwrap_or_else(|| user.tenant.clone());
+    state.render(
+        "home.html",
+        serde_json::json!({ "username": user.username, "tenant_name": name, "csrf": csrf_for_session(&token) }),
+    )
+}
+
 async fn report_overall(
     state: State<ReportState>,
     Path((tenant, check)): Path<(String, String)>,
@@ -404,7 +440,7 @@ async fn report(
     r
 }
 
-fn when(ms: i64) -> String {
+pub(super) fn when(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {

@@ -21,6 +21,20 @@ pub struct CheckSummary {
     pub updated_at: i64,
 }
 
+/// Which checks to list; every field narrows, none set lists all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckFilter {
+    pub tenant: Option<String>,
+    /// claimed | ordered | failed | cancelled
+    pub phase: Option<String>,
+    /// Claimed at or after (milliseconds since the epoch).
+    pub since: Option<i64>,
+    /// Only checks owing an order or a PageUp update.
+    pub owing: bool,
+    /// Only checks whose last order or update attempt failed.
+    pub with_errors: bool,
+}
+
 /// A tenant's poll state.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PollState {
@@ -35,12 +49,36 @@ impl Store {
         tenant: &str,
         limit: i64,
     ) -> Result<Vec<CheckSummary>, StoreError> {
+        self.find_checks(
+            &CheckFilter {
+                tenant: Some(tenant.to_owned()),
+                ..CheckFilter::default()
+            },
+            limit,
+        )
+        .await
+    }
+
+    /// Checks matching `filter`, newest first.
+    pub async fn find_checks(
+        &self,
+        filter: &CheckFilter,
+        limit: i64,
+    ) -> Result<Vec<CheckSummary>, StoreError> {
+        // Each condition is neutral when its parameter is empty or zero.
         let rows = sqlx::query(
             "SELECT id, tenant, pageup_id, phase, reference, desired_version, acked_version, order_attempts, \
-             last_error, push_error, created_at, updated_at FROM checks WHERE tenant = $1 \
-             ORDER BY created_at DESC, id LIMIT $2",
+             last_error, push_error, created_at, updated_at FROM checks \
+             WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR phase = $2) AND created_at >= $3 \
+             AND ($4 = 0 OR order_due_at IS NOT NULL OR desired_version > acked_version) \
+             AND ($5 = 0 OR last_error IS NOT NULL OR push_error IS NOT NULL) \
+             ORDER BY created_at DESC, id LIMIT $6",
         )
-        .bind(tenant)
+        .bind(filter.tenant.as_deref().unwrap_or_default())
+        .bind(filter.phase.as_deref().unwrap_or_default())
+        .bind(filter.since.unwrap_or(0))
+        .bind(i64::from(filter.owing))
+        .bind(i64::from(filter.with_errors))
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;

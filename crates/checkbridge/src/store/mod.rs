@@ -144,7 +144,7 @@ mod retention;
 mod searches;
 mod users;
 
-pub use admin::{CheckSummary, PollState};
+pub use admin::{CheckFilter, CheckSummary, PollState};
 pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};
 pub use retention::AccessRecord;

@@ -8,8 +8,17 @@ use super::{Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionUser {
     pub user_id: String,
+    /// The reader's tenant; `*` for an operator.
     pub tenant: String,
     pub username: String,
+    /// `reader` (its tenant's reports) or `operator` (the operator page, no reports).
+    pub role: String,
+}
+
+impl SessionUser {
+    pub fn is_operator(&self) -> bool {
+        self.role == "operator"
+    }
 }
 
 impl Store {
@@ -21,8 +30,21 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
+        self.create_user_with_role(tenant, username, password_hash, "reader", now)
+            .await
+    }
+
+    /// Adds a user with `role` (`reader` of `tenant`, or `operator` with tenant `*`).
+    pub async fn create_user_with_role(
+        &self,
+        tenant: &str,
+        username: &str,
+        password_hash: &str,
+        role: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "INSERT INTO users (id, tenant, username, password_hash, created_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO users (id, tenant, username, password_hash, created_at, role) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(uuid::Uuid::new_v4().to_string())
@@ -30,6 +52,7 @@ impl Store {
         .bind(username)
         .bind(password_hash)
         .bind(now)
+        .bind(role)
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -81,7 +104,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<SessionUser>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.tenant, u.username FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT u.id, u.tenant, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
         )
         .bind(token_hash)
@@ -93,6 +116,7 @@ impl Store {
                 user_id: r.try_get("id")?,
                 tenant: r.try_get("tenant")?,
                 username: r.try_get("username")?,
+                role: r.try_get("role")?,
             }),
             None => None,
         })

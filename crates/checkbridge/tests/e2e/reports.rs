@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use checkbridge::commands::users::add_user;
+use checkbridge::commands::users::{add_operator, add_user};
 use checkbridge::lab::{Lab, LabOptions, Scenario};
 use checkbridge::store::Store;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -223,6 +223,51 @@ async fn reports_open_only_for_their_tenant_after_login() {
         .await;
     assert_eq!((foreign, made_up), (404, 404));
     assert_eq!(foreign_body, made_up_body);
+
+    // The operator page: not for readers; an operator sees every tenant and the check's
+    // timeline, no candidate data, and no report.
+    assert_eq!(b.get("/ops").await.0, 404);
+    assert!(add_operator(&store, "olive", "operator password 1")
+        .await
+        .unwrap());
+    let mut o = Browser::new(&base);
+    let (status, location, _) = o.get("/ops").await;
+    assert_eq!((status, location.as_str()), (303, "/login?next=%2Fops"));
+    let (status, location, _) = o.sign_in("/ops", "olive", "operator password 1").await;
+    assert_eq!((status, location.as_str()), (303, "/ops"));
+    let (status, _, ops) = o.get("/ops").await;
+    assert_eq!(status, 200, "{ops}");
+    for shown in [
+        "acme",
+        "globex",
+        "initech",
+        id.as_str(),
+        "claimed from PageUp",
+        "employment search: completed",
+        "No open issues",
+        "Error log",
+    ] {
+        assert!(ops.contains(shown), "{shown} on the operator page");
+    }
+    for hidden_value in [
+        c["firstName"].as_str().unwrap(),
+        c["lastName"].as_str().unwrap(),
+        ssn,
+    ] {
+        assert!(
+            !ops.contains(hidden_value),
+            "candidate data on the operator page"
+        );
+    }
+    let (status, _, narrowed) = o.get("/ops?tenant=globex&since=7d&operation=pageup").await;
+    assert_eq!(status, 200);
+    assert!(
+        !narrowed.contains(id.as_str()),
+        "filtered to another tenant"
+    );
+    assert_eq!(o.get(&path).await.0, 404, "operators read no report");
+    let (status, location, _) = o.get("/").await;
+    assert_eq!((status, location.as_str()), (303, "/ops"));
 
     // Failed logins are limited per user name, even with the right password after.
     let mut m = Browser::new(&base);

@@ -1,0 +1,211 @@
+//! The operator page, `/ops`: every tenant with its health, open issues, recent checks with
+//! their timelines, and the error log with filters. Only users with the `operator` role see
+//! it (others get 404, like a report of another tenant); it shows no candidate data, and an
+//! operator sees no report.
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use super::reports::{csrf_for_session, not_found, session, when, ReportState};
+use crate::store::{now_ms, CheckFilter};
+
+/// The page's filters, all optional.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct OpsQuery {
+    /// Only this tenant (checks and errors).
+    pub tenant: Option<String>,
+    /// Only errors of this operation (e.g. `pageup.update`).
+    pub operation: Option<String>,
+    /// How far back: `1h`, `24h` (default), `7d`...
+    pub since: Option<String>,
+    /// Only checks owing work or with errors.
+    pub attention: Option<String>,
+}
+
+const MAX_CHECKS: i64 = 50;
+const MAX_ERRORS: usize = 200;
+
+pub async fn page(
+    State(state): State<ReportState>,
+    headers: HeaderMap,
+    Query(q): Query<OpsQuery>,
+) -> Response {
+    let Some((user, token)) = session(&state, &headers).await else {
+        return (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, "/login?next=%2Fops"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+        )
+            .into_response();
+    };
+    if !user.is_operator() {
+        return not_found();
+    }
+    match context(&state, &q, csrf_for_session(&token), &user.username).await {
+        Ok(ctx) => {
+            let mut r = state.render("ops.html", ctx);
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            r
+        }
+        Err(e) => {
+            tracing::error!(error = %crate::sync::error_chain(&e), "operator page: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response()
+        }
+    }
+}
+
+async fn context(
+    state: &ReportState,
+    q: &OpsQuery,
+    csrf: String,
+    username: &str,
+) -> Result<Value, crate::store::StoreError> {
+    let engine = state.engine();
+    let store = engine.store();
+    let now = now_ms();
+    let since_text = q
+        .since
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| "24h".into());
+    let span = crate::commands::logs::parse_since(&since_text).unwrap_or(86_400_000);
+    let since = now - span;
+    let only = q
+        .tenant
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && engine.tenant(t).is_some())
+        .map(str::to_owned);
+    let operation = q
+        .operation
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_owned);
+    let attention = q.attention.as_deref().is_some_and(|a| !a.is_empty());
+
+    let issues = store.open_issues().await?;
+    let mut tenants = Vec::new();
+    for key in engine.tenant_keys() {
+        let t = engine.tenant(key);
+        let owed = store.owed(Some(key)).await?;
+        let poll = store.poll_state(key).await?;
+        let open = issues.iter().filter(|i| i.tenant == key).count();
+        tenants.push(json!({
+            "key": key,
+            "name": t.and_then(|t| t.cfg.name.clone()).unwrap_or_default(),
+            "enabled": t.is_some_and(|t| t.cfg.enabled),
+            "health": if open == 0 { "healthy".to_owned() } else { format!("{open} open issue(s)") },
+            "healthy": open == 0,
+            "owed_orders": owed.orders,
+            "owed_pushes": owed.pushes,
+            "next_poll": poll.as_ref().map(|p| when(p.next_poll_at)).unwrap_or_else(|| "never polled".into()),
+            "last_poll_error": poll.and_then(|p| p.last_error),
+        }));
+    }
+
+    let filter = CheckFilter {
+        tenant: only.clone(),
+        since: Some(since),
+        owing: false,
+        with_errors: false,
+        phase: None,
+    };
+    let mut checks = Vec::new();
+    for c in store.find_checks(&filter, MAX_CHECKS * 4).await? {
+        let owing = c.desired_version > c.acked_version || c.phase == "claimed";
+        let error = c.push_error.clone().or(c.last_error.clone());
+        if attention && !owing && error.is_none() {
+            continue;
+        }
+        if checks.len() as i64 >= MAX_CHECKS {
+            break;
+        }
+        // The timeline: claimed, each search's events, the last change; no candidate data.
+        let mut timeline = vec![json!({ "at": when(c.created_at), "what": "claimed from PageUp" })];
+        if let Some(data) = store.report_data(&c.tenant, &c.id).await? {
+            for s in &data.searches {
+                for (kind, at) in &s.events {
+                    timeline.push(json!({
+                        "at": when(*at),
+                        "what": format!("{} search: {}", s.search_type.to_ascii_lowercase(), kind.trim_start_matches("verification.").replace('_', " ")),
+                        "ms": at,
+                    }));
+                }
+            }
+        }
+        timeline.push(
+            json!({ "at": when(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
+        );
+        checks.push(json!({
+            "tenant": c.tenant,
+            "id": c.id,
+            "pageup_id": c.pageup_id,
+            "phase": c.phase,
+            "reference": c.reference,
+            "pageup": if c.acked_version >= c.desired_version { "current" } else { "update owed" },
+            "created": when(c.created_at),
+            "error": error,
+            "timeline": timeline,
+        }));
+    }
+
+    let mut errors = Vec::new();
+    let keys: Vec<String> = match &only {
+        Some(k) => vec![k.clone()],
+        None => engine.tenant_keys().map(str::to_owned).collect(),
+    };
+    for key in &keys {
+        for e in store.errors(key, since).await? {
+            if operation
+                .as_ref()
+                .is_some_and(|o| !e.operation.starts_with(o.as_str()))
+            {
+                continue;
+            }
+            errors.push(e);
+        }
+    }
+    errors.sort_by_key(|e| std::cmp::Reverse(e.at));
+    let total_errors = errors.len();
+    errors.truncate(MAX_ERRORS);
+
+    Ok(json!({
+        "username": username,
+        "csrf": csrf,
+        "generated": when(now),
+        "filters": {
+            "tenant": only.unwrap_or_default(),
+            "operation": operation.unwrap_or_default(),
+            "since": since_text,
+            "attention": attention,
+        },
+        "tenant_keys": engine.tenant_keys().collect::<Vec<_>>(),
+        "tenants": tenants,
+        "issues": issues.iter().map(|i| json!({
+            "tenant": i.tenant,
+            "kind": i.kind.replace('_', " "),
+            "subject": i.subject,
+            "summary": i.summary,
+            "opened": when(i.opened_at),
+        })).collect::<Vec<_>>(),
+        "checks": checks,
+        "errors": errors.iter().map(|e| json!({
+            "at": when(e.at),
+            "tenant": e.tenant,
+            "operation": e.operation,
+            "status": e.http_status,
+            "message": e.message,
+            "correlation": e.correlation,
+        })).collect::<Vec<_>>(),
+        "errors_total": total_errors,
+        "errors_shown": errors.len(),
+    }))
+}
