@@ -45,22 +45,9 @@ pub struct ReportState {
 
 impl ReportState {
     pub fn new(engine: Engine, public_base_url: &str) -> ReportState {
-        let mut env = minijinja::Environment::new();
-        for (name, text) in [
-            ("base.html", include_str!("../../templates/base.html")),
-            ("login.html", include_str!("../../templates/login.html")),
-            ("report.html", include_str!("../../templates/report.html")),
-            ("ops.html", include_str!("../../templates/ops.html")),
-            ("home.html", include_str!("../../templates/home.html")),
-        ] {
-            // The templates are part of the binary and tested; a broken one fails every test.
-            if let Err(e) = env.add_template(name, text) {
-                tracing::error!(template = name, error = %e, "template does not parse");
-            }
-        }
         ReportState {
             engine,
-            templates: Arc::new(env),
+            templates: Arc::new(templates()),
             secure: public_base_url.starts_with("https://"),
             failures: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -94,6 +81,24 @@ impl ReportState {
             if self.secure { "; Secure" } else { "" }
         )
     }
+}
+
+/// The pages' templates (auto-escaping HTML, as `.html` names make minijinja do).
+fn templates() -> minijinja::Environment<'static> {
+    let mut env = minijinja::Environment::new();
+    for (name, text) in [
+        ("base.html", include_str!("../../templates/base.html")),
+        ("login.html", include_str!("../../templates/login.html")),
+        ("report.html", include_str!("../../templates/report.html")),
+        ("ops.html", include_str!("../../templates/ops.html")),
+        ("home.html", include_str!("../../templates/home.html")),
+    ] {
+        // The templates are part of the binary and tested; a broken one fails every test.
+        if let Err(e) = env.add_template(name, text) {
+            tracing::error!(template = name, error = %e, "template does not parse");
+        }
+    }
+    env
 }
 
 /// Routes of the report pages and login.
@@ -350,20 +355,28 @@ async fn home(State(state): State<ReportState>, headers: HeaderMap) -> Response 
     )
 }
 
+/// `?format=pdf` downloads the report as a PDF file instead of showing the page.
+#[derive(serde::Deserialize, Default)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
 async fn report_overall(
     state: State<ReportState>,
     Path((tenant, check)): Path<(String, String)>,
+    Query(q): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Response {
-    report(state, tenant, check, None, headers).await
+    report(state, tenant, check, None, q, headers).await
 }
 
 async fn report_search(
     state: State<ReportState>,
     Path((tenant, check, search)): Path<(String, String, String)>,
+    Query(q): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Response {
-    report(state, tenant, check, Some(search), headers).await
+    report(state, tenant, check, Some(search), q, headers).await
 }
 
 async fn report(
@@ -371,13 +384,18 @@ async fn report(
     tenant: String,
     check: String,
     search: Option<String>,
+    q: FormatQuery,
     headers: HeaderMap,
 ) -> Response {
+    let pdf = q.format.as_deref() == Some("pdf");
     let Some((user, token)) = session(&state, &headers).await else {
-        let path = match &search {
+        let mut path = match &search {
             Some(s) => format!("/reports/{tenant}/{check}/{s}"),
             None => format!("/reports/{tenant}/{check}"),
         };
+        if pdf {
+            path.push_str("?format=pdf");
+        }
         let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
         return (
             StatusCode::SEE_OTHER,
@@ -414,7 +432,11 @@ async fn report(
             &tenant,
             &check,
             &format!("user:{}", user.username),
-            "report_viewed",
+            if pdf {
+                "report_downloaded"
+            } else {
+                "report_viewed"
+            },
             now_ms(),
         )
         .await
@@ -423,7 +445,7 @@ async fn report(
         tracing::error!(error = %crate::sync::error_chain(&e), "report view not recorded");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
-    let ctx = report_context(
+    let mut ctx = report_context(
         &state,
         &t.cfg,
         &tenant,
@@ -432,6 +454,32 @@ async fn report(
         csrf_for_session(&token),
     )
     .await;
+    ctx["pdf_href"] = Value::String(match &search {
+        Some(s) => format!("/reports/{tenant}/{check}/{s}?format=pdf"),
+        None => format!("/reports/{tenant}/{check}?format=pdf"),
+    });
+    if pdf {
+        let name = format!(
+            "background-check-{}.pdf",
+            data.pageup_id
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .take(64)
+                .collect::<String>()
+        );
+        return (
+            [
+                (header::CONTENT_TYPE, "application/pdf".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            super::pdf::report(&ctx),
+        )
+            .into_response();
+    }
     let mut r = state.render("report.html", ctx);
     r.headers_mut().insert(
         header::CACHE_CONTROL,
@@ -618,4 +666,78 @@ async fn report_context(
         "searches": searches,
         "csrf": csrf,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `report_context` makes of a completed check with a discrepancy.
+    fn sample() -> Value {
+        serde_json::json!({
+            "tenant_name": "Acme Corp",
+            "check": {
+                "pageup_id": "100234",
+                "reference": "3f0c7a5e-1b2d-4c8e-9f00-5a6b7c8d9e0f",
+                "status": "ordered",
+                "reason": null,
+                "created": "2026-11-20 09:14 UTC",
+                "updated": "2026-11-21 16:02 UTC",
+            },
+            "candidate": {
+                "name": "Dana <b>Whitfield</b>",
+                "ssn_masked": "•••-••-6789",
+                "email": "dana@example.com",
+                "job": "Senior Accountant",
+            },
+            "overall": "review",
+            "searches": [{
+                "id": "s-emp",
+                "label": "Employment verification",
+                "status": "review",
+                "outcome": "VERIFIED",
+                "discrepancy": true,
+                "reason_code": null,
+                "fields": [
+                    { "name": "Employer", "value": "Northwind Traders" },
+                    { "name": "Job title", "value": "provided: Senior Accountant · verified: Accountant" },
+                ],
+                "comments": "Verified with HR by phone.",
+                "events": [
+                    { "kind": "contact plan", "at": "2026-11-20 09:20 UTC" },
+                    { "kind": "completed", "at": "2026-11-21 16:00 UTC" },
+                ],
+            }],
+            "csrf": "csrf-token",
+            "pdf_href": "/reports/acme/c-1?format=pdf",
+        })
+    }
+
+    #[test]
+    fn a_rendered_report_matches_its_snapshot_and_escapes_what_it_shows() {
+        let html = templates()
+            .get_template("report.html")
+            .and_then(|t| t.render(sample()))
+            .unwrap();
+        assert!(
+            html.contains("Dana &lt;b&gt;Whitfield&lt;&#x2f;b&gt;"),
+            "escaped"
+        );
+        insta::assert_snapshot!("report", html);
+    }
+
+    #[test]
+    fn the_pdf_carries_the_same_report() {
+        let pdf = super::super::pdf::report(&sample());
+        let has = |needle: &[u8]| pdf.windows(needle.len()).any(|w| w == needle);
+        for shown in [
+            b"Dana <b>Whitfield</b>".as_slice(),
+            b"\x95\x95\x95-\x95\x95-6789",
+            b"Employment verification",
+            b"Northwind Traders",
+            b"Verified with HR by phone.",
+        ] {
+            assert!(has(shown), "{}", String::from_utf8_lossy(shown));
+        }
+    }
 }

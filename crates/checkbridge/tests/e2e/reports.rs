@@ -51,6 +51,23 @@ impl Browser {
             .join("; ")
     }
 
+    /// GET returning the content type and the raw body.
+    async fn download(&mut self, path: &str) -> (u16, String, Vec<u8>) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let kind = r
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (r.status().as_u16(), kind, r.bytes().await.unwrap().to_vec())
+    }
+
     async fn get(&mut self, path: &str) -> (u16, String, String) {
         let r = self
             .http
@@ -203,7 +220,47 @@ async fn reports_open_only_for_their_tenant_after_login() {
     ] {
         assert!(report.contains(shown), "{shown} in the report");
     }
+    // The same report as a PDF file, linked from the page.
+    let pdf_path = format!("{path}?format=pdf");
+    // (The template escapes `/` in attributes as `&#x2f;`; a browser reads it back.)
+    assert!(
+        report.contains(&format!("href=\"{}\"", pdf_path.replace('/', "&#x2f;"))),
+        "a download link"
+    );
+    let (status, kind, pdf) = b.download(&pdf_path).await;
+    assert_eq!((status, kind.as_str()), (200, "application/pdf"));
+    assert!(pdf.starts_with(b"%PDF-1.4") && pdf.ends_with(b"%%EOF\n"));
+    let has = |needle: &[u8]| pdf.windows(needle.len()).any(|w| w == needle);
+    assert!(
+        has(c["lastName"].as_str().unwrap().as_bytes()),
+        "the candidate's name"
+    );
+    let masked = [
+        b"\x95\x95\x95-\x95\x95-".as_slice(),
+        &ssn.as_bytes()[ssn.len() - 4..],
+    ]
+    .concat();
+    assert!(has(&masked), "masked national id");
+    assert!(
+        !has(ssn.as_bytes()) && !has(ssn.replace('-', "").as_bytes()),
+        "no full national id"
+    );
+    assert!(
+        !has(c["dateOfBirth"].as_str().unwrap().as_bytes()),
+        "no date of birth"
+    );
+    assert!(has(b"Employment verification") && has(b"Discrepancy"));
+    // Without a session the file is not served either.
+    let (status, _, _) = Browser::new(&base).download(&pdf_path).await;
+    assert_eq!(status, 303);
+
     let views = store.access_records("acme").await.unwrap();
+    assert!(
+        views
+            .iter()
+            .any(|r| r.action == "report_downloaded" && r.actor == "user:alice"),
+        "{views:?}"
+    );
     assert!(
         views
             .iter()
