@@ -109,6 +109,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         super::users::add_user(&store, &t.key, &username, &password).await?;
         readers.insert(t.key.clone(), (username, password));
     }
+    let operator_password = super::users::generate_password();
+    super::users::add_operator(&store, "demo-operator", &operator_password).await?;
 
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let mut last_line = String::new();
@@ -306,6 +308,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             )?;
         }
     }
+    writeln!(
+        out,
+        "Operator page (tenants' health, checks, error log): {}/ops\n  sign in as demo-operator with password {}",
+        format_args!("http://{}", lab.service_addr),
+        operator_password.as_str()
+    )?;
     match &args.database_url {
         Some(url) => writeln!(out, "Database kept at {}", crate::config::redact_url(url))?,
         None => writeln!(

@@ -144,13 +144,20 @@ async fn context(
         timeline.push(
             json!({ "at": when(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
         );
+        let status = engine
+            .pageup_status(&c.tenant, &c.id)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| c.phase.clone());
         checks.push(json!({
             "tenant": c.tenant,
             "id": c.id,
             "pageup_id": c.pageup_id,
             "phase": c.phase,
             "reference": c.reference,
-            "pageup": if c.acked_version >= c.desired_version { "current" } else { "update owed" },
+            "status": status,
+            "pageup": if c.acked_version >= c.desired_version { "sent" } else { "update owed" },
             "created": when(c.created_at),
             "error": error,
             "timeline": timeline,

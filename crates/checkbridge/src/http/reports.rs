@@ -504,6 +504,25 @@ fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "—".to_owned(),
+        Value::Bool(true) => "yes".to_owned(),
+        Value::Bool(false) => "no".to_owned(),
+        Value::Object(o) if o.contains_key("accredited") || o.contains_key("accreditor") => {
+            let by = o
+                .get("accreditor")
+                .and_then(Value::as_str)
+                .map(|a| format!(" by {a}"))
+                .unwrap_or_default();
+            let source = o
+                .get("source")
+                .and_then(Value::as_str)
+                .map(|s| format!(" (source: {s})"))
+                .unwrap_or_default();
+            match o.get("accredited").and_then(Value::as_bool) {
+                Some(false) => format!("not accredited{by}{source}"),
+                Some(true) => format!("accredited{by}{source}"),
+                None => format!("accreditation{by}{source}"),
+            }
+        }
         Value::Object(o) if o.contains_key("provided") || o.contains_key("verified") => format!(
             "provided: {} · verified: {}",
             o.get("provided").map(text).unwrap_or_else(|| "—".into()),
@@ -649,6 +668,14 @@ async fn report_context(
             })).collect::<Vec<_>>(),
         }));
     }
+    // The status as the recruiter knows it from PageUp, not our internal phase.
+    let status = state
+        .engine
+        .pageup_status(tenant, check)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| data.phase.clone());
     let overall = (all_done && !statuses.is_empty())
         .then(|| overall_status(statuses.iter().map(String::as_str), cfg));
     serde_json::json!({
@@ -656,7 +683,7 @@ async fn report_context(
         "check": {
             "pageup_id": data.pageup_id,
             "reference": data.reference,
-            "status": data.phase,
+            "status": status,
             "reason": data.reason,
             "created": when(data.created_at),
             "updated": when(data.updated_at),

@@ -151,6 +151,23 @@ impl Engine {
 
     /// The document PageUp should hold, and the version it acknowledges. Until PageUp has
     /// acknowledged the claim, the claim (`queued`) comes first.
+    /// The status the check has in PageUp once every owed update has landed, in words
+    /// (`in progress`, `completed`...), for operators and report readers.
+    pub async fn pageup_status(&self, tenant: &str, id: &str) -> Result<Option<String>, SyncError> {
+        let Some(t) = self.tenant(tenant).cloned() else {
+            return Ok(None);
+        };
+        let Some(mut snap) = self.inner.store.snapshot(tenant, id).await? else {
+            return Ok(None);
+        };
+        snap.acked_version = snap.acked_version.max(1);
+        let (doc, _) = self.document(&snap, &t.cfg);
+        Ok(Some(match doc.status.as_str() {
+            "inprogress" => "in progress".to_owned(),
+            other => other.to_owned(),
+        }))
+    }
+
     fn document(
         &self,
         snap: &CheckSnapshot,
