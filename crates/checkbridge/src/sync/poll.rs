@@ -270,8 +270,17 @@ impl Engine {
                 Ok(_) => {
                     tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")
                 }
-                Err(_) => {
-                    tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, "check claimed; it cannot be ordered as it stands")
+                Err(reason) => {
+                    tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, "check claimed; it cannot be ordered as it stands");
+                    // PageUp support will ask why: the reason names fields, never values.
+                    self.log_failure(
+                        &t.key,
+                        "order.prepare",
+                        None,
+                        format!("PageUp check {pageup_id} cannot be ordered: {reason}"),
+                        Some(&recorded.id),
+                    )
+                    .await;
                 }
             }
         } else if store
