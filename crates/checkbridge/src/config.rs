@@ -142,6 +142,10 @@ pub struct ServiceConfig {
     /// order must be found by its `externalSearchId` (Theary has no lookup endpoint).
     #[serde(deserialize_with = "lenient::unsigned")]
     pub order_lookup_pages: u64,
+    /// Up to this many tenants, `/metrics` labels series by tenant; beyond it the tenant
+    /// label is `all`, so the number of series stays bounded however many tenants there are.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub metrics_tenant_limit: u64,
 }
 
 impl ServiceConfig {
@@ -195,6 +199,7 @@ impl Default for ServiceConfig {
             reconcile_after_secs: 900,
             concurrency: 32,
             order_lookup_pages: 20,
+            metrics_tenant_limit: 100,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Counters for `/metrics` (Prometheus text format). Labels are bounded: the tenant label
-//! only ever holds a configured tenant's key (or `unknown`), the others fixed words.
+//! only ever holds a configured tenant's key (or `unknown`), the others fixed words; with
+//! more tenants than `service.metrics_tenant_limit`, the tenant label is `all` throughout.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,6 +12,8 @@ type Key = (&'static str, Vec<(&'static str, String)>);
 #[derive(Debug, Default)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<Key, u64>>,
+    /// Tenant labels folded into `all` (too many tenants for a series each).
+    fold_tenants: bool,
 }
 
 /// What each counter counts, for the `# HELP` lines.
@@ -50,12 +53,31 @@ const HELP: &[(&str, &str)] = &[
 ];
 
 impl Metrics {
+    /// Counters with a tenant label per tenant, or (`fold_tenants`) one `all` label.
+    pub fn new(fold_tenants: bool) -> Metrics {
+        Metrics {
+            counters: Mutex::default(),
+            fold_tenants,
+        }
+    }
+
+    fn key(&self, name: &'static str, labels: &[(&'static str, &str)]) -> Key {
+        let value = |k: &str, v: &str| {
+            if self.fold_tenants && k == "tenant" {
+                "all".to_owned()
+            } else {
+                v.to_owned()
+            }
+        };
+        (
+            name,
+            labels.iter().map(|(k, v)| (*k, value(k, v))).collect(),
+        )
+    }
+
     /// Adds one to `name` with `labels`.
     pub fn inc(&self, name: &'static str, labels: &[(&'static str, &str)]) {
-        let key = (
-            name,
-            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-        );
+        let key = self.key(name, labels);
         if let Ok(mut c) = self.counters.lock() {
             *c.entry(key).or_default() += 1;
         }
@@ -63,10 +85,7 @@ impl Metrics {
 
     /// Sets `name` with `labels` to a total kept elsewhere (e.g. by a client).
     pub fn set(&self, name: &'static str, labels: &[(&'static str, &str)], value: u64) {
-        let key = (
-            name,
-            labels.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
-        );
+        let key = self.key(name, labels);
         if let Ok(mut c) = self.counters.lock() {
             c.insert(key, value);
         }
@@ -140,5 +159,22 @@ mod tests {
         assert!(text.contains("checkbridge_polls_total{tenant=\"a\\\"b\",result=\"error\"} 1\n"));
         assert!(text.contains("# TYPE checkbridge_owed_pushes gauge\ncheckbridge_owed_pushes 3\n"));
         assert_eq!(text.matches("# TYPE checkbridge_polls_total").count(), 1);
+    }
+
+    #[test]
+    fn with_many_tenants_the_tenant_label_is_folded() {
+        let m = Metrics::new(true);
+        for t in ["acme", "globex"] {
+            m.inc(
+                "checkbridge_polls_total",
+                &[("tenant", t), ("result", "ok")],
+            );
+        }
+        let text = m.render(&[]);
+        assert!(
+            text.contains("checkbridge_polls_total{tenant=\"all\",result=\"ok\"} 2\n"),
+            "{text}"
+        );
+        assert!(!text.contains("acme"));
     }
 }

@@ -131,7 +131,9 @@ impl Engine {
                     .unwrap_or(u32::MAX)
                     .max(1),
                 roles: s.roles.clone(),
-                metrics: Arc::new(crate::metrics::Metrics::default()),
+                metrics: Arc::new(crate::metrics::Metrics::new(
+                    config.tenants.len() as u64 > s.metrics_tenant_limit,
+                )),
                 wake_orderer: Arc::new(Notify::new()),
                 wake_pusher: Arc::new(Notify::new()),
                 polling: Mutex::new(HashSet::new()),
