@@ -42,6 +42,12 @@ pub enum Command {
     Pageup(commands::admin::PageUpArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
+    /// Measure checkbridge against the limits of its job (drain, tenants, webhooks,
+    /// resume, latency), with the sandboxes in a separate process; prints a table.
+    Bench(commands::bench::BenchArgs),
+    /// The bench's sandbox process (started by `bench`).
+    #[command(hide = true)]
+    BenchSandboxes(commands::bench::SandboxesArgs),
 }
 
 /// Runs the chosen command to completion.
@@ -58,5 +64,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pageup(args) => commands::admin::pageup(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
         Command::Config(args) => commands::config::run(args),
+        Command::Bench(args) => commands::bench::run(args).await,
+        Command::BenchSandboxes(args) => commands::bench::sandboxes_main(args).await,
     }
 }

@@ -5,9 +5,12 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = checkbridge::cli::Cli::parse();
-    // The demo shows its own progress; its log keeps to warnings unless RUST_LOG says more.
+    // The demo and the bench show their own progress; their log keeps to warnings unless
+    // RUST_LOG says more.
     let default_filter = match cli.command {
-        checkbridge::cli::Command::Demo(_) => "warn",
+        checkbridge::cli::Command::Demo(_)
+        | checkbridge::cli::Command::Bench(_)
+        | checkbridge::cli::Command::BenchSandboxes(_) => "warn",
         _ => "info",
     };
     checkbridge::telemetry::init(cli.log_format, default_filter);

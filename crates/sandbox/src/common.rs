@@ -6,7 +6,7 @@
 //! requests) so tests never depend on chance; `rate` gives random failures for soak runs
 //! and the demo.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -113,6 +113,8 @@ struct JournalInner {
     entries: VecDeque<JournalEntry>,
     next_seq: u64,
     capacity: usize,
+    /// Requests ever received per route (`GET /v3/{}/backgroundcheck`), never trimmed.
+    counts: BTreeMap<String, u64>,
 }
 
 impl Default for Journal {
@@ -128,6 +130,7 @@ impl Journal {
                 entries: VecDeque::new(),
                 next_seq: 1,
                 capacity,
+                counts: BTreeMap::new(),
             })),
             started: Instant::now(),
         }
@@ -139,6 +142,10 @@ impl Journal {
 
     fn push(&self, mut entry: JournalEntry) {
         let mut inner = self.lock();
+        *inner
+            .counts
+            .entry(route_key(&entry.method, &entry.path))
+            .or_default() += 1;
         entry.seq = inner.next_seq;
         inner.next_seq += 1;
         if inner.entries.len() >= inner.capacity {
@@ -165,6 +172,32 @@ impl Journal {
     pub fn clear(&self) {
         self.lock().entries.clear();
     }
+
+    /// Requests received per route since start (kept when the journal is trimmed or
+    /// cleared), for load figures: `{"GET /v3/{}/backgroundcheck": 1200, ...}`.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        self.lock().counts.clone()
+    }
+}
+
+/// A request's route: its method and path with every segment holding a digit (an id) as
+/// `{}`, API versions (`v3`) kept.
+pub fn route_key(method: &str, path: &str) -> String {
+    let version = |seg: &str| {
+        seg.strip_prefix('v')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|seg| {
+            if seg.bytes().any(|b| b.is_ascii_digit()) && !version(seg) {
+                "{}"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!("{} {}", method.to_ascii_uppercase(), path.join("/"))
 }
 
 /// A fault to inject into matching requests.
@@ -360,7 +393,8 @@ fn dropped_connection() -> Response {
 }
 
 /// Admin routes for faults and the journal, to nest under a sandbox's admin prefix:
-/// `GET/POST/DELETE /faults`, `PUT /latency` (`{"ms": 20}`), `GET/DELETE /journal`.
+/// `GET/POST/DELETE /faults`, `PUT /latency` (`{"ms": 20}`), `GET/DELETE /journal`,
+/// `GET /counts`.
 pub fn admin_routes(inst: Instrumentation) -> Router {
     Router::new()
         .route(
@@ -385,6 +419,10 @@ pub fn admin_routes(inst: Instrumentation) -> Router {
                     StatusCode::NO_CONTENT
                 },
             ),
+        )
+        .route(
+            "/counts",
+            get(|State(i): State<Instrumentation>| async move { Json(i.journal.counts()) }),
         )
         .route(
             "/journal",

@@ -122,6 +122,20 @@ struct Check {
     invitation: Value,
     /// Arrival order, for oldest-first listing.
     seq: u64,
+    /// When it was seeded (ms since the epoch).
+    seeded_ms: u64,
+}
+
+/// When a check was seeded and first reached `queued` and `new` (ms since the epoch), for
+/// latency figures.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct CheckTiming {
+    pub tenant: String,
+    pub id: String,
+    pub status: String,
+    pub seeded_ms: u64,
+    pub queued_ms: Option<u64>,
+    pub new_ms: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -144,6 +158,8 @@ pub struct PageUpState {
     key: Arc<[u8; 32]>,
     inst: Instrumentation,
     started: Instant,
+    /// `started` in ms since the epoch (history times are relative to it).
+    started_epoch_ms: u64,
 }
 
 impl std::fmt::Debug for PageUpState {
@@ -168,6 +184,7 @@ impl PageUpState {
             key: Arc::new(rand::random()),
             inst: Instrumentation::default(),
             started: Instant::now(),
+            started_epoch_ms: now_ms(),
         }
     }
 
@@ -219,6 +236,7 @@ impl PageUpState {
                 view,
                 invitation,
                 seq,
+                seeded_ms: now_ms(),
             },
         );
         id
@@ -264,6 +282,30 @@ impl PageUpState {
             .unwrap_or_default();
         all.sort_by_key(|c| c.seq);
         all.into_iter().map(|c| c.view.clone()).collect()
+    }
+
+    /// Every check's seeding time and first `queued` and `new`, across tenants.
+    pub fn timings(&self) -> Vec<CheckTiming> {
+        let data = self.lock();
+        let first = |c: &Check, to: &str| {
+            c.view
+                .history
+                .iter()
+                .find(|p| p.to == to)
+                .map(|p| self.started_epoch_ms + p.at_ms)
+        };
+        data.checks
+            .values()
+            .flat_map(|m| m.values())
+            .map(|c| CheckTiming {
+                tenant: c.view.tenant.clone(),
+                id: c.view.id.clone(),
+                status: c.view.status.clone(),
+                seeded_ms: c.seeded_ms,
+                queued_ms: first(c, "queued"),
+                new_ms: first(c, "new"),
+            })
+            .collect()
     }
 
     /// Lifetime of tokens issued from now on.
@@ -387,6 +429,10 @@ pub fn router(state: PageUpState) -> Router {
         )
         .route("/tenants/{tenant}/checks", get(admin_checks))
         .route("/tenants/{tenant}/checks/{id}", get(admin_check))
+        .route(
+            "/timings",
+            get(|State(s): State<PageUpState>| async move { Json(s.timings()) }),
+        )
         .route("/tokens/expire", post(admin_expire_tokens))
         .route("/token-lifetime", put(admin_token_lifetime))
         .with_state(state.clone())

@@ -35,6 +35,15 @@ impl Store {
         })
     }
 
+    /// Webhook events stored, over all tenants (for the benchmark's check of what was
+    /// committed).
+    pub async fn count_webhook_events(&self) -> Result<i64, StoreError> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM webhook_events")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(r.try_get("n")?)
+    }
+
     /// Events stored for a search, oldest first (event id and type).
     pub async fn webhook_events(
         &self,

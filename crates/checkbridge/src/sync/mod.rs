@@ -39,7 +39,7 @@ pub enum SyncError {
 }
 
 pub use monitor::{alert_body, MonitorReport};
-pub use poll::PollReport;
+pub use poll::{PollReport, PAGE_SIZE};
 pub use purge::PurgeReport;
 
 /// How long leased work stays ours: longer than any outbound call with its retries (a

@@ -21,6 +21,9 @@ pub struct GenerateOptions {
     pub check_types: Vec<String>,
     /// Seed for reproducible data.
     pub seed: Option<u64>,
+    /// Every invitation complete enough to order (at least one education entry); by
+    /// default about a third have none, as real requisitions sometimes do.
+    pub orderable: bool,
 }
 
 const FIRST: &[&str] = &[
@@ -102,7 +105,8 @@ pub fn invitation(id: &str, index: usize, opts: &GenerateOptions) -> Value {
         }));
         end_year = start_year;
     }
-    let education: Vec<Value> = (0..rng.gen_range(0..=2))
+    let least = usize::from(opts.orderable);
+    let education: Vec<Value> = (0..rng.gen_range(least..=2))
         .map(|_| {
             let (school, qualification, field) = *SCHOOLS.choose(&mut rng).unwrap_or(&SCHOOLS[0]);
             json!({
