@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
 
 /// A check as an operator sees it in a list.
@@ -113,7 +114,7 @@ impl Store {
         .bind(now)
         .bind(tenant)
         .bind(id)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -128,7 +129,7 @@ impl Store {
         actor: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let n = sqlx::query(
             "UPDATE checks SET phase = 'cancelled', order_due_at = NULL, desired_version = desired_version + 1, \
              push_due_at = $1, updated_at = $1 WHERE tenant = $2 AND id = $3 AND phase IN ('claimed', 'ordered')",

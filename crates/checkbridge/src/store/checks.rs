@@ -5,6 +5,7 @@ use std::time::Duration;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::writer::WriteQuery as _;
 use super::{
     Backend, CheckSnapshot, NewCheck, OrderWork, Owed, PlacedOrder, Plan, PushWork, Recorded,
     SearchRow, Store, StoreError,
@@ -30,16 +31,39 @@ impl Store {
     /// `queued` first (version 1). Idempotent: a repeat for the same tenant and PageUp id
     /// changes nothing and returns the existing check.
     pub async fn record_claimed(&self, c: &NewCheck<'_>, now: i64) -> Result<Recorded, StoreError> {
+        self.record_claimed_as(c, now, None).await
+    }
+
+    /// [`Store::record_claimed`], and a new check comes with its push lease held by `owner`
+    /// for `lease_for`: the poller that recorded it sends the claim (`queued`) at once
+    /// without a second write to take the lease.
+    pub async fn record_claimed_leased(
+        &self,
+        c: &NewCheck<'_>,
+        now: i64,
+        owner: &str,
+        lease_for: Duration,
+    ) -> Result<Recorded, StoreError> {
+        self.record_claimed_as(c, now, Some((owner, now + ms(lease_for))))
+            .await
+    }
+
+    async fn record_claimed_as(
+        &self,
+        c: &NewCheck<'_>,
+        now: i64,
+        push_lease: Option<(&str, i64)>,
+    ) -> Result<Recorded, StoreError> {
         let (phase, order_json, reason, order_due, version) = match c.plan {
             Plan::Order { order_json } => ("claimed", Some(order_json), None, Some(now), 1_i64),
             // Version 2: `queued` first, then `failed`.
             Plan::Failed { reason } => ("failed", None, Some(reason), None, 2),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let inserted = sqlx::query(
             "INSERT INTO checks (id, tenant, pageup_id, phase, reason, order_json, webhook_secret, order_due_at, \
-             desired_version, push_due_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10) ON CONFLICT (tenant, pageup_id) DO NOTHING",
+             desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12) ON CONFLICT (tenant, pageup_id) DO NOTHING",
         )
         .bind(c.id)
         .bind(c.tenant)
@@ -51,6 +75,8 @@ impl Store {
         .bind(order_due)
         .bind(version)
         .bind(now)
+        .bind(push_lease.map(|(owner, _)| owner))
+        .bind(push_lease.map(|(_, until)| until))
         .execute(&mut *tx)
         .await?
         .rows_affected()
@@ -115,7 +141,7 @@ impl Store {
         .bind(tenant)
         .bind(id)
         .bind(listed_since)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -154,7 +180,7 @@ impl Store {
             .bind(owner)
             .bind(now)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all_w(self)
             .await?;
         let mut work = Vec::with_capacity(rows.len());
         for r in rows {
@@ -193,7 +219,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -207,7 +233,7 @@ impl Store {
         order: &PlacedOrder<'_>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let updated = sqlx::query(
             "UPDATE checks SET phase = 'ordered', reference = $1, order_due_at = NULL, lease_until = NULL, \
              lease_owner = NULL, last_error = NULL, desired_version = desired_version + 1, push_due_at = $2, updated_at = $2 \
@@ -271,7 +297,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -295,7 +321,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?;
         Ok(())
     }
@@ -320,7 +346,7 @@ impl Store {
             .bind(owner)
             .bind(now)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all_w(self)
             .await?;
         rows.iter()
             .map(|r| {
@@ -350,7 +376,7 @@ impl Store {
         .bind(owner)
         .bind(id)
         .bind(now)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -416,7 +442,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?;
         Ok(())
     }
@@ -437,7 +463,7 @@ impl Store {
         .bind(due_at)
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?;
         Ok(())
     }
@@ -449,7 +475,7 @@ impl Store {
         )
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?;
         Ok(())
     }
@@ -465,7 +491,7 @@ impl Store {
         ] {
             n += sqlx::query(sql)
                 .bind(owner)
-                .execute(&self.pool)
+                .execute_w(self)
                 .await?
                 .rows_affected();
         }
@@ -477,12 +503,15 @@ impl Store {
         &self,
         tenants: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), StoreError> {
+        // One transaction: ten thousand tenants are one commit, not ten thousand.
+        let mut tx = self.write().await?;
         for t in tenants {
             sqlx::query("INSERT INTO tenant_polls (tenant, next_poll_at) VALUES ($1, 0) ON CONFLICT (tenant) DO NOTHING")
                 .bind(t)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -497,6 +526,35 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(r.try_get("tenant")?)).collect()
+    }
+
+    /// Moves an unleased tenant's next poll to `at`.
+    pub async fn postpone_tenant_poll(
+        &self,
+        tenant: &str,
+        now: i64,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE tenant_polls SET next_poll_at = $1 WHERE tenant = $2 AND (lease_until IS NULL OR lease_until < $3)",
+        )
+        .bind(at)
+        .bind(tenant)
+        .bind(now)
+        .execute_w(self)
+        .await?;
+        Ok(())
+    }
+
+    /// When the next tenant not leased is due (the scheduler sleeps until then).
+    pub async fn next_poll_due(&self, now: i64) -> Result<Option<i64>, StoreError> {
+        let r = sqlx::query(
+            "SELECT MIN(next_poll_at) AS t FROM tenant_polls WHERE lease_until IS NULL OR lease_until < $1",
+        )
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(r.try_get::<Option<i64>, _>("t")?)
     }
 
     /// Takes the poll lease of `tenant` if it is free, expired, or already `owner`'s.
@@ -516,7 +574,7 @@ impl Store {
         .bind(now + ms(lease_for))
         .bind(owner)
         .bind(now)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(taken == 1)
@@ -536,7 +594,7 @@ impl Store {
             .bind(error)
             .bind(tenant)
             .bind(owner)
-            .execute(&self.pool)
+            .execute_w(self)
             .await?;
         Ok(())
     }

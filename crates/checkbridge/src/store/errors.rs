@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
 
 /// One logged failure.
@@ -36,7 +37,7 @@ impl Store {
         .bind(message)
         .bind(&e.correlation)
         .bind(e.check_id.as_deref())
-        .execute(&self.pool)
+        .execute_w(self)
         .await?;
         Ok(())
     }
@@ -72,7 +73,7 @@ impl Store {
             sqlx::query("DELETE FROM error_log WHERE tenant = $1 AND at < $2")
                 .bind(tenant)
                 .bind(before)
-                .execute(&self.pool)
+                .execute_w(self)
                 .await?
                 .rows_affected(),
         )

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::writer::WriteQuery as _;
 use super::{Backend, Store, StoreError};
 
 /// One health issue, open or resolved.
@@ -69,7 +70,7 @@ impl Store {
         .bind(summary)
         .bind(now)
         .bind(alert.then_some(now))
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected()
             == 1;
@@ -83,7 +84,7 @@ impl Store {
             .bind(tenant)
             .bind(kind)
             .bind(subject)
-            .execute(&self.pool)
+            .execute_w(self)
             .await?;
         }
         Ok(opened)
@@ -108,7 +109,7 @@ impl Store {
         .bind(tenant)
         .bind(kind)
         .bind(subject)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected()
             == 1)
@@ -166,7 +167,7 @@ impl Store {
             .bind(owner)
             .bind(now)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all_w(self)
             .await?;
         rows.iter()
             .map(|r| {
@@ -197,7 +198,7 @@ impl Store {
         ))
         .bind(id)
         .bind(owner)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?;
         Ok(())
     }
@@ -222,7 +223,7 @@ impl Store {
                 .bind(at)
                 .bind(id)
                 .bind(owner)
-                .execute(&self.pool)
+                .execute_w(self)
                 .await?;
             }
             None => {
@@ -232,7 +233,7 @@ impl Store {
                 )
                 .bind(id)
                 .bind(owner)
-                .execute(&self.pool)
+                .execute_w(self)
                 .await?;
             }
         }

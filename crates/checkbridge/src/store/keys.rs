@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::writer::WriteQuery as _;
 use super::{now_ms, Store, StoreError};
 
 impl Store {
@@ -33,7 +34,7 @@ impl Store {
         .bind(master_key_id)
         .bind(wrapped)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute_w(self)
         .await?;
         Ok(())
     }
@@ -94,7 +95,7 @@ impl Store {
         .bind(tenant)
         .bind(version)
         .bind(old_master)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -108,7 +109,7 @@ impl Store {
         )
         .bind(now_ms())
         .bind(tenant)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected())
     }

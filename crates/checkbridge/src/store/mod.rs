@@ -20,6 +20,10 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    #[error("the store is shutting down")]
+    Closed,
+    #[error("the transaction holding this write failed to commit")]
+    CommitFailed,
 }
 
 /// Which engine is behind the pool.
@@ -38,10 +42,17 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// The store.
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// Reads (and every statement on PostgreSQL).
     pool: AnyPool,
+    /// On a SQLite file, the one writer, which commits writes in groups (see `writer`).
+    group: Option<std::sync::Arc<writer::GroupWriter>>,
+    /// On SQLite, webhook events are written in batches by one task.
+    events: Option<batch::EventBatcher>,
     backend: Backend,
 }
 
+mod batch;
+mod writer;
 mod types;
 pub use types::*;
 
@@ -57,45 +68,48 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(url.to_owned()));
         };
-        let pool = match backend {
+        let (pool, group) = match backend {
             Backend::Sqlite => {
                 let url = if url.contains("mode=") {
                     url.to_owned()
                 } else {
                     format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
                 };
-                let options = AnyConnectOptions::from_str(&url)?;
-                // An in-memory database exists per connection: keep to one.
-                let max = if url.contains(":memory:") { 1 } else { 8 };
-                AnyPoolOptions::new()
-                    .max_connections(max)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = FULL",
-                                "PRAGMA busy_timeout = 10000",
-                                "PRAGMA foreign_keys = ON",
-                            ] {
-                                sqlx::query(pragma).execute(&mut *conn).await?;
-                            }
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await?
+                // An in-memory database exists per connection: one connection does all.
+                if url.contains(":memory:") {
+                    let pool = sqlite_pool(&url, 1).await?;
+                    migrate(&pool, backend).await?;
+                    (pool, None)
+                } else {
+                    // SQLite has one writer at a time: all writes go through one
+                    // connection, in groups, instead of contending for the file lock and
+                    // backing off by sleeping. Readers keep their own connections (WAL).
+                    let writer = sqlite_pool(&url, 1).await?;
+                    migrate(&writer, backend).await?;
+                    let group = writer::GroupWriter::start(&writer).await?;
+                    (sqlite_pool(&url, 8).await?, Some(group))
+                }
             }
             Backend::Postgres => {
                 let options = AnyConnectOptions::from_str(url)?;
-                AnyPoolOptions::new()
+                let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(options)
-                    .await?
+                    .await?;
+                migrate(&pool, backend).await?;
+                (pool, None)
             }
         };
-        let store = Store { pool, backend };
-        store.migrate().await?;
+        let mut store = Store {
+            pool,
+            group,
+            events: None,
+            backend,
+        };
+        if store.group.is_some() {
+            store.events = Some(batch::EventBatcher::start(store.clone()));
+        }
         Ok(store)
     }
 
@@ -104,35 +118,6 @@ impl Store {
         self.backend
     }
 
-    async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-            .execute(&self.pool)
-            .await?;
-        for (version, sql) in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
-            if self.backend == Backend::Postgres {
-                // Replicas starting together apply each migration once.
-                sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(*version)
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if !done {
-                sqlx::raw_sql(sql).execute(&mut *tx).await?;
-                sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                    .bind(*version)
-                    .bind(now_ms())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            tx.commit().await?;
-        }
-        Ok(())
-    }
 }
 
 mod admin;
@@ -171,3 +156,58 @@ pub fn rfc3339(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// A SQLite pool of `max` connections, each in WAL mode with full sync (an acknowledged
+/// write survives a crash) and foreign keys on.
+async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
+    let options = AnyConnectOptions::from_str(url)?;
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                for pragma in [
+                    "PRAGMA journal_mode = WAL",
+                    "PRAGMA synchronous = FULL",
+                    "PRAGMA busy_timeout = 10000",
+                    "PRAGMA foreign_keys = ON",
+                ] {
+                    sqlx::query(pragma).execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?)
+}
+
+/// Applies pending migrations, each once, in a transaction.
+async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
+    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+        .execute(pool)
+        .await?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = pool.begin().await?;
+        if backend == Backend::Postgres {
+            // Replicas starting together apply each migration once.
+            sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(*version)
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        if !done {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(*version)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}

@@ -3,6 +3,7 @@
 
 use sqlx::Row;
 
+use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
 
 /// One entry of the access record.
@@ -33,7 +34,7 @@ impl Store {
             .bind(actor)
             .bind(action)
             .bind(now)
-            .execute(&self.pool)
+            .execute_w(self)
             .await?;
         Ok(())
     }
@@ -90,7 +91,7 @@ impl Store {
         check_id: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let n = sqlx::query(
             "UPDATE checks SET order_json = NULL, webhook_secret = '', pii_purged_at = $1 \
              WHERE tenant = $2 AND id = $3 AND pii_purged_at IS NULL",
@@ -138,7 +139,7 @@ impl Store {
             sqlx::query("DELETE FROM access_log WHERE tenant = $1 AND at < $2")
                 .bind(tenant)
                 .bind(before)
-                .execute(&self.pool)
+                .execute_w(self)
                 .await?
                 .rows_affected(),
         )
@@ -149,7 +150,7 @@ impl Store {
     /// one entry saying so. Returns how many checks were deleted.
     pub async fn shred_tenant(&self, tenant: &str, now: i64) -> Result<u64, StoreError> {
         self.destroy_data_keys(tenant).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for sql in [
             "DELETE FROM webhook_events WHERE tenant = $1",
             "DELETE FROM searches WHERE tenant = $1",

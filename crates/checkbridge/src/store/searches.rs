@@ -1,7 +1,8 @@
 //! Searches: webhook events, forward-only outcomes, and the reconciler's work.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
+use super::writer::WriteQuery as _;
 use super::checks::search_row;
 use super::{
     Backend, EventRecord, ReconcileWork, SearchRow, SearchUpdate, Store, StoreError, WebhookTarget,
@@ -75,6 +76,9 @@ impl Store {
     /// the search forward (never back), and any move makes PageUp owed a new document; an
     /// event with no update (progress) only marks the search active, so the reconciler
     /// waits longer. Returns false for a duplicate event id, which changes nothing.
+    ///
+    /// On SQLite, events arriving together are written as one batch and share one commit
+    /// (see `batch` and `writer`); each caller returns only once its event is durable.
     pub async fn record_event(
         &self,
         e: &EventRecord<'_>,
@@ -82,58 +86,19 @@ impl Store {
         now: i64,
         reconcile_at: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // The insert comes first: it takes SQLite's write lock at once and settles duplicates.
-        let inserted = sqlx::query(
-            "INSERT INTO webhook_events (event_id, tenant, search_id, event_type, body, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
-        )
-        .bind(e.event_id)
-        .bind(e.tenant)
-        .bind(e.search_id)
-        .bind(e.event_type)
-        .bind(e.body)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if !inserted {
+        if let Some(events) = &self.events {
+            return events
+                .record(super::batch::Pending::new(e, update, now, reconcile_at))
+                .await;
+        }
+        let mut tx = self.write().await?;
+        let inserted = write_event(&mut tx, e, update, now, reconcile_at).await?;
+        if inserted {
+            tx.commit().await?;
+        } else {
             tx.rollback().await?;
-            return Ok(false);
         }
-        if let Some(theirs) = e.theary_search_id {
-            let bare = theirs.strip_prefix("search_").unwrap_or(theirs);
-            // Remember Theary's id unless another search of the tenant already holds it.
-            sqlx::query(
-                "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND theary_search_id IS NULL \
-                 AND NOT EXISTS (SELECT 1 FROM searches o WHERE o.tenant = $3 AND o.theary_search_id = $1)",
-            )
-            .bind(bare)
-            .bind(e.search_id)
-            .bind(e.tenant)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "UPDATE searches SET last_event_at = $1, reconcile_at = CASE WHEN outcome_rank < 2 THEN $2 ELSE reconcile_at END \
-             WHERE id = $3",
-        )
-        .bind(now)
-        .bind(reconcile_at)
-        .bind(e.search_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(u) = update {
-            if apply(&mut tx, e.tenant, e.search_id, u, now).await? {
-                sqlx::query("UPDATE webhook_events SET changed = 1 WHERE event_id = $1")
-                    .bind(e.event_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(true)
+        Ok(inserted)
     }
 
     /// Applies a search's move found by the reconciler. True when it moved forward.
@@ -145,7 +110,7 @@ impl Store {
         theary_search_id: Option<&str>,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         if let Some(theirs) = theary_search_id {
             sqlx::query(
                 "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND tenant = $3 AND theary_search_id IS NULL \
@@ -184,7 +149,7 @@ impl Store {
         .bind(next_at)
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all_w(self)
         .await?;
         let mut ids: Vec<String> = rows
             .iter()
@@ -229,8 +194,67 @@ impl Store {
 }
 
 /// Moves a search forward if `u` ranks above where it stands; bumps the check's version.
+/// Writes one event and its effects in `tx`. False (and nothing written) for a duplicate.
+pub(super) async fn write_event(
+    tx: &mut AnyConnection,
+    e: &EventRecord<'_>,
+    update: Option<&SearchUpdate>,
+    now: i64,
+    reconcile_at: i64,
+) -> Result<bool, StoreError> {
+    // The insert comes first: it takes SQLite's write lock at once and settles duplicates.
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_events (event_id, tenant, search_id, event_type, body, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+    )
+    .bind(e.event_id)
+    .bind(e.tenant)
+    .bind(e.search_id)
+    .bind(e.event_type)
+    .bind(e.body)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        return Ok(false);
+    }
+    if let Some(theirs) = e.theary_search_id {
+        let bare = theirs.strip_prefix("search_").unwrap_or(theirs);
+        // Remember Theary's id unless another search of the tenant already holds it.
+        sqlx::query(
+            "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND theary_search_id IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM searches o WHERE o.tenant = $3 AND o.theary_search_id = $1)",
+        )
+        .bind(bare)
+        .bind(e.search_id)
+        .bind(e.tenant)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE searches SET last_event_at = $1, reconcile_at = CASE WHEN outcome_rank < 2 THEN $2 ELSE reconcile_at END \
+         WHERE id = $3",
+    )
+    .bind(now)
+    .bind(reconcile_at)
+    .bind(e.search_id)
+    .execute(&mut *tx)
+    .await?;
+    if let Some(u) = update {
+        if apply(tx, e.tenant, e.search_id, u, now).await? {
+            sqlx::query("UPDATE webhook_events SET changed = 1 WHERE event_id = $1")
+                .bind(e.event_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    Ok(true)
+}
+
 async fn apply(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut AnyConnection,
     tenant: &str,
     search_id: &str,
     u: &SearchUpdate,
@@ -250,7 +274,7 @@ async fn apply(
     .bind(now)
     .bind(search_id)
     .bind(tenant)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
@@ -261,7 +285,7 @@ async fn apply(
         )
         .bind(now)
         .bind(search_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?;
     }
     Ok(moved)

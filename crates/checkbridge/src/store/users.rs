@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
 
 /// A signed-in reader.
@@ -53,7 +54,7 @@ impl Store {
         .bind(password_hash)
         .bind(now)
         .bind(role)
-        .execute(&self.pool)
+        .execute_w(self)
         .await?
         .rows_affected();
         Ok(n == 1)
@@ -92,7 +93,7 @@ impl Store {
             .bind(user_id)
             .bind(now)
             .bind(expires_at)
-            .execute(&self.pool)
+            .execute_w(self)
             .await?;
         Ok(())
     }
@@ -125,7 +126,7 @@ impl Store {
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute_w(self)
             .await?;
         Ok(())
     }
