@@ -1,6 +1,7 @@
 //! The poller: per tenant, under a lease, GET pending checks, record each, and claim it in
 //! PageUp at once (`queued`). A full page (5) is followed by another GET at once; otherwise
-//! the tenant waits its interval with jitter, or as long as a 429 asks.
+//! the tenant is next due one interval (less a jitter of up to 2%) after this poll began, or
+//! as long as a 429 asks.
 //!
 //! Scheduling is one store query per tick for the tenants that are due, whatever their
 //! number; each due tenant costs only its own requests, on the shared connection pools.
@@ -13,6 +14,7 @@ use rand::Rng;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::push::Pushed;
 use super::{backoff, error_chain, ms, Engine, SyncError, TenantRt, IDLE, LEASE};
 use crate::crypto::Place;
 use crate::domain::mapping::{build_order, search_types, OrderContext};
@@ -20,6 +22,8 @@ use crate::store::{now_ms, NewCheck, NewSearch, Plan};
 
 /// PageUp returns at most this many pending checks per GET.
 pub const PAGE_SIZE: usize = 5;
+/// The scheduler looks for due tenants at most this often.
+const TICK: Duration = Duration::from_millis(20);
 /// GETs in a row for one tenant before it yields to the others.
 const MAX_PAGES: usize = 200;
 
@@ -45,12 +49,21 @@ impl Engine {
                 Ok(due) => {
                     failures = 0;
                     for key in due {
-                        let Some(t) = self.tenant(&key).cloned() else {
+                        // A tenant this replica does not poll (removed from the
+                        // configuration, or disabled) is looked at again a minute later,
+                        // so it neither keeps the scheduler busy nor crowds out the others.
+                        let polled = self.tenant(&key).filter(|t| t.cfg.enabled).cloned();
+                        let Some(t) = polled else {
+                            if let Err(e) = self
+                                .inner
+                                .store
+                                .postpone_tenant_poll(&key, now_ms(), now_ms() + 60_000)
+                                .await
+                            {
+                                tracing::warn!(tenant = %key, error = %error_chain(&e), "could not postpone a tenant that is not polled");
+                            }
                             continue;
                         };
-                        if !t.cfg.enabled {
-                            continue;
-                        }
                         {
                             let Ok(mut polling) = self.inner.polling.lock() else {
                                 continue;
@@ -76,7 +89,15 @@ impl Engine {
                             drop(permit);
                         });
                     }
-                    IDLE
+                    // Sleep until the next tenant is due (never less than TICK, never more
+                    // than IDLE), so a due poll starts within TICK of its time.
+                    match self.inner.store.next_poll_due(now_ms()).await {
+                        Ok(Some(at)) => Duration::from_millis(
+                            u64::try_from(at - now_ms()).unwrap_or(0),
+                        )
+                        .clamp(TICK, IDLE),
+                        Ok(None) | Err(_) => IDLE,
+                    }
                 }
                 Err(e) => {
                     failures += 1;
@@ -110,7 +131,9 @@ impl Engine {
             return Ok(report);
         }
         let interval = Duration::from_secs(t.cfg.poll_interval_secs.max(1));
-        let mut next = jittered(interval);
+        // The next poll is due one interval after this one began, whatever this one costs,
+        // so a check never waits more than an interval for its first GET.
+        let mut next_at = now_ms() + ms(jittered(interval));
         loop {
             let listed_since = now_ms();
             let listed = self.list(&t).await;
@@ -119,7 +142,7 @@ impl Engine {
                 Ok(page) => page,
                 Err(e) => {
                     if let Some(wait) = e.retry_after() {
-                        next = wait.max(Duration::from_secs(1));
+                        next_at = now_ms() + ms(wait.max(Duration::from_secs(1)));
                     }
                     if e.is_auth() {
                         tracing::error!(tenant = %key, error = %e, "PageUp refused this tenant's credentials; an operator must act");
@@ -142,24 +165,33 @@ impl Engine {
                 &[("tenant", key), ("result", "ok")],
             );
             let full = page.len() >= PAGE_SIZE;
-            for inv in &page {
-                if self.claim(&t, inv, listed_since).await? == Some(true) {
-                    report.claimed += 1;
+            // The checks of a page are claimed together: PageUp lists the next page only
+            // once all of these are `queued`, so the page costs one round of PUTs, not five.
+            let claims = futures::future::join_all(
+                page.iter().map(|inv| self.claim(&t, inv, listed_since)),
+            )
+            .await;
+            let mut new_here = 0;
+            for claimed in claims {
+                if claimed? == Some(true) {
+                    new_here += 1;
                 }
+            }
+            if new_here > 0 {
+                // Orders need not wait for the rest of the backlog.
+                report.claimed += new_here;
+                self.inner.wake_orderer.notify_one();
             }
             if !full || report.pages >= MAX_PAGES {
                 if full {
-                    next = Duration::ZERO;
+                    next_at = now_ms();
                 }
                 break;
             }
         }
         store
-            .release_tenant_poll(key, owner, now_ms() + ms(next), report.error.as_deref())
+            .release_tenant_poll(key, owner, next_at, report.error.as_deref())
             .await?;
-        if report.claimed > 0 {
-            self.inner.wake_orderer.notify_one();
-        }
         Ok(report)
     }
 
@@ -250,7 +282,7 @@ impl Engine {
             Plan::Failed { .. } => &[],
         };
         let recorded = store
-            .record_claimed(
+            .record_claimed_leased(
                 &NewCheck {
                     id: &check_id,
                     tenant: &t.key,
@@ -260,6 +292,8 @@ impl Engine {
                     plan,
                 },
                 now,
+                &self.inner.owner,
+                LEASE,
             )
             .await?;
         if recorded.new {
@@ -283,15 +317,23 @@ impl Engine {
                     .await;
                 }
             }
-        } else if store
+            // Claim at once: PageUp must see `queued` before the next GET lists it again.
+            // The push lease came with the new row; a check that cannot be ordered owes
+            // `failed` next.
+            let sent = self.push_leased(&t.key, &recorded.id, 0).await?;
+            if built.is_err() && matches!(sent, Pushed::Sent(_)) {
+                self.push_check(&t.key, &recorded.id).await?;
+            }
+            return Ok(Some(true));
+        }
+        if store
             .reclaim_if_reset(&t.key, &recorded.id, listed_since, now)
             .await?
         {
             tracing::warn!(tenant = %t.key, pageup_id, check = %recorded.id, "PageUp shows a check we hold as pending again; claiming it again");
         }
-        // Claim at once: PageUp must see `queued` before the next GET lists it again.
         self.push_check(&t.key, &recorded.id).await?;
-        Ok(Some(recorded.new))
+        Ok(Some(false))
     }
 }
 
@@ -315,8 +357,9 @@ fn webhook_secret() -> zeroize::Zeroizing<String> {
     zeroize::Zeroizing::new(hex::encode(bytes.as_ref()))
 }
 
-/// `interval` give or take 10%, so tenants configured alike do not poll in lockstep.
+/// `interval` less up to 2%, so tenants configured alike drift apart rather than poll in
+/// lockstep, while no tenant ever waits longer than its interval.
 fn jittered(interval: Duration) -> Duration {
-    let f: f64 = rand::thread_rng().gen_range(0.9..1.1);
+    let f: f64 = rand::thread_rng().gen_range(0.98..=1.0);
     interval.mul_f64(f)
 }

@@ -59,7 +59,8 @@ impl Engine {
         Ok(last)
     }
 
-    async fn push_leased(
+    /// Pushes a check whose push lease this replica holds.
+    pub(super) async fn push_leased(
         &self,
         tenant: &str,
         id: &str,
