@@ -19,8 +19,10 @@ use std::sync::Mutex;
 
 use crate::config::HealthConfig;
 
-/// Longest history kept per subject, whatever the window.
-const MAX_CALLS: usize = 1_000;
+/// A subject's history is kept as counts in this many slices of the window (one hour each
+/// for a day's window), so its memory stays the same however many calls it makes: ten
+/// thousand tenants polled every minute for a day cost kilobytes each, not megabytes.
+const SLICES: i64 = 24;
 
 /// The kinds of health issue.
 pub mod kind {
@@ -43,9 +45,19 @@ pub enum Outcome {
     },
 }
 
+/// Calls within one slice of the window.
+#[derive(Debug, Clone, Copy)]
+struct Slice {
+    index: i64,
+    /// The latest call counted here: the slice leaves the window when this does.
+    last_at: i64,
+    ok: u64,
+    failed: u64,
+}
+
 #[derive(Debug, Default)]
 struct Window {
-    calls: VecDeque<(i64, bool)>,
+    slices: VecDeque<Slice>,
     streak: u64,
     failed_once: bool,
     last_error: Option<String>,
@@ -114,9 +126,28 @@ impl Monitor {
         let w = windows
             .entry((tenant.to_owned(), kind, subject.to_owned()))
             .or_default();
-        w.calls.push_back((at, ok));
-        if w.calls.len() > MAX_CALLS {
-            w.calls.pop_front();
+        let index = at.div_euclid(self.slice_ms());
+        match w.slices.back_mut() {
+            // A call stamped earlier than the latest slice (clocks) joins it.
+            Some(last) if last.index >= index => {
+                last.last_at = last.last_at.max(at);
+                if ok {
+                    last.ok += 1;
+                } else {
+                    last.failed += 1;
+                }
+            }
+            _ => {
+                w.slices.push_back(Slice {
+                    index,
+                    last_at: at,
+                    ok: u64::from(ok),
+                    failed: u64::from(!ok),
+                });
+                if w.slices.len() > SLICES as usize + 1 {
+                    w.slices.pop_front();
+                }
+            }
         }
         if ok {
             w.streak = w.streak.saturating_add(1);
@@ -125,6 +156,15 @@ impl Monitor {
             w.failed_once = true;
             w.last_error = error;
         }
+    }
+
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.cfg.window_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX)
+    }
+
+    /// The width of one slice of the window (at least a minute).
+    fn slice_ms(&self) -> i64 {
+        (self.window_ms() / SLICES).max(60_000)
     }
 
     /// Records the outcome of a call of `operation` (e.g. `pageup.list`) for `tenant`.
@@ -196,16 +236,16 @@ impl Monitor {
 
     /// Verdicts at `now` for every subject that has one.
     pub fn findings(&self, now: i64) -> Vec<Finding> {
-        let window_ms =
-            i64::try_from(self.cfg.window_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
-        let since = now.saturating_sub(window_ms);
+        // A slice counts until its latest call is older than the window: the window is
+        // between one and one slice (an hour) longer than configured.
+        let since = now.saturating_sub(self.window_ms());
         let Ok(mut windows) = self.windows.lock() else {
             return Vec::new();
         };
         let mut out = Vec::new();
         for ((tenant, k, subject), w) in windows.iter_mut() {
-            while w.calls.front().is_some_and(|(at, _)| *at < since) {
-                w.calls.pop_front();
+            while w.slices.front().is_some_and(|s| s.last_at < since) {
+                w.slices.pop_front();
             }
             if w.streak >= self.cfg.resolve_after_successes {
                 out.push(Finding {
@@ -216,8 +256,8 @@ impl Monitor {
                 });
                 continue;
             }
-            let n = w.calls.len() as u64;
-            let failed = w.calls.iter().filter(|(_, ok)| !ok).count() as u64;
+            let failed: u64 = w.slices.iter().map(|s| s.failed).sum();
+            let n: u64 = failed + w.slices.iter().map(|s| s.ok).sum::<u64>();
             let latest = w.last_error.clone().unwrap_or_default();
             let summary = match *k {
                 kind::AUTH if w.failed_once && w.streak == 0 => Some(format!(
@@ -389,6 +429,31 @@ mod tests {
             m.record("acme", "theary", "theary.searches", &Outcome::Ok, i);
         }
         assert_eq!(verdict(&m, 8, kind::AUTH, "theary"), Some(Verdict::Resolve));
+    }
+
+    #[test]
+    fn history_is_kept_in_counts_whatever_the_number_of_calls() {
+        let m = monitor();
+        let minute = 60_000;
+        // Two days of polls every minute, the last six failing.
+        let total = 2 * 24 * 60;
+        for i in 0..total {
+            let outcome = if i >= total - 6 {
+                Outcome::Failed("PageUp answered 503".into())
+            } else {
+                Outcome::Ok
+            };
+            m.record("acme", "pageup", "pageup.list", &outcome, i * minute);
+        }
+        let now = total * minute;
+        let slices = m
+            .windows
+            .lock()
+            .map(|w| w.values().map(|w| w.slices.len()).max().unwrap_or(0))
+            .unwrap_or(usize::MAX);
+        assert!(slices <= SLICES as usize + 1, "{slices} slices kept");
+        // Six failures among a day of successes: not half.
+        assert_eq!(verdict(&m, now, kind::OPERATION, "pageup.list"), None);
     }
 
     #[test]
