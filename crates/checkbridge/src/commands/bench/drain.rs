@@ -36,7 +36,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     for (i, t) in tenants.iter().enumerate() {
         sb.seed(t, per_tenant, 0, i as u64).await?;
     }
-    let db = Database::new(args.database_url.as_deref())?;
+    let db = Database::new(args.database_url.as_deref()).await?;
     report.setup(
         "database",
         if db.url.starts_with("sqlite") {
@@ -121,5 +121,6 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
          + 2 L (Theary order, PUT new) for new",
         bound_queued * 1000.0
     ));
+    db.finish().await;
     Ok(())
 }

@@ -29,7 +29,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     .await?;
     let tenants = world::tenants(tenant_count);
     sb.add_tenants(&tenants).await?;
-    let db = Database::new(args.database_url.as_deref())?;
+    let db = Database::new(args.database_url.as_deref()).await?;
     let listener = sandbox::common::bind_local(0).await?;
     let addr = listener.local_addr()?;
     let config = world::config(
@@ -124,5 +124,6 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
         "{} checks measured; backlog per tenant per interval {backlog:.1} checks = {pages} pages; L = {latency} ms",
         to_queued.len()
     ));
+    db.finish().await;
     Ok(())
 }

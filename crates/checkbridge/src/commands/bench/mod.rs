@@ -35,8 +35,9 @@ pub struct BenchArgs {
     /// Latency added by the sandboxes to every API request, in milliseconds.
     #[arg(long, default_value_t = 20)]
     pub latency_ms: u64,
-    /// Database for the service (default: a temporary SQLite file). `webhooks` always uses
-    /// SQLite, as its goal is stated for SQLite.
+    /// Database for the service (default: a temporary SQLite file). A PostgreSQL URL names
+    /// the server: each scenario runs in a fresh database there, dropped after. `webhooks`
+    /// always uses SQLite, as its goal is stated for SQLite.
     #[arg(long)]
     pub database_url: Option<String>,
     /// Print JSON (one object per scenario) instead of tables.

@@ -30,7 +30,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     let tenants = world::tenants(1);
     sb.add_tenants(&tenants).await?;
     sb.seed(&tenants[0], count, document_bytes, 1).await?;
-    let db = Database::new(args.database_url.as_deref())?;
+    let db = Database::new(args.database_url.as_deref()).await?;
     let listener = sandbox::common::bind_local(0).await?;
     let config = world::config(
         sb.urls(),
@@ -92,5 +92,6 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
             "against the previous peak (VmHWM could not be reset)"
         }
     ));
+    db.finish().await;
     Ok(())
 }

@@ -37,7 +37,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     .await?;
     let tenants = world::tenants(n);
     sb.add_tenants(&tenants).await?;
-    let db = Database::new(args.database_url.as_deref())?;
+    let db = Database::new(args.database_url.as_deref()).await?;
     let listener = sandbox::common::bind_local(0).await?;
     let addr = listener.local_addr()?;
     let config = world::config(
@@ -194,5 +194,6 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
         window as f64 / interval as f64,
         rss_before_start as f64 / MIB
     ));
+    db.finish().await;
     Ok(())
 }

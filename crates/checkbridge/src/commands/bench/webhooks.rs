@@ -54,8 +54,8 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     report.setup("database", "SQLite (WAL, synchronous=FULL)");
     let tenants = world::tenants(TENANTS);
     // The service's configuration points at no sandbox: only the receiver runs.
-    let http_db = Database::new(None)?;
-    let base_db = Database::new(None)?;
+    let http_db = Database::new(None).await?;
+    let base_db = Database::new(None).await?;
     let listener = sandbox::common::bind_local(0).await?;
     let addr = listener.local_addr()?;
     // Nothing listens on the discard port: no partner is called in this scenario.

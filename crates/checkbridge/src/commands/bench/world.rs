@@ -325,21 +325,63 @@ pub fn config(
 pub struct Database {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
+    /// On PostgreSQL: the server's URL and the database made for this run, dropped after.
+    made: Option<(String, String)>,
 }
 
 impl Database {
-    pub fn new(asked: Option<&str>) -> anyhow::Result<Database> {
+    /// A temporary SQLite file, or, given a PostgreSQL URL, a fresh database on that server
+    /// (so runs never see each other's rows); call [`Database::finish`] to drop it.
+    pub async fn new(asked: Option<&str>) -> anyhow::Result<Database> {
         match asked {
+            Some(url) if url.starts_with("postgres") => {
+                sqlx::any::install_default_drivers();
+                let name = format!("cb_bench_{}", uuid::Uuid::new_v4().simple());
+                let admin = sqlx::AnyPool::connect(url)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .context("creating the benchmark's database")?;
+                admin.close().await;
+                let mut fresh = url::Url::parse(url).context("reading the database URL")?;
+                fresh.set_path(&name);
+                Ok(Database {
+                    url: fresh.to_string(),
+                    _dir: None,
+                    made: Some((url.to_owned(), name)),
+                })
+            }
             Some(url) => Ok(Database {
                 url: url.to_owned(),
                 _dir: None,
+                made: None,
             }),
             None => {
                 let dir = tempfile::tempdir().context("making a temporary directory")?;
                 Ok(Database {
                     url: format!("sqlite://{}/bench.db", dir.path().display()),
                     _dir: Some(dir),
+                    made: None,
                 })
+            }
+        }
+    }
+
+    /// Drops the database made for this run, if one was.
+    pub async fn finish(self) {
+        if let Some((server, name)) = &self.made {
+            let dropped = async {
+                let admin = sqlx::AnyPool::connect(server).await?;
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                Ok::<_, sqlx::Error>(())
+            };
+            if let Err(e) = dropped.await {
+                tracing::warn!(database = %name, error = %e, "the benchmark's database was not dropped");
             }
         }
     }
