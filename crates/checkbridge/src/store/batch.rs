@@ -121,7 +121,14 @@ async fn write_all<'a>(
     let mut w = store.write().await?;
     let mut results = Vec::new();
     for p in pending {
-        let new = write_event(&mut w, &p.record(), p.update.as_ref(), p.now, p.reconcile_at).await?;
+        let new = write_event(
+            &mut w,
+            &p.record(),
+            p.update.as_ref(),
+            p.now,
+            p.reconcile_at,
+        )
+        .await?;
         results.push(new);
     }
     w.commit().await?;

@@ -52,8 +52,8 @@ pub struct Store {
 }
 
 mod batch;
-mod writer;
 mod types;
+mod writer;
 pub use types::*;
 
 impl Store {
@@ -117,7 +117,6 @@ impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
     }
-
 }
 
 mod admin;

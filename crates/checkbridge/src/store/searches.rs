@@ -2,8 +2,8 @@
 
 use sqlx::{AnyConnection, Row};
 
-use super::writer::WriteQuery as _;
 use super::checks::search_row;
+use super::writer::WriteQuery as _;
 use super::{
     Backend, EventRecord, ReconcileWork, SearchRow, SearchUpdate, Store, StoreError, WebhookTarget,
 };

@@ -92,10 +92,10 @@ impl Engine {
                     // Sleep until the next tenant is due (never less than TICK, never more
                     // than IDLE), so a due poll starts within TICK of its time.
                     match self.inner.store.next_poll_due(now_ms()).await {
-                        Ok(Some(at)) => Duration::from_millis(
-                            u64::try_from(at - now_ms()).unwrap_or(0),
-                        )
-                        .clamp(TICK, IDLE),
+                        Ok(Some(at)) => {
+                            Duration::from_millis(u64::try_from(at - now_ms()).unwrap_or(0))
+                                .clamp(TICK, IDLE)
+                        }
                         Ok(None) | Err(_) => IDLE,
                     }
                 }
@@ -167,10 +167,9 @@ impl Engine {
             let full = page.len() >= PAGE_SIZE;
             // The checks of a page are claimed together: PageUp lists the next page only
             // once all of these are `queued`, so the page costs one round of PUTs, not five.
-            let claims = futures::future::join_all(
-                page.iter().map(|inv| self.claim(&t, inv, listed_since)),
-            )
-            .await;
+            let claims =
+                futures::future::join_all(page.iter().map(|inv| self.claim(&t, inv, listed_since)))
+                    .await;
             let mut new_here = 0;
             for claimed in claims {
                 if claimed? == Some(true) {

@@ -150,8 +150,9 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     ));
     report.figures.push(Figure::judged(
         "peak RSS",
-        peak as f64 / MIB,
-        "MiB",
+        // The goal is stated in MB (10^6 bytes).
+        peak as f64 / 1e6,
+        "MB",
         None,
         false,
         Goal::AtMost { max: 300.0 },
