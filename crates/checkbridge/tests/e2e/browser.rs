@@ -282,6 +282,14 @@ async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
 
     // Signing out from the page ends the session: the link asks for a sign-in again.
     browser.click("header form button[type=submit]").await;
+    // The click only starts the form's submission: wait for its redirect to the sign-in
+    // page before opening the link again.
+    eventually(
+        Duration::from_secs(15),
+        "the sign-in page after sign-out",
+        || async { browser.url().await.ends_with("/login").then_some(()) },
+    )
+    .await;
     browser.go(&link).await;
     assert!(browser.url().await.contains("/login?next="));
     browser.close().await;
