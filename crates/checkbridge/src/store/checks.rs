@@ -18,12 +18,29 @@ fn ms(d: Duration) -> i64 {
 impl Store {
     /// `UPDATE ... WHERE id IN (pick) RETURNING ...`, skipping rows other replicas hold
     /// locked on PostgreSQL; SQLite has one writer at a time, so the statement is atomic.
-    fn lease_sql(&self, set: &str, pick: &str, returning: &str) -> String {
+    /// Leases up to `limit` checks in one statement: `set` writes the lease ($1 until, $2
+    /// owner) on the rows `pick` selects ($3 now, $4 limit), returning `returning`.
+    async fn lease_rows(
+        &self,
+        (set, pick, returning): (&str, &str, &str),
+        owner: &str,
+        now: i64,
+        lease_for: Duration,
+        limit: i64,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        format!("UPDATE checks SET {set} WHERE id IN ({pick}{lock}) RETURNING {returning}")
+        let sql =
+            format!("UPDATE checks SET {set} WHERE id IN ({pick}{lock}) RETURNING {returning}");
+        sqlx::query(&sql)
+            .bind(now + ms(lease_for))
+            .bind(owner)
+            .bind(now)
+            .bind(limit)
+            .fetch_all_w(self)
+            .await
     }
 
     /// Records a check claimed from PageUp with its searches and what it owes next: an order,
@@ -169,18 +186,19 @@ impl Store {
         lease_for: Duration,
         limit: i64,
     ) -> Result<Vec<OrderWork>, StoreError> {
-        let sql = self.lease_sql(
-            "lease_until = $1, lease_owner = $2",
-            "SELECT id FROM checks WHERE order_due_at IS NOT NULL AND order_due_at <= $3 \
-             AND (lease_until IS NULL OR lease_until < $3) ORDER BY order_due_at LIMIT $4",
-            "id, tenant, pageup_id, order_attempts, order_json",
-        );
-        let rows = sqlx::query(&sql)
-            .bind(now + ms(lease_for))
-            .bind(owner)
-            .bind(now)
-            .bind(limit)
-            .fetch_all_w(self)
+        let rows = self
+            .lease_rows(
+                (
+                    "lease_until = $1, lease_owner = $2",
+                    "SELECT id FROM checks WHERE order_due_at IS NOT NULL AND order_due_at <= $3 \
+                     AND (lease_until IS NULL OR lease_until < $3) ORDER BY order_due_at LIMIT $4",
+                    "id, tenant, pageup_id, order_attempts, order_json",
+                ),
+                owner,
+                now,
+                lease_for,
+                limit,
+            )
             .await?;
         let mut work = Vec::with_capacity(rows.len());
         for r in rows {
@@ -334,19 +352,20 @@ impl Store {
         lease_for: Duration,
         limit: i64,
     ) -> Result<Vec<PushWork>, StoreError> {
-        let sql = self.lease_sql(
-            "push_lease_until = $1, push_lease_owner = $2",
-            "SELECT id FROM checks WHERE desired_version > acked_version \
-             AND (push_due_at IS NULL OR push_due_at <= $3) \
-             AND (push_lease_until IS NULL OR push_lease_until < $3) ORDER BY push_due_at LIMIT $4",
-            "id, tenant, push_attempts",
-        );
-        let rows = sqlx::query(&sql)
-            .bind(now + ms(lease_for))
-            .bind(owner)
-            .bind(now)
-            .bind(limit)
-            .fetch_all_w(self)
+        let rows = self
+            .lease_rows(
+                (
+                    "push_lease_until = $1, push_lease_owner = $2",
+                    "SELECT id FROM checks WHERE desired_version > acked_version \
+                     AND (push_due_at IS NULL OR push_due_at <= $3) \
+                     AND (push_lease_until IS NULL OR push_lease_until < $3) ORDER BY push_due_at LIMIT $4",
+                    "id, tenant, push_attempts",
+                ),
+                owner,
+                now,
+                lease_for,
+                limit,
+            )
             .await?;
         rows.iter()
             .map(|r| {

@@ -11,11 +11,9 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
-
 use super::world::{self, Database, SandboxOptions, Sandboxes, ServiceOptions};
 use super::{BenchArgs, Figure, Goal, Report, Size};
-use crate::store::{now_ms, Store};
+use crate::store::now_ms;
 
 pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     let (tenant_count, per_tenant) = match args.size {
@@ -45,43 +43,28 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
             "PostgreSQL"
         },
     );
-    let listener = sandbox::common::bind_local(0).await?;
-    let addr = listener.local_addr()?;
-    let config = world::config(
-        sb.urls(),
+    let service = world::prepare(
+        &sb,
         &tenants,
-        addr,
-        &db.url,
+        &db,
         &ServiceOptions {
             http_only: false,
             poll_interval_secs: 60,
             concurrency: 256,
             reconcile_after_secs: 3600,
         },
-    )?;
-    let store = Store::connect(&db.url).await.context("opening the store")?;
+    )
+    .await?;
 
     let t0 = now_ms();
-    let running = crate::service::start_on(&config, store, Some(listener)).await?;
+    let running = service.start().await?;
     let total = tenant_count * per_tenant;
     let deadline = Duration::from_secs(match args.size {
         Size::Full => 600,
         Size::Tiny => 120,
     });
-    let result = world::wait_until(
-        "every check new in PageUp",
-        deadline,
-        Duration::from_millis(250),
-        || async {
-            let timings = sb.timings().await?;
-            Ok(timings.iter().filter(|t| t.new_ms.is_some()).count() >= total)
-        },
-    )
-    .await;
-    running.stop().await;
-    result?;
-    let timings = sb.timings().await?;
-    sb.stop().await;
+    let timings =
+        world::wait_all_new(sb, running, total, deadline, Duration::from_millis(250)).await?;
 
     let last_queued = timings
         .iter()

@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use anyhow::Context as _;
-
 use super::world::{self, percentile, Database, SandboxOptions, Sandboxes, ServiceOptions};
 use super::{BenchArgs, Figure, Goal, Report, Size};
-use crate::store::{now_ms, Store};
+use crate::store::now_ms;
 
 pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     let (tenant_count, per_second, seconds) = match args.size {
@@ -30,22 +28,19 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     let tenants = world::tenants(tenant_count);
     sb.add_tenants(&tenants).await?;
     let db = Database::new(args.database_url.as_deref()).await?;
-    let listener = sandbox::common::bind_local(0).await?;
-    let addr = listener.local_addr()?;
-    let config = world::config(
-        sb.urls(),
+    let service = world::prepare(
+        &sb,
         &tenants,
-        addr,
-        &db.url,
+        &db,
         &ServiceOptions {
             http_only: false,
             poll_interval_secs: interval_secs,
             concurrency: 256,
             reconcile_after_secs: 3600,
         },
-    )?;
-    let store = Store::connect(&db.url).await.context("opening the store")?;
-    let running = crate::service::start_on(&config, store, Some(listener)).await?;
+    )
+    .await?;
+    let running = service.start().await?;
     // Warm-up: every tenant polled once (tokens fetched), then the stream starts.
     tokio::time::sleep(Duration::from_secs(interval_secs + 1)).await;
     let start_ms = now_ms();
@@ -67,20 +62,14 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
         tokio::time::sleep_until(next).await;
     }
     let total = turn;
-    let result = world::wait_until(
-        "every streamed check new in PageUp",
+    let timings = world::wait_all_new(
+        sb,
+        running,
+        total,
         Duration::from_secs(interval_secs * 6 + 30),
         Duration::from_millis(500),
-        || async {
-            let t = sb.timings().await?;
-            Ok(t.iter().filter(|c| c.new_ms.is_some()).count() >= total)
-        },
     )
-    .await;
-    running.stop().await;
-    result?;
-    let timings = sb.timings().await?;
-    sb.stop().await;
+    .await?;
 
     let mut to_queued: Vec<f64> = Vec::new();
     let mut to_new: Vec<f64> = Vec::new();

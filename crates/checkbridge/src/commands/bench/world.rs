@@ -387,6 +387,62 @@ impl Database {
     }
 }
 
+/// The service ready to start: its configuration, store and listening socket.
+pub struct Prepared {
+    config: crate::config::Config,
+    store: crate::store::Store,
+    listener: tokio::net::TcpListener,
+}
+
+/// Configures the service for `tenants` against `sb` on `db`, and opens its store and
+/// socket (port 0), without starting it.
+pub async fn prepare(
+    sb: &Sandboxes,
+    tenants: &[BenchTenant],
+    db: &Database,
+    options: &ServiceOptions,
+) -> anyhow::Result<Prepared> {
+    let listener = sandbox::common::bind_local(0).await?;
+    let addr = listener.local_addr()?;
+    let config = config(sb.urls(), tenants, addr, &db.url, options)?;
+    let store = crate::store::Store::connect(&db.url)
+        .await
+        .context("opening the store")?;
+    Ok(Prepared {
+        config,
+        store,
+        listener,
+    })
+}
+
+impl Prepared {
+    /// Starts the service.
+    pub async fn start(self) -> anyhow::Result<crate::service::Running> {
+        crate::service::start_on(&self.config, self.store, Some(self.listener)).await
+    }
+}
+
+/// Waits until PageUp shows `total` checks `new` (polling every `every`, for at most
+/// `deadline`), stops the service and the sandboxes, and returns every check's timings.
+pub async fn wait_all_new(
+    sb: Sandboxes,
+    running: crate::service::Running,
+    total: usize,
+    deadline: Duration,
+    every: Duration,
+) -> anyhow::Result<Vec<CheckTiming>> {
+    let result = wait_until("every check new in PageUp", deadline, every, || async {
+        let timings = sb.timings().await?;
+        Ok(timings.iter().filter(|t| t.new_ms.is_some()).count() >= total)
+    })
+    .await;
+    running.stop().await;
+    result?;
+    let timings = sb.timings().await?;
+    sb.stop().await;
+    Ok(timings)
+}
+
 /// Polls `probe` every `every` until it says done or `deadline` passes.
 pub async fn wait_until<F, Fut>(
     what: &str,
