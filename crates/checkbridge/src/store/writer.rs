@@ -89,9 +89,15 @@ impl GroupWriter {
             st.open = true;
         }
         if savepoint {
-            sqlx::query("SAVEPOINT cb_write")
+            if let Err(e) = sqlx::query("SAVEPOINT cb_write")
                 .execute(&mut *st.conn)
-                .await?;
+                .await
+            {
+                // Do not leave the transaction (and SQLite's write lock) open behind us.
+                let e = StoreError::from(e);
+                self.abort(&mut st, &e).await;
+                return Err(e);
+            }
         }
         Ok(st)
     }
@@ -108,9 +114,7 @@ impl GroupWriter {
         }
         Ok(())
     }
-}
 
-impl GroupWriter {
     /// Ends the open transaction without committing it; its writes are reported failed.
     async fn abort(&self, st: &mut State, cause: &StoreError) {
         tracing::error!(error = %cause, "the shared write transaction failed; its writes are rolled back and reported failed");
