@@ -23,14 +23,15 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     let latency = args.latency_ms;
     report.setup("tenants", tenant_count);
     report.setup("checks", tenant_count * per_tenant);
-    let sb = Sandboxes::start(SandboxOptions {
-        latency_ms: latency,
-        theary_step_ms: 0,
-        pageup_token_secs: 300,
-    })
+    let (sb, tenants) = Sandboxes::with_tenants(
+        SandboxOptions {
+            latency_ms: latency,
+            theary_step_ms: 0,
+            pageup_token_secs: 300,
+        },
+        tenant_count,
+    )
     .await?;
-    let tenants = world::tenants(tenant_count);
-    sb.add_tenants(&tenants).await?;
     for (i, t) in tenants.iter().enumerate() {
         sb.seed(t, per_tenant, 0, i as u64).await?;
     }

@@ -19,14 +19,15 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     report.setup("tenants", tenant_count);
     report.setup("new checks", format!("{per_second}/s for {seconds} s"));
     report.setup("poll interval", format!("{interval_secs} s"));
-    let sb = Sandboxes::start(SandboxOptions {
-        latency_ms: latency,
-        theary_step_ms: 0,
-        pageup_token_secs: 300,
-    })
+    let (sb, tenants) = Sandboxes::with_tenants(
+        SandboxOptions {
+            latency_ms: latency,
+            theary_step_ms: 0,
+            pageup_token_secs: 300,
+        },
+        tenant_count,
+    )
     .await?;
-    let tenants = world::tenants(tenant_count);
-    sb.add_tenants(&tenants).await?;
     let db = Database::new(args.database_url.as_deref()).await?;
     let service = world::prepare(
         &sb,

@@ -21,14 +21,15 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
         "resume size",
         format!("{} MiB", document_bytes as f64 / MIB),
     );
-    let sb = Sandboxes::start(SandboxOptions {
-        latency_ms: args.latency_ms,
-        theary_step_ms: 0,
-        pageup_token_secs: 300,
-    })
+    let (sb, tenants) = Sandboxes::with_tenants(
+        SandboxOptions {
+            latency_ms: args.latency_ms,
+            theary_step_ms: 0,
+            pageup_token_secs: 300,
+        },
+        1,
+    )
     .await?;
-    let tenants = world::tenants(1);
-    sb.add_tenants(&tenants).await?;
     sb.seed(&tenants[0], count, document_bytes, 1).await?;
     let db = Database::new(args.database_url.as_deref()).await?;
     let listener = sandbox::common::bind_local(0).await?;

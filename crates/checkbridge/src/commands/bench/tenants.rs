@@ -29,14 +29,15 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     report.setup("warm-up", format!("{warmup} s"));
     report.setup("window", format!("{window} s"));
     report.setup("new checks", "1/s");
-    let sb = Sandboxes::start(SandboxOptions {
-        latency_ms: args.latency_ms,
-        theary_step_ms: 2_000,
-        pageup_token_secs: token_life,
-    })
+    let (sb, tenants) = Sandboxes::with_tenants(
+        SandboxOptions {
+            latency_ms: args.latency_ms,
+            theary_step_ms: 2_000,
+            pageup_token_secs: token_life,
+        },
+        n,
+    )
     .await?;
-    let tenants = world::tenants(n);
-    sb.add_tenants(&tenants).await?;
     let db = Database::new(args.database_url.as_deref()).await?;
     let service = world::prepare(
         &sb,

@@ -194,6 +194,17 @@ impl Sandboxes {
     }
 
     /// Registers every tenant's credentials in both sandboxes.
+    /// Starts the sandboxes with `count` tenants known to both.
+    pub async fn with_tenants(
+        opts: SandboxOptions,
+        count: usize,
+    ) -> anyhow::Result<(Sandboxes, Vec<BenchTenant>)> {
+        let sb = Sandboxes::start(opts).await?;
+        let tenants = tenants(count);
+        sb.add_tenants(&tenants).await?;
+        Ok((sb, tenants))
+    }
+
     pub async fn add_tenants(&self, tenants: &[BenchTenant]) -> anyhow::Result<()> {
         let calls = tenants.iter().flat_map(|t| {
             [
