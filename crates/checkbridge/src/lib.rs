@@ -1,19 +1,21 @@
-//! checkbridge: connects PageUp background-check requests to Theary verifications.
+//! The checkbridge service: connects PageUp background-check requests to Theary verifications.
 //!
-//! The binary is a thin shell over this library: [`cli`] parses and dispatches, each command
-//! lives in [`commands`], and [`telemetry`] sets up structured logging.
+//! This crate is the service only: [`config`], the pure rules of a check's life ([`domain`]),
+//! durable state ([`store`]), the background loops ([`sync`]), the HTTP side ([`http`]),
+//! encryption at rest ([`crypto`]), health and metrics. [`service`] starts a replica. The
+//! executable and its commands live in the `checkbridge-cli` crate, and the demo, test and
+//! benchmark world in `checkbridge-lab`; this crate depends on neither the sandboxes nor
+//! test helpers.
 
-pub mod cli;
-pub mod commands;
+pub mod admin;
 pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod health;
 pub mod http;
-pub mod lab;
 pub mod metrics;
 pub mod redact;
 pub mod service;
 pub mod store;
 pub mod sync;
-pub mod telemetry;
+pub mod time;

@@ -41,7 +41,7 @@ async fn metrics(State(engine): State<Engine>) -> Response {
     let store = engine.store();
     let (owed, oldest, issues) = match (
         store.owed(None).await,
-        store.oldest_owed_push(crate::store::now_ms()).await,
+        store.oldest_owed_push(crate::time::now_ms()).await,
         store.open_issues().await,
     ) {
         (Ok(o), Ok(t), Ok(i)) => (o, t, i),

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use super::reports::{csrf_for_session, not_found, session, when, ReportState};
-use crate::store::{now_ms, CheckFilter};
+use crate::store::CheckFilter;
+use crate::time::now_ms;
 
 /// The page's filters, all optional.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -75,7 +76,7 @@ async fn context(
         .clone()
         .filter(|s| !s.trim().is_empty())
         .unwrap_or_else(|| "24h".into());
-    let span = crate::commands::logs::parse_since(&since_text).unwrap_or(86_400_000);
+    let span = crate::time::parse_window(&since_text).unwrap_or(86_400_000);
     let since = now - span;
     let only = q
         .tenant

@@ -24,8 +24,9 @@ use sha2::{Digest, Sha256};
 use crate::crypto::Place;
 use crate::domain::events::search_view;
 use crate::domain::status::{overall_status, result_status};
-use crate::store::{now_ms, ReportData, SessionUser};
+use crate::store::{ReportData, SessionUser};
 use crate::sync::Engine;
+use crate::time::now_ms;
 
 const SESSION_COOKIE: &str = "cb_session";
 const CSRF_COOKIE: &str = "cb_login_csrf";

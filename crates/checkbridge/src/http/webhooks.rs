@@ -24,7 +24,8 @@ use theary::signature;
 use super::ApiError;
 use crate::crypto::{Keyring, Place};
 use crate::domain::events;
-use crate::store::{now_ms, EventRecord, Store};
+use crate::store::{EventRecord, Store};
+use crate::time::now_ms;
 
 /// Largest webhook body accepted. Theary's events are a few kilobytes.
 pub const MAX_BODY: usize = 256 * 1024;

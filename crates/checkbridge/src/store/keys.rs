@@ -3,7 +3,8 @@
 use sqlx::Row;
 
 use super::writer::WriteQuery as _;
-use super::{now_ms, Store, StoreError};
+use super::{Store, StoreError};
+use crate::time::now_ms;
 
 impl Store {
     /// The newest live data key version of `tenant`.

@@ -13,6 +13,8 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
+use crate::time::now_ms;
+
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -133,25 +135,6 @@ pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};
-
-/// Now, in milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// A time in milliseconds since the epoch as RFC 3339 (UTC); empty if out of range.
-pub fn rfc3339(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
 
 #[cfg(test)]
 mod tests;

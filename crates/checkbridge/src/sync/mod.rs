@@ -169,7 +169,7 @@ impl Engine {
     ) {
         self.inner
             .health
-            .record(tenant, partner, operation, outcome, crate::store::now_ms());
+            .record(tenant, partner, operation, outcome, crate::time::now_ms());
     }
 
     /// Records how a PageUp call for `tenant` ended, for health issues.
@@ -344,7 +344,7 @@ impl Engine {
         check_id: Option<&str>,
     ) {
         let entry = crate::store::ErrorEntry {
-            at: crate::store::now_ms(),
+            at: crate::time::now_ms(),
             tenant: tenant.to_owned(),
             operation: operation.to_owned(),
             http_status: http_status.map(i64::from),

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
 use crate::health::{kind, Verdict};
-use crate::store::{now_ms, AlertWork, HealthIssue};
+use crate::store::{AlertWork, HealthIssue};
+use crate::time::now_ms;
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -245,8 +246,8 @@ pub fn alert_body(
             "kind": issue.kind,
             "subject": issue.subject,
             "summary": issue.summary,
-            "opened_at": crate::store::rfc3339(issue.opened_at),
-            "resolved_at": issue.resolved_at.map(crate::store::rfc3339),
+            "opened_at": crate::time::rfc3339(issue.opened_at),
+            "resolved_at": issue.resolved_at.map(crate::time::rfc3339),
         },
     })
 }

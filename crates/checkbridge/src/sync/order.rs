@@ -10,7 +10,8 @@ use theary::Error as ThearyError;
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
 use crate::crypto::Place;
 use crate::domain::mapping::theary_rejection_reason;
-use crate::store::{now_ms, OrderWork, PlacedOrder};
+use crate::store::{OrderWork, PlacedOrder};
+use crate::time::now_ms;
 
 /// What happened to one check in the orderer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,8 @@ use super::push::Pushed;
 use super::{backoff, error_chain, ms, Engine, SyncError, TenantRt, IDLE, LEASE};
 use crate::crypto::Place;
 use crate::domain::mapping::{build_order, search_types, OrderContext};
-use crate::store::{now_ms, NewCheck, NewSearch, Plan};
+use crate::store::{NewCheck, NewSearch, Plan};
+use crate::time::now_ms;
 
 /// PageUp returns at most this many pending checks per GET.
 pub const PAGE_SIZE: usize = 5;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{error_chain, Engine, SyncError};
-use crate::store::now_ms;
+use crate::time::now_ms;
 
 const DAY_MS: i64 = 86_400_000;
 const EVERY: Duration = Duration::from_secs(3600);

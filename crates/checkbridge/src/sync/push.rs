@@ -11,7 +11,8 @@ use pageup::{CheckStatus, StatusDocument};
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
 use crate::domain::events::search_view;
 use crate::domain::status::{desired_document, Phase};
-use crate::store::{now_ms, CheckSnapshot};
+use crate::store::CheckSnapshot;
+use crate::time::now_ms;
 
 /// Outcome of one push attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,8 @@
 use super::{error_chain, Engine, SyncError};
 use crate::crypto::Place;
 use crate::domain::events::update_for_search;
-use crate::store::{now_ms, ReconcileWork};
+use crate::store::ReconcileWork;
+use crate::time::now_ms;
 
 impl Engine {
     /// Looks at every check with quiet open searches (up to a batch). Returns how many.

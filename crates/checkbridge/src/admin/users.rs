@@ -1,0 +1,69 @@
+//! The people who may read reports (a tenant's readers) or see the operator page
+//! (operators, who read no report).
+
+use rand::Rng as _;
+
+use crate::store::{Store, StoreError};
+use crate::time::now_ms;
+
+/// Why a user could not be added.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("a user name is 1 to 100 characters")]
+    BadName,
+    #[error("a password has at least 12 characters")]
+    ShortPassword,
+    #[error("{0}")]
+    Hashing(String),
+    #[error("database")]
+    Store(#[from] StoreError),
+}
+
+/// A random password of 20 letters and digits (no look-alikes such as `l`, `1`, `O`, `0`).
+pub fn generate_password() -> zeroize::Zeroizing<String> {
+    const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    zeroize::Zeroizing::new(
+        (0..20)
+            .map(|_| char::from(CHARS[rng.gen_range(0..CHARS.len())]))
+            .collect(),
+    )
+}
+
+/// Adds a report reader to `tenant`; false when the name is taken.
+pub async fn add_reader(
+    store: &Store,
+    tenant: &str,
+    username: &str,
+    password: &str,
+) -> Result<bool, UserError> {
+    add_with_role(store, tenant, username, password, "reader").await
+}
+
+/// Adds an operator (all tenants' operator page, no reports); false when the name is taken.
+pub async fn add_operator(
+    store: &Store,
+    username: &str,
+    password: &str,
+) -> Result<bool, UserError> {
+    add_with_role(store, "*", username, password, "operator").await
+}
+
+async fn add_with_role(
+    store: &Store,
+    tenant: &str,
+    username: &str,
+    password: &str,
+    role: &str,
+) -> Result<bool, UserError> {
+    if username.trim().is_empty() || username.len() > 100 {
+        return Err(UserError::BadName);
+    }
+    if password.chars().count() < 12 {
+        return Err(UserError::ShortPassword);
+    }
+    let hash = crate::http::auth::hash_password(password).map_err(UserError::Hashing)?;
+    Ok(store
+        .create_user_with_role(tenant, username.trim(), &hash, role, now_ms())
+        .await?)
+}

@@ -1,0 +1,159 @@
+//! The life of a check for every outcome, on every engine.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use checkbridge::store::Store;
+use checkbridge_lab::{orderly, pii_needles, Lab, LabOptions, Scenario, FINAL_STATUSES};
+
+use checkbridge_lab::testing::{eventually, found_in_raw_database, order_secret, TestDb};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_outcome_reaches_pageup_on_every_engine() {
+    for db in TestDb::all().await {
+        every_outcome(&db.url).await;
+        db.drop_now().await;
+    }
+}
+
+async fn every_outcome(database_url: &str) {
+    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+    let mut seeded: Vec<(String, String, Scenario)> = Vec::new();
+    for t in ["acme", "globex"] {
+        for (i, s) in Scenario::ALL.iter().enumerate() {
+            let id = lab.seed(t, *s, i).unwrap();
+            seeded.push((t.to_owned(), id, *s));
+        }
+    }
+    let config = lab.config(database_url).unwrap();
+    let store = Store::connect(database_url).await.unwrap();
+    let listener = lab.take_listener();
+    let running = checkbridge::service::start_on(&config, store.clone(), listener)
+        .await
+        .unwrap();
+
+    // The stalled orders are cancelled at Theary once placed.
+    for (tenant, id, s) in seeded.iter().filter(|(_, _, s)| *s == Scenario::Cancelled) {
+        let reference = eventually(
+            Duration::from_secs(30),
+            "the order to be placed",
+            || async {
+                let doc = lab.pageup_check(tenant, id)?.document;
+                let r = doc.get("referenceNumber")?.as_str()?.to_owned();
+                (!r.is_empty()).then_some(r)
+            },
+        )
+        .await;
+        lab.cancel_at_theary(tenant, &reference).await.unwrap();
+        let _ = s;
+    }
+    for (tenant, id, s) in &seeded {
+        let view = eventually(
+            Duration::from_secs(60),
+            &format!("{tenant}/{id} ({}) to finish", s.label()),
+            || async {
+                let v = lab.pageup_check(tenant, id)?;
+                FINAL_STATUSES.contains(&v.status.as_str()).then_some(v)
+            },
+        )
+        .await;
+        assert_eq!(
+            view.status,
+            s.expected_status(),
+            "{tenant}/{id} {}: {:?}",
+            s.label(),
+            view.document
+        );
+        let doc = &view.document;
+        match s {
+            Scenario::MissingFields => {
+                let reason = doc["reasonForFail"].as_str().unwrap();
+                assert!(
+                    reason.contains("last name") && reason.contains("national id"),
+                    "{reason}"
+                );
+            }
+            Scenario::Cancelled => {
+                assert!(!doc["referenceNumber"].as_str().unwrap().is_empty());
+            }
+            _ => {
+                let results = doc["results"].as_array().unwrap();
+                assert_eq!(results.len(), 3, "two searches and the overall: {doc}");
+                let overall = results.last().unwrap();
+                assert_eq!(overall["status"], s.expected_overall().unwrap(), "{doc}");
+                for r in results {
+                    let link = r["reportLink"].as_str().unwrap();
+                    assert!(
+                        link.starts_with(&format!("http://{}/reports/{tenant}/", lab.service_addr)),
+                        "{link}"
+                    );
+                }
+                assert!(!doc["referenceNumber"].as_str().unwrap().is_empty());
+            }
+        }
+        // Never backwards, and nothing after the end.
+        let statuses: Vec<&str> = view.history.iter().map(|h| h.to.as_str()).collect();
+        assert!(
+            orderly(&statuses),
+            "claimed first, never backwards: {statuses:?}"
+        );
+        let ends = statuses
+            .iter()
+            .filter(|s| FINAL_STATUSES.contains(s))
+            .count();
+        assert!(
+            ends >= 1 && FINAL_STATUSES.contains(statuses.last().unwrap()),
+            "{statuses:?}"
+        );
+    }
+    // Exactly one order per orderable check, per tenant.
+    let mut orders: BTreeMap<String, usize> = BTreeMap::new();
+    for (tenant, _, s) in &seeded {
+        if *s != Scenario::MissingFields {
+            *orders.entry(tenant.clone()).or_default() += 1;
+        }
+    }
+    for (tenant, n) in orders {
+        assert_eq!(lab.theary.state.order_count(&tenant), n, "{tenant}");
+    }
+    eventually(Duration::from_secs(10), "nothing owed", || async {
+        let owed = store.owed(None).await.unwrap();
+        (owed.orders == 0 && owed.pushes == 0).then_some(())
+    })
+    .await;
+    assert_eq!(store.owed(None).await.unwrap().open_searches, 0);
+
+    // Nothing readable at rest: no candidate data, no webhook secret, no credential.
+    let mut needles: Vec<String> = Vec::new();
+    for (i, s) in Scenario::ALL.iter().enumerate() {
+        needles.extend(pii_needles(&s.invitation(i)));
+    }
+    for t in &lab.tenants {
+        needles.push(t.pageup.client_secret.clone());
+        needles.push(t.theary.client_secret.clone());
+    }
+    // The per-order webhook secrets, as the service itself opens them.
+    for (tenant, id, s) in &seeded {
+        if *s != Scenario::MissingFields {
+            let (_, _, secret) = order_secret(&store, &running.engine, tenant, id).await;
+            needles.push(String::from_utf8(secret.to_vec()).unwrap());
+        }
+    }
+    let secrets = needles.len();
+    needles.retain(|n| n.len() >= 6);
+    assert!(
+        needles.len() > 20,
+        "the scan looks for something: {}",
+        needles.len()
+    );
+    let found = found_in_raw_database(database_url, &needles).await;
+    assert!(found.is_empty(), "stored in clear: {found:?}");
+    // The scan does see what is stored in clear (tenant keys are not secret).
+    let control = ["globex".to_owned()];
+    assert_eq!(found_in_raw_database(database_url, &control).await, control);
+    eprintln!(
+        "raw database scan: {} needles ({secrets} before filtering), none found",
+        needles.len()
+    );
+    running.stop().await;
+}

@@ -1,0 +1,13 @@
+//! End to end over real HTTP: both sandboxes and checkbridge on port 0, on SQLite and (when
+//! `CHECKBRIDGE_TEST_POSTGRES_URL` is set) PostgreSQL.
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+mod browser;
+mod health;
+mod isolation;
+mod life;
+mod poller;
+mod refusal;
+mod reports;
+mod retention;
+mod rotation;

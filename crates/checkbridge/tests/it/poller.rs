@@ -1,0 +1,86 @@
+//! The poller, driven step by step: it drains full pages at once, claims every check before
+//! the next GET, honours 429 Retry-After, and stays out of a tenant another poller holds.
+
+use std::time::Duration;
+
+use checkbridge::store::Store;
+use checkbridge::sync::Engine;
+use checkbridge::time::now_ms;
+use checkbridge_lab::{Lab, LabOptions, Scenario};
+use sandbox::common::FaultRule;
+
+use checkbridge_lab::testing::TestDb;
+
+#[tokio::test]
+async fn full_pages_are_drained_at_once_and_429_is_honoured() {
+    for db in TestDb::all().await {
+        let lab = Lab::start(LabOptions::default()).await.unwrap();
+        let config = lab.config(&db.url).unwrap();
+        let store = Store::connect(&db.url).await.unwrap();
+        let engine = Engine::new(&config, store.clone()).unwrap();
+        engine.start().await.unwrap();
+        let ids: Vec<String> = (0..12)
+            .map(|i| lab.seed("acme", Scenario::Clean, i).unwrap())
+            .collect();
+
+        let report = engine.poll_tenant("acme").await.unwrap();
+        assert_eq!(
+            (report.pages, report.claimed, report.error),
+            (3, 12, None),
+            "5 + 5 + 2, then stop"
+        );
+        for id in &ids {
+            assert_eq!(
+                lab.pageup_check("acme", id).unwrap().status,
+                "queued",
+                "claimed before the next GET"
+            );
+        }
+        let gets = lab.pageup.state.journal().matching("GET", "/v3/").len();
+        assert_eq!(gets, 3);
+        // Nothing else is due yet: the tenant waits its interval.
+        assert!(!store
+            .due_tenants(now_ms() + 1_000, 10)
+            .await
+            .unwrap()
+            .contains(&"acme".to_owned()));
+
+        // Another poller holds the tenant: this one stays out.
+        assert!(store
+            .lease_tenant_poll(
+                "globex",
+                "another-replica",
+                now_ms(),
+                Duration::from_secs(60)
+            )
+            .await
+            .unwrap());
+        assert!(engine.poll_tenant("globex").await.unwrap().skipped);
+
+        // PageUp asks for patience: the next poll waits as long as it says.
+        lab.pageup.state.faults().add(FaultRule {
+            method: Some("GET".into()),
+            path_prefix: Some("/v3/".into()),
+            count: Some(1),
+            status: Some(429),
+            retry_after_secs: Some(40),
+            ..FaultRule::default()
+        });
+        let before = now_ms();
+        let report = engine.poll_tenant("initech").await.unwrap();
+        assert!(report.error.is_some());
+        let due = |at: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .due_tenants(at, 10)
+                    .await
+                    .unwrap()
+                    .contains(&"initech".to_owned())
+            }
+        };
+        assert!(!due(before + 35_000).await, "not before Retry-After");
+        assert!(due(before + 45_000).await);
+        db.drop_now().await;
+    }
+}

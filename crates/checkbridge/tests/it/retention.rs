@@ -1,0 +1,154 @@
+//! Retention end to end: finished checks' candidate data is purged after its period and the
+//! purge is recorded; access records expire after theirs; a tenant that leaves is shredded
+//! (its keys destroyed, so even a copy of its old ciphertext never opens again).
+
+use std::time::Duration;
+
+use checkbridge::crypto::{CryptoError, Place};
+use checkbridge::store::Store;
+use checkbridge::time::now_ms;
+use checkbridge_lab::{Lab, LabOptions, Scenario};
+
+use checkbridge_lab::testing::{eventually, TestDb};
+
+const DAY: i64 = 86_400_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
+    for db in TestDb::all().await {
+        let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+        let mut seeded = Vec::new();
+        for t in ["acme", "globex"] {
+            for i in 0..3 {
+                seeded.push((t, lab.seed(t, Scenario::Clean, i).unwrap()));
+            }
+        }
+        let config = lab.config(&db.url).unwrap();
+        let store = Store::connect(&db.url).await.unwrap();
+        let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
+            .await
+            .unwrap();
+        eventually(
+            Duration::from_secs(30),
+            "all checks completed and acknowledged",
+            || async {
+                let done = seeded.iter().all(|(t, id)| {
+                    lab.pageup_check(t, id)
+                        .is_some_and(|v| v.status == "completed")
+                });
+                let owed = store.owed(None).await.unwrap();
+                (done && owed.pushes == 0 && owed.open_searches == 0).then_some(())
+            },
+        )
+        .await;
+        let engine = running.engine.clone();
+        let (t0, first) = (seeded[0].0, &seeded[0].1);
+        let check = store.check_id_for(t0, first).await.unwrap().unwrap();
+        let search = store.searches_of(t0, &check).await.unwrap()[0].id.clone();
+        let sealed_secret = store
+            .webhook_target(t0, &search)
+            .await
+            .unwrap()
+            .unwrap()
+            .secret;
+
+        // Not yet due: nothing happens.
+        let r = engine.purge_step(now_ms() + 700 * DAY).await.unwrap();
+        assert_eq!(r.checks, 0);
+        // Past two years: every finished check's candidate data goes, and it is recorded.
+        let r = engine.purge_step(now_ms() + 731 * DAY).await.unwrap();
+        assert_eq!(r.checks, seeded.len());
+        assert!(
+            store.webhook_target(t0, &search).await.unwrap().is_none(),
+            "a purged check takes no more events"
+        );
+        let records = store.access_records(t0).await.unwrap();
+        for action in ["procured", "ordered", "purged"] {
+            assert_eq!(
+                records.iter().filter(|r| r.action == action).count(),
+                3,
+                "{action}: {records:?}"
+            );
+        }
+        assert_eq!(
+            lab.pageup_check(t0, first).unwrap().status,
+            "completed",
+            "PageUp keeps its result"
+        );
+        // Access records outlive the data, then go too.
+        let r = engine.purge_step(now_ms() + 2_191 * DAY).await.unwrap();
+        assert!(r.records >= 6, "{r:?}");
+        let left = store.access_records(t0).await.unwrap();
+        assert!(
+            left.iter().all(|r| r.action == "purged"),
+            "the purge records are younger: {left:?}"
+        );
+        engine
+            .purge_step(now_ms() + (731 + 2_191) * DAY)
+            .await
+            .unwrap();
+        assert!(store.access_records(t0).await.unwrap().is_empty());
+
+        // Globex leaves: its keys are destroyed, its rows deleted, and old ciphertext is dead.
+        let g = store
+            .check_id_for("globex", &seeded[3].1)
+            .await
+            .unwrap()
+            .unwrap();
+        let g_search = store.searches_of("globex", &g).await.unwrap()[0].id.clone();
+        let g_sealed = engine
+            .keyring()
+            .seal(
+                Place {
+                    tenant: "globex",
+                    table: "checks",
+                    column: "order_json",
+                    row: &g,
+                },
+                b"copy kept in a backup",
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.shred_tenant("globex", now_ms()).await.unwrap(), 3);
+        engine.keyring().forget("globex");
+        let opened = engine
+            .keyring()
+            .open(
+                Place {
+                    tenant: "globex",
+                    table: "checks",
+                    column: "order_json",
+                    row: &g,
+                },
+                &g_sealed,
+            )
+            .await;
+        assert!(
+            matches!(opened, Err(CryptoError::NoDataKey(_))),
+            "{opened:?}"
+        );
+        assert!(store
+            .webhook_target("globex", &g_search)
+            .await
+            .unwrap()
+            .is_none());
+        assert_eq!(
+            store
+                .access_records("globex")
+                .await
+                .unwrap()
+                .last()
+                .unwrap()
+                .action,
+            "tenant_shredded"
+        );
+        // The other tenant is untouched by the shredding.
+        let still = engine
+            .keyring()
+            .open(Place::webhook_secret(t0, &check), &sealed_secret)
+            .await;
+        assert!(still.is_ok());
+        running.stop().await;
+        db.drop_now().await;
+    }
+}

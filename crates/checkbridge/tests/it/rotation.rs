@@ -1,0 +1,76 @@
+//! Master-key rotation with the service running: the data keys are re-wrapped under the new
+//! master key while checks keep flowing, and a service started with only the new key reads
+//! everything the old one sealed.
+
+use std::time::Duration;
+
+use checkbridge::crypto::{Key, Keyring, MasterKeys, Place};
+use checkbridge::store::Store;
+use checkbridge_lab::{Lab, LabOptions, Scenario};
+use secrecy::ExposeSecret as _;
+
+use checkbridge_lab::testing::{eventually, TestDb};
+
+async fn all_completed(lab: &Lab, ids: &[String]) {
+    eventually(Duration::from_secs(30), "checks to complete", || async {
+        ids.iter()
+            .all(|id| {
+                lab.pageup_check("acme", id)
+                    .is_some_and(|v| v.status == "completed")
+            })
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_master_key_rotates_under_a_running_service() {
+    let db = TestDb::sqlite();
+    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+    let old = lab.master_key.expose_secret().to_owned();
+    let mut ids: Vec<String> = (0..2)
+        .map(|i| lab.seed("acme", Scenario::Clean, i).unwrap())
+        .collect();
+    let mut config = lab.config(&db.url).unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
+    let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
+        .await
+        .unwrap();
+    all_completed(&lab, &ids).await;
+    let check = store.check_id_for("acme", &ids[0]).await.unwrap().unwrap();
+    let search = store.searches_of("acme", &check).await.unwrap()[0]
+        .id
+        .clone();
+    let sealed = store
+        .webhook_target("acme", &search)
+        .await
+        .unwrap()
+        .unwrap()
+        .secret;
+
+    // Rotate while it runs (as `checkbridge keys rotate` does, with the new key first).
+    let new = format!("new:{}", Key::random().to_base64().as_str());
+    let rotating = Keyring::new(
+        MasterKeys::parse(&format!("{new},{old}")).unwrap(),
+        store.clone(),
+    );
+    assert_eq!(rotating.rewrap_all().await.unwrap(), 1, "acme's data key");
+    ids.extend((2..4).map(|i| lab.seed("acme", Scenario::Clean, i).unwrap()));
+    all_completed(&lab, &ids).await;
+    running.stop().await;
+
+    // The old key is gone from the configuration: everything still opens.
+    config.service.master_key = Some(new.clone().into());
+    let running = checkbridge::service::start_on(&config, store.clone(), None)
+        .await
+        .unwrap();
+    let place = Place::webhook_secret("acme", &check);
+    assert!(running.engine.keyring().open(place, &sealed).await.is_ok());
+    ids.push(lab.seed("acme", Scenario::Clean, 4).unwrap());
+    all_completed(&lab, &ids).await;
+    assert_eq!(lab.theary.state.order_count("acme"), ids.len());
+    running.stop().await;
+    // And a keyring with only the old key can no longer open anything.
+    let stale = Keyring::new(MasterKeys::parse(&old).unwrap(), store.clone());
+    assert!(stale.open(place, &sealed).await.is_err());
+}

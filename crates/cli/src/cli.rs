@@ -1,0 +1,70 @@
+//! Command-line interface: one executable, one subcommand per role.
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::telemetry::LogFormat;
+
+/// checkbridge connects PageUp background-check requests to Theary verifications.
+#[derive(Debug, Parser)]
+#[command(name = "checkbridge", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Log format on standard error.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run everything locally: both sandboxes and the service on SQLite, with a realistic
+    /// mix of checks across three tenants, until every check is final.
+    Demo(commands::demo::DemoArgs),
+    /// Run the service: poll PageUp, order from Theary, take webhooks, keep PageUp current.
+    Serve(commands::serve::ServeArgs),
+    /// Run local emulators of the PageUp and Theary APIs (both when no API is named).
+    Sandbox(commands::sandbox::SandboxArgs),
+    /// Master keys for encryption at rest: generate one, or rotate to a new one.
+    Keys(commands::keys::KeysArgs),
+    /// Retention: what is due, purge now, export a tenant's access record, shred a tenant.
+    Retention(commands::retention::RetentionArgs),
+    /// People who may read reports: add one to a tenant.
+    Users(commands::users::UsersArgs),
+    /// The error log: export a tenant's failed calls for PageUp support.
+    Logs(commands::logs::LogsArgs),
+    /// A tenant's checks: list, show one, retry its owed work, cancel it.
+    Checks(commands::admin::ChecksArgs),
+    /// Tenants: list with their state, or test one's credentials end to end.
+    Tenants(commands::admin::TenantsArgs),
+    /// PageUp tools for UAT: inspect the raw pending list, reset a check to pending.
+    Pageup(commands::admin::PageUpArgs),
+    /// Check a configuration file (with CHECKBRIDGE_* variables applied).
+    Config(commands::config::ConfigArgs),
+    /// Measure checkbridge against the limits of its job (drain, tenants, webhooks,
+    /// resume, latency), with the sandboxes in a separate process; prints a table.
+    Bench(checkbridge_lab::bench::BenchArgs),
+    /// The bench's sandbox process (started by `bench`).
+    #[command(hide = true)]
+    BenchSandboxes(checkbridge_lab::bench::SandboxesArgs),
+}
+
+/// Runs the chosen command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Demo(args) => commands::demo::run(args).await,
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::Sandbox(args) => commands::sandbox::run(args).await,
+        Command::Retention(args) => commands::retention::run(args).await,
+        Command::Users(args) => commands::users::run(args).await,
+        Command::Logs(args) => commands::logs::run(args).await,
+        Command::Checks(args) => commands::admin::checks(args).await,
+        Command::Tenants(args) => commands::admin::tenants(args).await,
+        Command::Pageup(args) => commands::admin::pageup(args).await,
+        Command::Keys(args) => commands::keys::run(args).await,
+        Command::Config(args) => commands::config::run(args),
+        Command::Bench(args) => checkbridge_lab::bench::run(args).await,
+        Command::BenchSandboxes(args) => checkbridge_lab::bench::sandboxes_main(args).await,
+    }
+}

@@ -1,0 +1,486 @@
+//! Operators' commands: `checks list|show|retry|cancel`, `tenants list|test`, and
+//! `pageup inspect|reset` for fitting and testing against a tenant's UAT.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use outbound::RetryPolicy;
+use pageup::{CheckStatus, Limits, PageUpClient, StatusDocument};
+use theary::ThearyClient;
+
+use checkbridge::config::{Config, TenantConfig};
+use checkbridge::store::Store;
+use checkbridge::time::now_ms;
+
+/// Where the configuration comes from (every admin command reads it).
+#[derive(Debug, Args)]
+pub struct ConfigFile {
+    /// TOML file (see checkbridge.example.toml); CHECKBRIDGE_* variables override it.
+    #[arg(long, env = "CHECKBRIDGE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChecksArgs {
+    #[command(flatten)]
+    pub file: ConfigFile,
+    #[command(subcommand)]
+    pub command: ChecksCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecksCommand {
+    /// A tenant's checks, newest first, optionally narrowed.
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Only checks in this phase: claimed, ordered, failed or cancelled.
+        #[arg(long)]
+        phase: Option<String>,
+        /// Only checks claimed within this period (e.g. 30m, 24h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only checks owing an order or a PageUp update.
+        #[arg(long)]
+        owing: bool,
+        /// Only checks whose last order or PageUp update failed.
+        #[arg(long)]
+        errors: bool,
+    },
+    /// One check (our id or PageUp's): state, searches, access record and errors.
+    Show {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        check: String,
+    },
+    /// Make a check's owed work due now (its order if not placed, its PageUp document).
+    Retry {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        check: String,
+    },
+    /// Cancel a check: the order is cancelled at Theary, PageUp is told `cancelled`.
+    Cancel {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        check: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TenantsArgs {
+    #[command(flatten)]
+    pub file: ConfigFile,
+    #[command(subcommand)]
+    pub command: TenantsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Every tenant with its poll state and owed work.
+    List,
+    /// Get tokens from PageUp and Theary and make one GET of pending checks; say in plain
+    /// words what is wrong when something fails.
+    Test {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Health issues: the open ones, or with `--days` also those resolved lately.
+    Health {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also show issues opened in the last this many days.
+        #[arg(long)]
+        days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PageUpArgs {
+    #[command(flatten)]
+    pub file: ConfigFile,
+    #[command(subcommand)]
+    pub command: PageUpCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PageUpCommand {
+    /// Print PageUp's raw answer to the pending-checks GET, to fit the field mapping to the
+    /// real payload. It holds candidate data: keep the output out of tickets and chats.
+    Inspect {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Put a check back to pending (PUT queued, then pending), as PageUp's guide suggests
+    /// for repeating a test in UAT.
+    Reset {
+        #[arg(long)]
+        tenant: String,
+        /// PageUp's check id.
+        #[arg(long)]
+        check: String,
+    },
+}
+
+fn tenant<'a>(config: &'a Config, key: &str) -> anyhow::Result<&'a TenantConfig> {
+    config
+        .tenants
+        .get(key)
+        .ok_or_else(|| anyhow::anyhow!("tenant {key:?} is not configured (tenants.{key})"))
+}
+
+fn when(ms: i64) -> String {
+    let t = checkbridge::time::rfc3339(ms);
+    if t.is_empty() {
+        "-".into()
+    } else {
+        t
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Store::connect(&config.service.database_url)
+        .await
+        .context("opening the database")
+}
+
+pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.file.config.as_deref(), std::env::vars())?;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        ChecksCommand::List {
+            tenant: key,
+            limit,
+            phase,
+            since,
+            owing,
+            errors,
+        } => {
+            tenant(&config, &key)?;
+            if let Some(p) = &phase {
+                if !["claimed", "ordered", "failed", "cancelled"].contains(&p.as_str()) {
+                    anyhow::bail!("--phase {p:?}: use claimed, ordered, failed or cancelled");
+                }
+            }
+            let since = match since.as_deref() {
+                None => None,
+                Some(text) => Some(
+                    now_ms()
+                        - checkbridge::time::parse_window(text).ok_or_else(|| {
+                            anyhow::anyhow!("--since {text:?}: use a number and m, h or d, e.g. 7d")
+                        })?,
+                ),
+            };
+            let filter = checkbridge::store::CheckFilter {
+                tenant: Some(key.clone()),
+                phase,
+                since,
+                owing,
+                with_errors: errors,
+            };
+            let store = open_store(&config).await?;
+            writeln!(
+                out,
+                "{:<10} {:<36} {:<9} {:<7} {:<25} last error",
+                "pageup id", "check", "phase", "pageup", "updated"
+            )?;
+            for c in store.find_checks(&filter, limit.clamp(1, 10_000)).await? {
+                let pageup = if c.acked_version >= c.desired_version {
+                    "current"
+                } else {
+                    "owed"
+                };
+                let error = c.push_error.or(c.last_error).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<10} {:<36} {:<9} {:<7} {:<25} {}",
+                    c.pageup_id,
+                    c.id,
+                    c.phase,
+                    pageup,
+                    when(c.updated_at),
+                    error
+                )?;
+            }
+        }
+        ChecksCommand::Show { tenant: key, check } => {
+            tenant(&config, &key)?;
+            let store = open_store(&config).await?;
+            let c = store
+                .find_check(&key, &check)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
+            writeln!(
+                out,
+                "check {} (PageUp {}) in tenant {}",
+                c.id, c.pageup_id, c.tenant
+            )?;
+            writeln!(
+                out,
+                "  phase {}, Theary order {}",
+                c.phase,
+                c.reference.as_deref().unwrap_or("-")
+            )?;
+            writeln!(
+                out,
+                "  PageUp document version {} of {} acknowledged",
+                c.acked_version, c.desired_version
+            )?;
+            writeln!(
+                out,
+                "  order attempts {}, claimed {}, last change {}",
+                c.order_attempts,
+                when(c.created_at),
+                when(c.updated_at)
+            )?;
+            for (what, e) in [
+                ("ordering", &c.last_error),
+                ("PageUp update", &c.push_error),
+            ] {
+                if let Some(e) = e {
+                    writeln!(out, "  last {what} error: {e}")?;
+                }
+            }
+            for s in store.searches_of(&key, &c.id).await? {
+                writeln!(
+                    out,
+                    "  search {} {}: {}{}{}",
+                    s.search_type,
+                    s.id,
+                    s.outcome,
+                    s.result_outcome
+                        .map(|o| format!(" {o}"))
+                        .unwrap_or_default(),
+                    if s.discrepancy { " (discrepancy)" } else { "" }
+                )?;
+                for (event, kind) in store.webhook_events(&key, &s.id).await? {
+                    writeln!(out, "    event {kind} {event}")?;
+                }
+            }
+            for r in store
+                .access_records(&key)
+                .await?
+                .into_iter()
+                .filter(|r| r.check_id == c.id)
+            {
+                writeln!(out, "  {} {} by {}", when(r.at), r.action, r.actor)?;
+            }
+            for e in store
+                .errors(&key, 0)
+                .await?
+                .into_iter()
+                .filter(|e| e.check_id.as_deref() == Some(&c.id))
+            {
+                writeln!(
+                    out,
+                    "  {} {} failed ({}): {}",
+                    when(e.at),
+                    e.operation,
+                    e.http_status
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "no answer".into()),
+                    e.message
+                )?;
+            }
+        }
+        ChecksCommand::Retry { tenant: key, check } => {
+            tenant(&config, &key)?;
+            let store = open_store(&config).await?;
+            let c = store
+                .find_check(&key, &check)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
+            store.retry_now(&key, &c.id, now_ms()).await?;
+            store
+                .record_access(&key, &c.id, "operator:cli", "retried", now_ms())
+                .await?;
+            writeln!(
+                out,
+                "check {} (PageUp {}): owed work is due now; a running service picks it up",
+                c.id, c.pageup_id
+            )?;
+        }
+        ChecksCommand::Cancel { tenant: key, check } => {
+            let t = tenant(&config, &key)?;
+            let store = open_store(&config).await?;
+            let c = store
+                .find_check(&key, &check)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
+            if let Some(reference) = &c.reference {
+                let theary = ThearyClient::new(RetryPolicy::default())?;
+                theary
+                    .cancel_order(&t.theary_config(), reference)
+                    .await
+                    .with_context(|| format!("cancelling order {reference} at Theary"))?;
+            }
+            if store
+                .cancel_check(&key, &c.id, "operator:cli", now_ms())
+                .await?
+            {
+                writeln!(
+                    out,
+                    "check {} (PageUp {}) cancelled; PageUp will show cancelled",
+                    c.id, c.pageup_id
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "check {} is already {}; nothing changed",
+                    c.id, c.phase
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.file.config.as_deref(), std::env::vars())?;
+    let mut out = std::io::stdout().lock();
+    match args.command {
+        TenantsCommand::List => {
+            let store = open_store(&config).await?;
+            writeln!(
+                out,
+                "{:<12} {:<8} {:>6} {:>7} {:<25} last poll error",
+                "tenant", "enabled", "orders", "pushes", "next poll"
+            )?;
+            for (key, t) in &config.tenants {
+                let owed = store.owed(Some(key)).await?;
+                let poll = store.poll_state(key).await?;
+                writeln!(
+                    out,
+                    "{:<12} {:<8} {:>6} {:>7} {:<25} {}",
+                    key,
+                    if t.enabled { "yes" } else { "no" },
+                    owed.orders,
+                    owed.pushes,
+                    poll.as_ref()
+                        .map(|p| when(p.next_poll_at))
+                        .unwrap_or_else(|| "never polled".into()),
+                    poll.and_then(|p| p.last_error).unwrap_or_default()
+                )?;
+            }
+        }
+        TenantsCommand::Test { tenant: key } => {
+            let t = tenant(&config, &key)?;
+            let pageup = PageUpClient::new(RetryPolicy::none(), Limits::default())?;
+            let p = t.pageup_tenant();
+            let mut ok = true;
+            match pageup.check_credentials(&p).await {
+                Ok(()) => writeln!(out, "PageUp: token for tenant {} obtained", p.tenant_id)?,
+                Err(e) => {
+                    ok = false;
+                    writeln!(out, "PageUp: {e}")?;
+                }
+            }
+            if ok {
+                match pageup.list_pending(&p).await {
+                    Ok(list) => writeln!(
+                        out,
+                        "PageUp: pending checks listed ({} on the first page)",
+                        list.len()
+                    )?,
+                    Err(e) => {
+                        ok = false;
+                        writeln!(out, "PageUp: listing pending checks failed: {e}")?;
+                    }
+                }
+            }
+            let theary = ThearyClient::new(RetryPolicy::none())?;
+            match theary.check_credentials(&t.theary_config()).await {
+                Ok(()) => writeln!(out, "Theary: token obtained")?,
+                Err(e) => {
+                    ok = false;
+                    writeln!(out, "Theary: {e}")?;
+                }
+            }
+            if !ok {
+                anyhow::bail!("tenant {key} is not ready; see above");
+            }
+            writeln!(out, "tenant {key} is ready")?;
+        }
+        TenantsCommand::Health { tenant: only, days } => {
+            if let Some(key) = &only {
+                tenant(&config, key)?;
+            }
+            let store = open_store(&config).await?;
+            let mut issues = match days {
+                None => store.open_issues().await?,
+                Some(d) => {
+                    let since = now_ms() - i64::from(d) * 86_400_000;
+                    let mut all = Vec::new();
+                    for key in config.tenants.keys() {
+                        all.extend(store.issues_of(key, since).await?);
+                    }
+                    all
+                }
+            };
+            issues.retain(|i| only.as_ref().is_none_or(|k| &i.tenant == k));
+            if issues.is_empty() {
+                writeln!(out, "no health issues")?;
+            }
+            for i in issues {
+                let state = match i.resolved_at {
+                    None => "OPEN".to_owned(),
+                    Some(at) => format!("resolved {}", when(at)),
+                };
+                writeln!(
+                    out,
+                    "{:<12} {:<22} {:<16} opened {}  {state}\n    {}",
+                    i.tenant,
+                    i.kind,
+                    i.subject,
+                    when(i.opened_at),
+                    i.summary
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn pageup(args: PageUpArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.file.config.as_deref(), std::env::vars())?;
+    let client = PageUpClient::new(RetryPolicy::default(), Limits::default())?;
+    match args.command {
+        PageUpCommand::Inspect { tenant: key } => {
+            let t = tenant(&config, &key)?;
+            let raw = client.list_pending_raw(&t.pageup_tenant()).await?;
+            eprintln!("(PageUp's raw answer follows; it holds candidate data: keep it private)");
+            let mut out = std::io::stdout().lock();
+            out.write_all(&raw)?;
+            writeln!(out)?;
+        }
+        PageUpCommand::Reset { tenant: key, check } => {
+            let t = tenant(&config, &key)?;
+            let p = t.pageup_tenant();
+            for status in [CheckStatus::Queued, CheckStatus::Pending] {
+                let doc = StatusDocument {
+                    status,
+                    reference_number: String::new(),
+                    reason_for_fail: String::new(),
+                    results: Vec::new(),
+                };
+                client
+                    .update_status(&p, &check, &doc)
+                    .await
+                    .with_context(|| format!("setting check {check} to {}", doc.status.as_str()))?;
+            }
+            writeln!(
+                std::io::stdout().lock(),
+                "PageUp check {check} is pending again"
+            )?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,344 @@
+//! `checkbridge demo`: everything on one machine with no setup. Both sandboxes and the
+//! service run in this process on SQLite; three tenants get a realistic mix of checks
+//! (clean passes, a discrepancy, a missing-field failure, an action-required, a
+//! cancellation); progress is shown until every check is final, then a summary per tenant,
+//! a report link and a reader's credentials to open it with.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal as _, Write as _};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use checkbridge::store::Store;
+use checkbridge_lab::{Lab, LabOptions, Scenario, FINAL_STATUSES};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Checks seeded per tenant (three tenants).
+    #[arg(long, default_value_t = 8)]
+    pub checks_per_tenant: usize,
+    /// Database to use; a temporary SQLite file when not given.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Give up when not every check is final after this many seconds.
+    #[arg(long, default_value_t = 90)]
+    pub timeout_secs: u64,
+    /// Exit after the summary even on a terminal (by default a terminal session keeps
+    /// serving, so the report link can be opened, until Ctrl-C).
+    #[arg(long)]
+    pub exit: bool,
+}
+
+/// The mix each tenant gets, in order; the rarer outcomes are spread across tenants.
+fn scenario_for(tenant_index: usize, i: usize) -> Scenario {
+    let special = [
+        Scenario::Discrepancy,
+        Scenario::MissingFields,
+        Scenario::ActionRequired,
+        Scenario::Cancelled,
+    ];
+    // Each tenant gets two of the special cases (rotating), the rest are clean passes.
+    match i {
+        1 => special[tenant_index % special.len()],
+        3 => special[(tenant_index + 1) % special.len()],
+        5 if tenant_index == 0 => special[(tenant_index + 2) % special.len()],
+        6 if tenant_index == 0 => special[(tenant_index + 3) % special.len()],
+        _ => Scenario::Clean,
+    }
+}
+
+struct Seeded {
+    tenant: String,
+    pageup_id: String,
+    scenario: Scenario,
+    cancelled_at_theary: bool,
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut out = std::io::stdout().lock();
+    let tty = std::io::stdout().is_terminal();
+    let tmp = tempfile::tempdir().context("making a temporary directory")?;
+    let database_url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/checkbridge-demo.db", tmp.path().display()));
+
+    let mut lab = Lab::start(LabOptions::default()).await?;
+    writeln!(
+        out,
+        "checkbridge demo: PageUp sandbox {}, Theary sandbox {}, checkbridge http://{}",
+        lab.pageup.base_url(),
+        lab.theary.base_url(),
+        lab.service_addr
+    )?;
+    let mut seeded = Vec::new();
+    for (ti, t) in lab.tenants.clone().iter().enumerate() {
+        for i in 0..args.checks_per_tenant.max(1) {
+            let scenario = scenario_for(ti, i);
+            let pageup_id = lab
+                .seed(&t.key, scenario, ti * 100 + i)
+                .context("seeding PageUp")?;
+            seeded.push(Seeded {
+                tenant: t.key.clone(),
+                pageup_id,
+                scenario,
+                cancelled_at_theary: false,
+            });
+        }
+    }
+    writeln!(
+        out,
+        "seeded {} pending background checks across {} tenants in PageUp; starting checkbridge on {}",
+        seeded.len(),
+        lab.tenants.len(),
+        checkbridge::config::redact_url(&database_url)
+    )?;
+    let config = lab.config(&database_url)?;
+    let store = Store::connect(&database_url)
+        .await
+        .context("opening the demo database")?;
+    let running =
+        checkbridge::service::start_on(&config, store.clone(), lab.take_listener()).await?;
+    // A report reader per tenant, to open the report links with.
+    let mut readers = BTreeMap::new();
+    for t in &lab.tenants {
+        let username = format!("{}-recruiter", t.key);
+        let password = checkbridge::admin::users::generate_password();
+        checkbridge::admin::users::add_reader(&store, &t.key, &username, &password).await?;
+        readers.insert(t.key.clone(), (username, password));
+    }
+    let operator_password = checkbridge::admin::users::generate_password();
+    checkbridge::admin::users::add_operator(&store, "demo-operator", &operator_password).await?;
+
+    let deadline = started + Duration::from_secs(args.timeout_secs);
+    let mut last_line = String::new();
+    loop {
+        // Theary's staff cancel the orders that were meant to be cancelled, once placed.
+        for s in seeded
+            .iter_mut()
+            .filter(|s| s.scenario == Scenario::Cancelled && !s.cancelled_at_theary)
+        {
+            let reference = lab
+                .pageup_check(&s.tenant, &s.pageup_id)
+                .and_then(|v| {
+                    v.document
+                        .get("referenceNumber")
+                        .and_then(|r| r.as_str())
+                        .map(str::to_owned)
+                })
+                .unwrap_or_default();
+            if !reference.is_empty() && lab.cancel_at_theary(&s.tenant, &reference).await.is_ok() {
+                s.cancelled_at_theary = true;
+                if tty {
+                    write!(out, "\r\x1b[2K")?;
+                }
+                writeln!(
+                    out,
+                    "Theary staff cancelled order {reference} ({} check {})",
+                    s.tenant, s.pageup_id
+                )?;
+                last_line.clear();
+            }
+        }
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for s in &seeded {
+            let status = lab
+                .pageup_check(&s.tenant, &s.pageup_id)
+                .map(|v| v.status)
+                .unwrap_or_else(|| "unknown".into());
+            *counts.entry(status).or_default() += 1;
+        }
+        let done: usize = counts
+            .iter()
+            .filter(|(k, _)| FINAL_STATUSES.contains(&k.as_str()))
+            .map(|(_, n)| n)
+            .sum();
+        let open: Vec<String> = ["pending", "queued", "new", "inprogress"]
+            .iter()
+            .filter_map(|k| counts.get(*k).map(|n| format!("{k} {n}")))
+            .collect();
+        let line = format!(
+            "{done}/{} final{}",
+            seeded.len(),
+            if open.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", open.join(", "))
+            }
+        );
+        if tty {
+            let width = 30;
+            let filled = done * width / seeded.len().max(1);
+            write!(
+                out,
+                "\r\x1b[2K[{}{}] {line}",
+                "#".repeat(filled),
+                ".".repeat(width - filled)
+            )?;
+            out.flush()?;
+        } else if line != last_line {
+            writeln!(out, "{line}")?;
+        }
+        last_line = line;
+        if done == seeded.len() {
+            if tty {
+                writeln!(out)?;
+            }
+            break;
+        }
+        if Instant::now() > deadline {
+            if tty {
+                writeln!(out)?;
+            }
+            let stuck: Vec<String> = seeded
+                .iter()
+                .filter(|s| {
+                    !lab.pageup_check(&s.tenant, &s.pageup_id)
+                        .is_some_and(|v| FINAL_STATUSES.contains(&v.status.as_str()))
+                })
+                .map(|s| format!("{}/{} ({})", s.tenant, s.pageup_id, s.scenario.label()))
+                .collect();
+            running.stop().await;
+            anyhow::bail!(
+                "not every check was final after {} s; still open: {}",
+                args.timeout_secs,
+                stuck.join(", ")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let elapsed = started.elapsed();
+
+    // Summary per tenant.
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:<10} {:>6} {:>10} {:>7} {:>10} {:>8} {:>6}",
+        "tenant", "checks", "completed", "failed", "cancelled", "expired", "other"
+    )?;
+    let mut report_link = None;
+    for t in &lab.tenants {
+        let mut c: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut total = 0;
+        for s in seeded.iter().filter(|s| s.tenant == t.key) {
+            total += 1;
+            let v = lab.pageup_check(&s.tenant, &s.pageup_id);
+            let status = v.as_ref().map(|v| v.status.as_str()).unwrap_or("unknown");
+            let key: &'static str = match status {
+                "completed" => "completed",
+                "failed" => "failed",
+                "cancelled" => "cancelled",
+                "expired" => "expired",
+                _ => "other",
+            };
+            *c.entry(key).or_default() += 1;
+            if report_link.is_none() && s.scenario == Scenario::Clean {
+                report_link = v.and_then(|v| {
+                    v.document["results"]
+                        .as_array()
+                        .and_then(|r| r.last())
+                        .and_then(|r| r["reportLink"].as_str())
+                        .map(|l| (t.key.clone(), l.to_owned()))
+                });
+            }
+        }
+        let n = |k: &str| c.get(k).copied().unwrap_or(0);
+        writeln!(
+            out,
+            "{:<10} {:>6} {:>10} {:>7} {:>10} {:>8} {:>6}",
+            t.key,
+            total,
+            n("completed"),
+            n("failed"),
+            n("cancelled"),
+            n("expired"),
+            n("other")
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "One check of each kind, as the recruiter sees it in PageUp:"
+    )?;
+    for scenario in Scenario::ALL {
+        let Some(s) = seeded.iter().find(|s| s.scenario == scenario) else {
+            continue;
+        };
+        let Some(v) = lab.pageup_check(&s.tenant, &s.pageup_id) else {
+            continue;
+        };
+        let overall = v.document["results"]
+            .as_array()
+            .and_then(|r| r.last())
+            .and_then(|r| r["status"].as_str())
+            .unwrap_or("-")
+            .to_owned();
+        let reason: String = v.document["reasonForFail"]
+            .as_str()
+            .unwrap_or("")
+            .chars()
+            .take(120)
+            .collect();
+        writeln!(
+            out,
+            "  {:<16} {:<10} {:<14} overall {:<7} {}",
+            scenario.label(),
+            v.status,
+            format!("{}/{}", s.tenant, s.pageup_id),
+            overall,
+            reason
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "All {} checks final in {:.1} s.",
+        seeded.len(),
+        elapsed.as_secs_f64()
+    )?;
+    if let Some((tenant, link)) = report_link {
+        writeln!(out, "Report link PageUp shows the recruiter: {link}")?;
+        if let Some((user, password)) = readers.get(&tenant) {
+            writeln!(
+                out,
+                "  sign in as {user} with password {}",
+                password.as_str()
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "Operator page (tenants' health, checks, error log): {}/ops\n  sign in as demo-operator with password {}",
+        format_args!("http://{}", lab.service_addr),
+        operator_password.as_str()
+    )?;
+    match &args.database_url {
+        Some(url) => writeln!(
+            out,
+            "Database kept at {}",
+            checkbridge::config::redact_url(url)
+        )?,
+        None => writeln!(
+            out,
+            "Database was {} (removed on exit; pass --database-url to keep one)",
+            checkbridge::config::redact_url(&database_url)
+        )?,
+    }
+    if tty && !args.exit {
+        writeln!(
+            out,
+            "Still serving, so the link opens. Press Ctrl-C to stop."
+        )?;
+        out.flush()?;
+        drop(out);
+        let _ = tokio::signal::ctrl_c().await;
+    } else {
+        drop(out);
+    }
+    running.stop().await;
+    let _ = store;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! One module per subcommand.
+
+pub mod admin;
+pub mod config;
+pub mod demo;
+pub mod keys;
+pub mod logs;
+pub mod retention;
+pub mod sandbox;
+pub mod serve;
+pub mod users;

@@ -1,0 +1,171 @@
+//! Operators' commands, run as the real binary against a running service and both
+//! sandboxes: tenants test (and a plain-words failure), pageup inspect, checks list and
+//! show, checks cancel, and pageup reset (the service claims the check again).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use checkbridge::store::Store;
+use checkbridge_lab::{Lab, LabOptions, Scenario};
+
+use checkbridge_lab::testing::{eventually, TestDb};
+
+/// Runs `checkbridge ARGS --config FILE` (with extra environment) off the async runtime.
+async fn cli(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkbridge"));
+    cmd.args(args)
+        .arg("--config")
+        .arg(config)
+        .env_remove("CHECKBRIDGE_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_can_test_inspect_list_cancel_and_reset() {
+    let db = TestDb::sqlite();
+    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("checkbridge.toml");
+    std::fs::write(&config_path, lab.config_toml(&db.url)).unwrap();
+
+    // Before the service runs: the raw pending list, as PageUp sends it.
+    let waiting = lab.seed("initech", Scenario::Clean, 0).unwrap();
+    let (ok, text) = cli(
+        &config_path,
+        &["pageup", "inspect", "--tenant", "initech"],
+        &[],
+    )
+    .await;
+    assert!(ok, "{text}");
+    assert!(
+        text.contains(&format!("\"{waiting}\"")) || text.contains(&format!(":{waiting}")),
+        "{text}"
+    );
+
+    let (ok, text) = cli(&config_path, &["tenants", "test", "--tenant", "acme"], &[]).await;
+    assert!(ok && text.contains("tenant acme is ready"), "{text}");
+    let (ok, text) = cli(
+        &config_path,
+        &["tenants", "test", "--tenant", "acme"],
+        &[(
+            "CHECKBRIDGE_TENANTS__ACME__PAGEUP__CLIENT_SECRET",
+            "wrong-secret",
+        )],
+    )
+    .await;
+    assert!(
+        !ok && text.contains("rejected the client id and secret"),
+        "{text}"
+    );
+
+    let done = lab.seed("acme", Scenario::Clean, 1).unwrap();
+    let stalled = lab.seed("acme", Scenario::Cancelled, 2).unwrap();
+    let config = lab.config(&db.url).unwrap();
+    let store = Store::connect(&db.url).await.unwrap();
+    let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "one completed, one ordered",
+        || async {
+            let d = lab.pageup_check("acme", &done)?;
+            let s = lab.pageup_check("acme", &stalled)?;
+            (d.status == "completed" && s.status == "new").then_some(())
+        },
+    )
+    .await;
+
+    let (ok, text) = cli(&config_path, &["checks", "list", "--tenant", "acme"], &[]).await;
+    assert!(
+        ok && text.contains(&done) && text.contains(&stalled),
+        "{text}"
+    );
+    let (ok, text) = cli(
+        &config_path,
+        &["checks", "show", "--tenant", "acme", "--check", &done],
+        &[],
+    )
+    .await;
+    assert!(
+        ok && text.contains("procured by service:poller")
+            && text.contains("verification.completed"),
+        "{text}"
+    );
+    let (ok, text) = cli(&config_path, &["tenants", "list"], &[]).await;
+    assert!(
+        ok && text.contains("acme") && text.contains("globex"),
+        "{text}"
+    );
+
+    // An operator cancels the stalled check: at Theary, and PageUp is told.
+    let (ok, text) = cli(
+        &config_path,
+        &["checks", "cancel", "--tenant", "acme", "--check", &stalled],
+        &[],
+    )
+    .await;
+    assert!(ok, "{text}");
+    eventually(
+        Duration::from_secs(15),
+        "PageUp to show cancelled",
+        || async { (lab.pageup_check("acme", &stalled)?.status == "cancelled").then_some(()) },
+    )
+    .await;
+    let reference = lab.pageup_check("acme", &stalled).unwrap().document["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("ord_")
+        .to_owned();
+    let order = lab
+        .theary
+        .state
+        .orders("acme")
+        .into_iter()
+        .find(|o| o["id"].as_str().is_some_and(|id| id.ends_with(&reference)))
+        .unwrap();
+    assert_eq!(order["status"], "cancelled", "cancelled at Theary: {order}");
+
+    // Reset a finished check to pending for another UAT run: the service claims it again.
+    let (ok, text) = cli(
+        &config_path,
+        &["pageup", "reset", "--tenant", "acme", "--check", &done],
+        &[],
+    )
+    .await;
+    assert!(ok, "{text}");
+    let view = eventually(
+        Duration::from_secs(30),
+        "the check claimed and completed again",
+        || async {
+            let v = lab.pageup_check("acme", &done)?;
+            let statuses: Vec<&str> = v.history.iter().map(|h| h.to.as_str()).collect();
+            let after_reset = statuses.iter().rposition(|s| *s == "pending")?;
+            (v.status == "completed" && statuses[after_reset..].contains(&"queued")).then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(
+        lab.theary.state.order_count("acme"),
+        2,
+        "no second order for a reset check"
+    );
+    assert!(!view.document["referenceNumber"]
+        .as_str()
+        .unwrap()
+        .is_empty());
+    running.stop().await;
+}

@@ -1,0 +1,231 @@
+//! The `checkbridge` executable, run as a user would run it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `checkbridge sandbox` on free ports and returns its quick start.
+fn start_sandbox() -> (Running, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args([
+            "sandbox",
+            "--pageup-port",
+            "0",
+            "--theary-port",
+            "0",
+            "--seed-invitations",
+            "3",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            text.push_str(&line);
+            text.push('\n');
+            if line.starts_with("Press Ctrl-C") {
+                let _ = tx.send(text.clone());
+            }
+        }
+    });
+    let text = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the quick start was printed");
+    (Running(child), text)
+}
+
+fn value_after<'a>(text: &'a str, label: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(label))
+        .map(str::trim)
+        .unwrap()
+}
+
+#[test]
+fn sandbox_prints_a_quick_start_whose_urls_and_credentials_work() {
+    let (_child, text) = start_sandbox();
+    assert!(
+        text.contains("PageUp sandbox") && text.contains("Theary sandbox"),
+        "{text}"
+    );
+    let http = reqwest::blocking::Client::new();
+    let pageup_token = value_after(&text, "Token URL:");
+    let id = value_after(&text, "Client id:");
+    let secret = value_after(&text, "Client secret:");
+    let r = http
+        .post(pageup_token)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let token: serde_json::Value = r.json().unwrap();
+    let list = value_after(&text, "List pending:   GET")
+        .split('[')
+        .next()
+        .unwrap()
+        .trim();
+    let pending: serde_json::Value = http
+        .get(list)
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        pending.as_array().unwrap().len(),
+        3,
+        "seeded invitations are listed"
+    );
+    let theary_base = text
+        .split("Theary sandbox")
+        .nth(1)
+        .map(|t| value_after(t, "Base URL:"))
+        .unwrap();
+    let health: serde_json::Value = http
+        .get(format!("{theary_base}/health"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(health["success"], true);
+}
+
+#[test]
+fn help_lists_the_sandbox_command() {
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sandbox"));
+    let bad = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .arg("no-such-command")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+#[test]
+fn config_check_accepts_the_example_and_names_a_bad_key() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../checkbridge.example.toml"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config", example])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("tenant acme") && stdout.contains("configuration is valid"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("set-me-through"), "a secret was printed");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config", example])
+        .env("CHECKBRIDGE_TENANTS__ACME__PAGEUP__ENV", "production")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("tenants.acme.pageup.env"), "{stderr}");
+}
+
+#[test]
+fn demo_runs_to_the_end_and_prints_a_summary_without_terminal_codes() {
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["demo", "--checks-per-tenant", "3", "--timeout-secs", "60"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for tenant in ["acme", "globex", "initech"] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(tenant)),
+            "{tenant} in the summary:\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("All 9 checks final"), "{stdout}");
+    assert!(stdout.contains("/reports/"), "a report link:\n{stdout}");
+    assert!(!stdout.contains('\x1b'), "no terminal codes when piped");
+}
+
+/// Runs `checkbridge serve` on `toml` and returns its exit status and standard error; it
+/// must refuse to start within a few seconds.
+fn serve_refuses(toml: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, toml).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env_remove("CHECKBRIDGE_CONFIG")
+        .env_remove("CHECKBRIDGE_SERVICE__MASTER_KEY")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve did not refuse the configuration");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "{stderr}");
+    stderr
+}
+
+const TENANT: &str = "[tenants.acme.pageup]\ntenant_id = \"1\"\nenv = \"uat\"\ndc = \"dc2\"\nclient_id = \"c\"\nclient_secret = \"s\"\n\
+                      [tenants.acme.theary]\nclient_id = \"t\"\nclient_secret = \"u\"\n";
+
+#[test]
+fn serve_refuses_a_bad_configuration_and_names_the_key() {
+    let key = "k:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    for (toml, names) in [
+        (format!("[service]\nmaster_key = \"{key}\"\n{TENANT}clinet_id = \"x\"\n"), "tenants.acme.theary.clinet_id"),
+        (format!("[service]\nmaster_key = \"{key}\"\ndatabase_url = \"mysql://x\"\n{TENANT}"), "service.database_url"),
+        (format!("[service]\nmaster_key = \"{key}\"\npublic_base_url = \"http://checkbridge.example.com\"\n{TENANT}"), "service.public_base_url"),
+        (format!("[service]\nlisten = \"127.0.0.1:0\"\ndatabase_url = \"sqlite::memory:\"\n{TENANT}"), "service.master_key"),
+        (format!("[service]\nmaster_key = \"k:short\"\nlisten = \"127.0.0.1:0\"\n{TENANT}"), "service.master_key"),
+    ] {
+        let stderr = serve_refuses(&toml);
+        assert!(stderr.contains(names), "names {names}: {stderr}");
+    }
+}
