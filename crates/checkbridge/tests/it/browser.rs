@@ -11,11 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use checkbridge::admin::users::add_reader;
-use checkbridge::store::Store;
-use checkbridge_lab::{Lab, LabOptions, Scenario};
+use checkbridge_lab::{LabOptions, Scenario};
 use serde_json::{json, Value};
 
-use checkbridge_lab::testing::{eventually, TestDb};
+use checkbridge_lab::testing::{eventually, TestApp, TestDb};
 
 /// The key W3C WebDriver uses for element references.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -213,29 +212,19 @@ async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
         return;
     };
 
-    let db = TestDb::sqlite();
-    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
-    let id = lab.seed("acme", Scenario::Discrepancy, 0).unwrap();
+    let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
+    let id = app.seed("acme", Scenario::Discrepancy, 0);
     let invitation = Scenario::Discrepancy.invitation(0);
-    let config = lab.config(&db.url).unwrap();
-    let store = Store::connect(&db.url).await.unwrap();
-    let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
-        .await
-        .unwrap();
-    let doc = eventually(Duration::from_secs(30), "the check to complete", || async {
-        let v = lab.pageup_check("acme", &id)?;
-        (v.status == "completed").then_some(v.document)
-    })
-    .await;
+    app.start().await;
+    let store = &app.store;
+    let doc = app.view_in("acme", &id, "completed").await.document;
     let link = doc["results"].as_array().unwrap().last().unwrap()["reportLink"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(
-        add_reader(&store, "acme", "riley", "a long enough password")
-            .await
-            .unwrap()
-    );
+    assert!(add_reader(store, "acme", "riley", "a long enough password")
+        .await
+        .unwrap());
 
     let driver = Driver::start(&chromedriver).await;
     let browser = Session::open(&driver, &chromium).await;
@@ -295,5 +284,5 @@ async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
     browser.go(&link).await;
     assert!(browser.url().await.contains("/login?next="));
     browser.close().await;
-    running.stop().await;
+    app.finish().await;
 }

@@ -5,15 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::routing::post;
 use axum::{Json, Router};
-use checkbridge::store::Store;
-use checkbridge::sync::Engine;
+use checkbridge_lab::testing::{TestApp, TestDb};
+use checkbridge_lab::LabOptions;
 use sandbox::common::FaultRule;
 use secrecy::SecretString;
 use serde_json::Value;
-
-use checkbridge_lab::{Lab, LabOptions};
-
-use checkbridge_lab::testing::TestDb;
 
 /// A receiver for alerts, on port 0, keeping every body it gets.
 async fn alert_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
@@ -38,14 +34,13 @@ async fn alert_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
 #[tokio::test]
 async fn refused_credentials_open_an_issue_that_resolves_after_sustained_success() {
     for db in TestDb::all().await {
-        let lab = Lab::start(LabOptions::default()).await.unwrap();
+        let app = TestApp::prepare(db, LabOptions::default()).await;
         let (alert_url, alerts) = alert_receiver().await;
-        let mut config = lab.config(&db.url).unwrap();
+        let mut config = app.config();
         config.alerts.webhook_url = Some(SecretString::from(alert_url));
         config.alerts.environment = Some("test".into());
-        let store = Store::connect(&db.url).await.unwrap();
-        let engine = Engine::new(&config, store.clone()).unwrap();
-        engine.start().await.unwrap();
+        let engine = app.engine_only(&config).await;
+        let (lab, store) = (&app.lab, &app.store);
 
         // PageUp refuses acme's client credentials.
         lab.pageup.state.faults().add(FaultRule {
@@ -110,6 +105,6 @@ async fn refused_credentials_open_an_issue_that_resolves_after_sustained_success
         assert_eq!(got.len(), 2);
         assert_eq!(got[1]["event"], "issue.resolved");
         assert!(got[1]["issue"]["resolved_at"].is_string());
-        db.drop_now().await;
+        app.finish().await;
     }
 }

@@ -2,12 +2,10 @@
 
 use std::time::Duration;
 
-use checkbridge::store::Store;
-use checkbridge_lab::{Lab, LabOptions, Scenario};
+use checkbridge_lab::testing::{eventually, order_secret, TestApp, TestDb};
+use checkbridge_lab::{LabOptions, Scenario};
 use serde_json::{json, Value};
 use theary::signature::sign;
-
-use checkbridge_lab::testing::{eventually, order_secret, TestDb};
 
 /// A bad request: what it is, its body, its headers, the status it must get.
 type Case = (&'static str, Vec<u8>, Vec<(&'static str, String)>, u16);
@@ -29,15 +27,12 @@ async fn post(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
     for db in TestDb::all().await {
-        let mut lab = Lab::start(LabOptions::default()).await.unwrap();
-        let acme_id = lab.seed("acme", Scenario::Cancelled, 0).unwrap(); // stays open
-        let globex_id = lab.seed("globex", Scenario::Clean, 1).unwrap();
-        let config = lab.config(&db.url).unwrap();
-        let store = Store::connect(&db.url).await.unwrap();
-        let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
-            .await
-            .unwrap();
-        let base = format!("http://{}", lab.service_addr);
+        let mut app = TestApp::prepare(db, LabOptions::default()).await;
+        let acme_id = app.seed("acme", Scenario::Cancelled, 0); // stays open
+        let globex_id = app.seed("globex", Scenario::Clean, 1);
+        app.start().await;
+        let (lab, store, running) = (&app.lab, &app.store, app.running());
+        let base = app.base_url();
         eventually(Duration::from_secs(30), "both ordered", || async {
             let a = lab.pageup_check("acme", &acme_id)?;
             let g = lab.pageup_check("globex", &globex_id)?;
@@ -58,7 +53,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             .all(|c| c.id != globex_id));
 
         // A correctly signed event for acme's search, posted under globex's URL: 404, no effect.
-        let (check, search, secret) = order_secret(&store, &running.engine, "acme", &acme_id).await;
+        let (check, search, secret) = order_secret(store, &running.engine, "acme", &acme_id).await;
         let event = |event_type: &str, data: Value| {
             serde_json::to_vec(
                 &json!({ "event": event_type, "occurredAt": "2026-11-23T10:00:00Z", "data": data }),
@@ -130,6 +125,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
                 413,
             ),
         ];
+        let mut answers = Vec::new();
         for (what, body, headers, want) in cases {
             let (status, answer) = post(&http, &url, body, &headers).await;
             assert_eq!(status, want, "{what}: {answer}");
@@ -137,8 +133,9 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
                 answer["code"].is_string() && answer["message"].is_string(),
                 "{what}: {answer}"
             );
+            answers.push(json!({ "case": what, "status": status, "body": answer }));
         }
-        let (status, _) = post(
+        let (status, answer) = post(
             &http,
             &format!("{base}/webhooks/theary/nosuchtenant"),
             completed.clone(),
@@ -146,6 +143,9 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
         )
         .await;
         assert_eq!(status, 404);
+        answers.push(json!({ "case": "unknown tenant", "status": status, "body": answer }));
+        // The error bodies a caller gets, word for word (the same on every engine).
+        insta::assert_json_snapshot!("webhook_refusals", answers);
         for id in ["bad-1", "bad-2", "bad-3", "bad-4", "bad-5", "bad-6"] {
             assert!(!store.has_event(id).await.unwrap(), "{id} stored");
         }
@@ -263,7 +263,6 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             fetched >= 2,
             "one PageUp token per tenant at least: {fetched}"
         );
-        running.stop().await;
-        db.drop_now().await;
+        app.finish().await;
     }
 }

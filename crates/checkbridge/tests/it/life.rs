@@ -3,34 +3,27 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use checkbridge::store::Store;
-use checkbridge_lab::{orderly, pii_needles, Lab, LabOptions, Scenario, FINAL_STATUSES};
-
-use checkbridge_lab::testing::{eventually, found_in_raw_database, order_secret, TestDb};
+use checkbridge_lab::testing::{eventually, found_in_raw_database, order_secret, TestApp, TestDb};
+use checkbridge_lab::{orderly, pii_needles, LabOptions, Scenario, FINAL_STATUSES};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_outcome_reaches_pageup_on_every_engine() {
     for db in TestDb::all().await {
-        every_outcome(&db.url).await;
-        db.drop_now().await;
+        every_outcome(TestApp::prepare(db, LabOptions::default()).await).await;
     }
 }
 
-async fn every_outcome(database_url: &str) {
-    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+async fn every_outcome(mut app: TestApp) {
     let mut seeded: Vec<(String, String, Scenario)> = Vec::new();
     for t in ["acme", "globex"] {
         for (i, s) in Scenario::ALL.iter().enumerate() {
-            let id = lab.seed(t, *s, i).unwrap();
+            let id = app.seed(t, *s, i);
             seeded.push((t.to_owned(), id, *s));
         }
     }
-    let config = lab.config(database_url).unwrap();
-    let store = Store::connect(database_url).await.unwrap();
-    let listener = lab.take_listener();
-    let running = checkbridge::service::start_on(&config, store.clone(), listener)
-        .await
-        .unwrap();
+    app.start().await;
+    let (lab, store, running) = (&app.lab, &app.store, app.running());
+    let database_url = app.db().url.clone();
 
     // The stalled orders are cancelled at Theary once placed.
     for (tenant, id, s) in seeded.iter().filter(|(_, _, s)| *s == Scenario::Cancelled) {
@@ -48,15 +41,7 @@ async fn every_outcome(database_url: &str) {
         let _ = s;
     }
     for (tenant, id, s) in &seeded {
-        let view = eventually(
-            Duration::from_secs(60),
-            &format!("{tenant}/{id} ({}) to finish", s.label()),
-            || async {
-                let v = lab.pageup_check(tenant, id)?;
-                FINAL_STATUSES.contains(&v.status.as_str()).then_some(v)
-            },
-        )
-        .await;
+        let view = app.final_view(tenant, id).await;
         assert_eq!(
             view.status,
             s.expected_status(),
@@ -116,12 +101,7 @@ async fn every_outcome(database_url: &str) {
     for (tenant, n) in orders {
         assert_eq!(lab.theary.state.order_count(&tenant), n, "{tenant}");
     }
-    eventually(Duration::from_secs(10), "nothing owed", || async {
-        let owed = store.owed(None).await.unwrap();
-        (owed.orders == 0 && owed.pushes == 0).then_some(())
-    })
-    .await;
-    assert_eq!(store.owed(None).await.unwrap().open_searches, 0);
+    assert_eq!(app.settled().await.open_searches, 0);
 
     // Nothing readable at rest: no candidate data, no webhook secret, no credential.
     let mut needles: Vec<String> = Vec::new();
@@ -135,7 +115,7 @@ async fn every_outcome(database_url: &str) {
     // The per-order webhook secrets, as the service itself opens them.
     for (tenant, id, s) in &seeded {
         if *s != Scenario::MissingFields {
-            let (_, _, secret) = order_secret(&store, &running.engine, tenant, id).await;
+            let (_, _, secret) = order_secret(store, &running.engine, tenant, id).await;
             needles.push(String::from_utf8(secret.to_vec()).unwrap());
         }
     }
@@ -146,14 +126,17 @@ async fn every_outcome(database_url: &str) {
         "the scan looks for something: {}",
         needles.len()
     );
-    let found = found_in_raw_database(database_url, &needles).await;
+    let found = found_in_raw_database(&database_url, &needles).await;
     assert!(found.is_empty(), "stored in clear: {found:?}");
     // The scan does see what is stored in clear (tenant keys are not secret).
     let control = ["globex".to_owned()];
-    assert_eq!(found_in_raw_database(database_url, &control).await, control);
+    assert_eq!(
+        found_in_raw_database(&database_url, &control).await,
+        control
+    );
     eprintln!(
         "raw database scan: {} needles ({secrets} before filtering), none found",
         needles.len()
     );
-    running.stop().await;
+    app.finish().await;
 }

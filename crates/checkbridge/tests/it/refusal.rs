@@ -1,20 +1,15 @@
 //! Theary refusing an order (a 400) puts the check in PageUp `failed` with Theary's
 //! messages translated for the recruiter, and nothing is ordered twice.
 
-use std::time::Duration;
-
-use checkbridge::store::Store;
-use checkbridge_lab::{Lab, LabOptions, Scenario};
+use checkbridge_lab::testing::{TestApp, TestDb};
+use checkbridge_lab::{LabOptions, Scenario};
 use sandbox::common::FaultRule;
 use serde_json::json;
 
-use checkbridge_lab::testing::{eventually, TestDb};
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_theary_refusal_reaches_the_recruiter_in_their_words() {
-    let db = TestDb::sqlite();
-    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
-    lab.theary.state.faults().add(FaultRule {
+    let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
+    app.lab.theary.state.faults().add(FaultRule {
         name: Some("refuse one order".into()),
         method: Some("POST".into()),
         path_prefix: Some("/background-check/v1/orders".into()),
@@ -27,17 +22,10 @@ async fn a_theary_refusal_reaches_the_recruiter_in_their_words() {
         })),
         ..FaultRule::default()
     });
-    let id = lab.seed("acme", Scenario::Clean, 0).unwrap();
-    let config = lab.config(&db.url).unwrap();
-    let store = Store::connect(&db.url).await.unwrap();
-    let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
-        .await
-        .unwrap();
-    let view = eventually(Duration::from_secs(30), "the check to fail", || async {
-        let v = lab.pageup_check("acme", &id)?;
-        (v.status == "failed").then_some(v)
-    })
-    .await;
+    let id = app.seed("acme", Scenario::Clean, 0);
+    app.start().await;
+    let (lab, store) = (&app.lab, &app.store);
+    let view = app.view_in("acme", &id, "failed").await;
     let reason = view.document["reasonForFail"].as_str().unwrap();
     assert!(
         reason.contains("national id"),
@@ -64,5 +52,5 @@ async fn a_theary_refusal_reaches_the_recruiter_in_their_words() {
             .unwrap();
     assert!(csv.starts_with("time,tenant,operation,http_status,message,correlation_id,check_id\n"));
     assert!(csv.contains(",acme,theary.order,400,"), "{csv}");
-    running.stop().await;
+    app.finish().await;
 }

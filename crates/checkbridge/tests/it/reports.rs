@@ -3,15 +3,12 @@
 //! date); anyone else, and any made-up id, gets the same 404; forms need their CSRF token;
 //! failed logins are limited; every view is recorded; signing out ends the session.
 
-use std::time::Duration;
-
 use checkbridge::admin::users::{add_operator, add_reader};
-use checkbridge::store::Store;
-use checkbridge_lab::{Lab, LabOptions, Scenario};
+use checkbridge_lab::{LabOptions, Scenario};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 
-use checkbridge_lab::testing::{eventually, TestDb};
+use checkbridge_lab::testing::{TestApp, TestDb};
 
 struct Browser {
     http: reqwest::Client,
@@ -133,36 +130,26 @@ fn hidden(page: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_open_only_for_their_tenant_after_login() {
-    let db = TestDb::sqlite();
-    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
-    let id = lab.seed("acme", Scenario::Discrepancy, 0).unwrap();
+    let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
+    let id = app.seed("acme", Scenario::Discrepancy, 0);
     let invitation = Scenario::Discrepancy.invitation(0);
-    let config = lab.config(&db.url).unwrap();
-    let store = Store::connect(&db.url).await.unwrap();
-    let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
-        .await
-        .unwrap();
-    let doc = eventually(Duration::from_secs(30), "the check to complete", || async {
-        let v = lab.pageup_check("acme", &id)?;
-        (v.status == "completed").then_some(v.document)
-    })
-    .await;
+    app.start().await;
+    let store = &app.store;
+    let doc = app.view_in("acme", &id, "completed").await.document;
     let link = doc["results"].as_array().unwrap().last().unwrap()["reportLink"]
         .as_str()
         .unwrap()
         .to_owned();
-    let base = format!("http://{}", lab.service_addr);
+    let base = app.base_url();
     let path = link.strip_prefix(&base).unwrap().to_owned();
-    assert!(add_reader(&store, "acme", "alice", "correct horse battery")
+    assert!(add_reader(store, "acme", "alice", "correct horse battery")
+        .await
+        .unwrap());
+    assert!(add_reader(store, "globex", "gina", "another long password")
         .await
         .unwrap());
     assert!(
-        add_reader(&store, "globex", "gina", "another long password")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !add_reader(&store, "globex", "alice", "yet another password")
+        !add_reader(store, "globex", "alice", "yet another password")
             .await
             .unwrap(),
         "names are unique"
@@ -286,7 +273,7 @@ async fn reports_open_only_for_their_tenant_after_login() {
     // The operator page: not for readers; an operator sees every tenant and the check's
     // timeline, no candidate data, and no report.
     assert_eq!(b.get("/ops").await.0, 404);
-    assert!(add_operator(&store, "olive", "operator password 1")
+    assert!(add_operator(store, "olive", "operator password 1")
         .await
         .unwrap());
     let mut o = Browser::new(&base);
@@ -346,5 +333,5 @@ async fn reports_open_only_for_their_tenant_after_login() {
     assert_eq!((status, location.as_str()), (303, "/login"));
     let (status, _, _) = b.get(&path).await;
     assert_eq!(status, 303, "signed out");
-    running.stop().await;
+    app.finish().await;
 }

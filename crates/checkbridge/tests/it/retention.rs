@@ -5,29 +5,24 @@
 use std::time::Duration;
 
 use checkbridge::crypto::{CryptoError, Place};
-use checkbridge::store::Store;
 use checkbridge::time::now_ms;
-use checkbridge_lab::{Lab, LabOptions, Scenario};
-
-use checkbridge_lab::testing::{eventually, TestDb};
+use checkbridge_lab::testing::{eventually, TestApp, TestDb};
+use checkbridge_lab::{LabOptions, Scenario};
 
 const DAY: i64 = 86_400_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
     for db in TestDb::all().await {
-        let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+        let mut app = TestApp::prepare(db, LabOptions::default()).await;
         let mut seeded = Vec::new();
         for t in ["acme", "globex"] {
             for i in 0..3 {
-                seeded.push((t, lab.seed(t, Scenario::Clean, i).unwrap()));
+                seeded.push((t, app.seed(t, Scenario::Clean, i)));
             }
         }
-        let config = lab.config(&db.url).unwrap();
-        let store = Store::connect(&db.url).await.unwrap();
-        let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
-            .await
-            .unwrap();
+        app.start().await;
+        let (lab, store, running) = (&app.lab, &app.store, app.running());
         eventually(
             Duration::from_secs(30),
             "all checks completed and acknowledged",
@@ -148,7 +143,6 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
             .open(Place::webhook_secret(t0, &check), &sealed_secret)
             .await;
         assert!(still.is_ok());
-        running.stop().await;
-        db.drop_now().await;
+        app.finish().await;
     }
 }

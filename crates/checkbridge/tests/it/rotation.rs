@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use checkbridge::crypto::{Key, Keyring, MasterKeys, Place};
-use checkbridge::store::Store;
+use checkbridge_lab::testing::{eventually, TestApp, TestDb};
 use checkbridge_lab::{Lab, LabOptions, Scenario};
 use secrecy::ExposeSecret as _;
-
-use checkbridge_lab::testing::{eventually, TestDb};
 
 async fn all_completed(lab: &Lab, ids: &[String]) {
     eventually(Duration::from_secs(30), "checks to complete", || async {
@@ -25,18 +23,15 @@ async fn all_completed(lab: &Lab, ids: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_master_key_rotates_under_a_running_service() {
-    let db = TestDb::sqlite();
-    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
-    let old = lab.master_key.expose_secret().to_owned();
+    let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
+    let old = app.lab.master_key.expose_secret().to_owned();
     let mut ids: Vec<String> = (0..2)
-        .map(|i| lab.seed("acme", Scenario::Clean, i).unwrap())
+        .map(|i| app.seed("acme", Scenario::Clean, i))
         .collect();
-    let mut config = lab.config(&db.url).unwrap();
-    let store = Store::connect(&db.url).await.unwrap();
-    let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
-        .await
-        .unwrap();
-    all_completed(&lab, &ids).await;
+    let mut config = app.config();
+    app.start().await;
+    let store = app.store.clone();
+    all_completed(&app.lab, &ids).await;
     let check = store.check_id_for("acme", &ids[0]).await.unwrap().unwrap();
     let search = store.searches_of("acme", &check).await.unwrap()[0]
         .id
@@ -55,22 +50,21 @@ async fn the_master_key_rotates_under_a_running_service() {
         store.clone(),
     );
     assert_eq!(rotating.rewrap_all().await.unwrap(), 1, "acme's data key");
-    ids.extend((2..4).map(|i| lab.seed("acme", Scenario::Clean, i).unwrap()));
-    all_completed(&lab, &ids).await;
-    running.stop().await;
+    ids.extend((2..4).map(|i| app.seed("acme", Scenario::Clean, i)));
+    all_completed(&app.lab, &ids).await;
+    app.stop_service().await;
 
     // The old key is gone from the configuration: everything still opens.
     config.service.master_key = Some(new.clone().into());
-    let running = checkbridge::service::start_on(&config, store.clone(), None)
-        .await
-        .unwrap();
+    app.start_with(&config).await;
     let place = Place::webhook_secret("acme", &check);
-    assert!(running.engine.keyring().open(place, &sealed).await.is_ok());
-    ids.push(lab.seed("acme", Scenario::Clean, 4).unwrap());
-    all_completed(&lab, &ids).await;
-    assert_eq!(lab.theary.state.order_count("acme"), ids.len());
-    running.stop().await;
+    assert!(app.engine().keyring().open(place, &sealed).await.is_ok());
+    ids.push(app.seed("acme", Scenario::Clean, 4));
+    all_completed(&app.lab, &ids).await;
+    assert_eq!(app.lab.theary.state.order_count("acme"), ids.len());
+    app.stop_service().await;
     // And a keyring with only the old key can no longer open anything.
     let stale = Keyring::new(MasterKeys::parse(&old).unwrap(), store.clone());
     assert!(stale.open(place, &sealed).await.is_err());
+    app.finish().await;
 }

@@ -6,10 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use checkbridge::store::Store;
-use checkbridge_lab::{Lab, LabOptions, Scenario};
-
-use checkbridge_lab::testing::{eventually, TestDb};
+use checkbridge_lab::testing::{eventually, TestApp, TestDb};
+use checkbridge_lab::{LabOptions, Scenario};
 
 /// Runs `checkbridge ARGS --config FILE` (with extra environment) off the async runtime.
 async fn cli(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
@@ -35,14 +33,13 @@ async fn cli(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_can_test_inspect_list_cancel_and_reset() {
-    let db = TestDb::sqlite();
-    let mut lab = Lab::start(LabOptions::default()).await.unwrap();
+    let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("checkbridge.toml");
-    std::fs::write(&config_path, lab.config_toml(&db.url)).unwrap();
+    std::fs::write(&config_path, app.lab.config_toml(&app.db().url)).unwrap();
 
     // Before the service runs: the raw pending list, as PageUp sends it.
-    let waiting = lab.seed("initech", Scenario::Clean, 0).unwrap();
+    let waiting = app.seed("initech", Scenario::Clean, 0);
     let (ok, text) = cli(
         &config_path,
         &["pageup", "inspect", "--tenant", "initech"],
@@ -71,13 +68,10 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
         "{text}"
     );
 
-    let done = lab.seed("acme", Scenario::Clean, 1).unwrap();
-    let stalled = lab.seed("acme", Scenario::Cancelled, 2).unwrap();
-    let config = lab.config(&db.url).unwrap();
-    let store = Store::connect(&db.url).await.unwrap();
-    let running = checkbridge::service::start_on(&config, store.clone(), lab.take_listener())
-        .await
-        .unwrap();
+    let done = app.seed("acme", Scenario::Clean, 1);
+    let stalled = app.seed("acme", Scenario::Cancelled, 2);
+    app.start().await;
+    let lab = &app.lab;
     eventually(
         Duration::from_secs(30),
         "one completed, one ordered",
@@ -167,5 +161,5 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
         .as_str()
         .unwrap()
         .is_empty());
-    running.stop().await;
+    app.finish().await;
 }

@@ -1,0 +1,18 @@
+//! What tests share: [`TestApp`] (one test's world: sandboxes, a database of its own and the
+//! service on port 0, with an owed-work check at the end), [`TestDb`], waiting with a
+//! deadline, and scanning raw storage for what must never be there.
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers fail the test loudly, with the reason"
+)]
+
+mod app;
+mod db;
+mod scan;
+mod wait;
+
+pub use app::{spawn_app, TestApp, FINISH};
+pub use db::TestDb;
+pub use scan::{found_in_raw_database, order_secret};
+pub use wait::eventually;

@@ -1,0 +1,77 @@
+//! Looking where nothing personal may be: raw database storage; and the secrets a test needs
+//! to sign webhooks as Theary would.
+
+use sqlx::AnyPool;
+
+/// Which of `needles` appear anywhere in the database's raw storage: the SQLite file and
+/// its write-ahead log byte for byte, or every row of every table as PostgreSQL prints it.
+pub async fn found_in_raw_database(url: &str, needles: &[String]) -> Vec<String> {
+    let mut haystack: Vec<u8> = Vec::new();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal"] {
+            if let Ok(bytes) = std::fs::read(format!("{path}{suffix}")) {
+                haystack.extend_from_slice(&bytes);
+            }
+        }
+        assert!(!haystack.is_empty(), "the database file was read");
+    } else {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPool::connect(url).await.unwrap();
+        for table in [
+            "checks",
+            "searches",
+            "webhook_events",
+            "tenant_polls",
+            "tenant_keys",
+        ] {
+            let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) AS r FROM {table} t"))
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            for row in rows {
+                let text: String = sqlx::Row::try_get(&row, "r").unwrap();
+                haystack.extend_from_slice(text.as_bytes());
+            }
+        }
+        pool.close().await;
+    }
+    needles
+        .iter()
+        .filter(|n| haystack.windows(n.len()).any(|w| w == n.as_bytes()))
+        .cloned()
+        .collect()
+}
+
+/// A claimed check's id, its first search, and its order's webhook secret as the service
+/// opens it (to sign events as Theary would).
+pub async fn order_secret(
+    store: &checkbridge::store::Store,
+    engine: &checkbridge::sync::Engine,
+    tenant: &str,
+    pageup_id: &str,
+) -> (
+    String,
+    checkbridge::store::SearchRow,
+    zeroize::Zeroizing<Vec<u8>>,
+) {
+    let check = store
+        .check_id_for(tenant, pageup_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let search = store.searches_of(tenant, &check).await.unwrap().remove(0);
+    let target = store
+        .webhook_target(tenant, &search.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secret = engine
+        .keyring()
+        .open(
+            checkbridge::crypto::Place::webhook_secret(tenant, &check),
+            &target.secret,
+        )
+        .await
+        .unwrap();
+    (check, search, secret)
+}
