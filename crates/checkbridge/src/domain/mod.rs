@@ -2,10 +2,13 @@
 //! ([`mapping`]), how Theary's events move a search ([`events`]), and what PageUp should show for a check at any moment ([`status`]). Pure
 //! functions, so every rule is tested directly and the sync loops stay thin.
 
+pub mod check;
 pub mod events;
 pub mod fields;
+pub mod ids;
 pub mod mapping;
 pub mod status;
+pub mod view;
 
 #[cfg(test)]
 mod test_support;
