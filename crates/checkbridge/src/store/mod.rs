@@ -130,6 +130,7 @@ impl Store {
 mod admin;
 mod checks;
 mod errors;
+mod events;
 mod health;
 mod keys;
 mod leases;
