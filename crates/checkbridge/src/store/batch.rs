@@ -6,7 +6,7 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::searches::write_event;
+use super::events::write_event;
 use super::{EventRecord, SearchUpdate, Store, StoreError};
 
 /// Events written together at most.

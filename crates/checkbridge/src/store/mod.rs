@@ -119,13 +119,24 @@ impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+
+    /// Whether the database answers (for readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1 AS one").fetch_one(&self.pool).await?;
+        Ok(())
+    }
 }
 
 mod admin;
 mod checks;
 mod errors;
+mod events;
 mod health;
 mod keys;
+mod leases;
+mod orders;
+mod polls;
+mod pushes;
 mod retention;
 mod searches;
 mod users;
