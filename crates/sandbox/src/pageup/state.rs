@@ -1,6 +1,7 @@
 //! The PageUp sandbox's in-memory data: client credentials, every tenant's checks with their
 //! `PUT` history, and the token settings. Everything the routes read or change goes through
-//! [`PageUpState`]'s methods, under one lock, so a handler never holds the data itself.
+//! [`PageUpState`]'s methods, under one lock, so a handler never holds the data itself; every
+//! change is announced on [`PageUpState::changes`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,9 +9,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 use super::generate::{self, GenerateOptions};
 use super::validate::transition_allowed;
+use crate::changes::Changes;
 use crate::common::{Faults, Instrumentation, Journal};
 
 /// Scope needed by `GET`.
@@ -151,6 +154,7 @@ pub struct PageUpState {
     started: Instant,
     /// `started` in ms since the epoch (history times are relative to it).
     started_epoch_ms: u64,
+    changes: Changes,
 }
 
 impl std::fmt::Debug for PageUpState {
@@ -176,6 +180,7 @@ impl PageUpState {
             inst: Instrumentation::default(),
             started: Instant::now(),
             started_epoch_ms: now_ms(),
+            changes: Changes::default(),
         }
     }
 
@@ -183,11 +188,20 @@ impl PageUpState {
         self.data.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A signal bumped on every change to the data (a client added, a seed, a `PUT` such as
+    /// a claim, a token setting): wait on `changed()` with a deadline, then look again.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     /// Registers client credentials (replacing any with the same id).
     pub fn add_client(&self, spec: ClientSpec) {
-        let mut data = self.lock();
-        data.checks.entry(spec.tenant.clone()).or_default();
-        data.clients.insert(spec.client_id.clone(), spec);
+        {
+            let mut data = self.lock();
+            data.checks.entry(spec.tenant.clone()).or_default();
+            data.clients.insert(spec.client_id.clone(), spec);
+        }
+        self.changes.bump();
     }
 
     /// Adds one invitation for `tenant`. An `id` is generated when absent; status is
@@ -230,6 +244,8 @@ impl PageUpState {
                 seeded_ms: now_ms(),
             },
         );
+        drop(data);
+        self.changes.bump();
         id
     }
 
@@ -302,11 +318,13 @@ impl PageUpState {
     /// Lifetime of tokens issued from now on.
     pub fn set_token_lifetime(&self, d: Duration) {
         self.lock().token_lifetime = d;
+        self.changes.bump();
     }
 
     /// Makes every token issued so far expired.
     pub fn expire_tokens(&self) {
         self.lock().token_generation += 1;
+        self.changes.bump();
     }
 
     /// API fault injection.
@@ -396,6 +414,8 @@ impl PageUpState {
             to,
             body: document.clone(),
         });
+        drop(data);
+        self.changes.bump();
         Ok(())
     }
 }

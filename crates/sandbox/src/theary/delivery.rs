@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::Semaphore;
 
+use crate::changes::Changes;
+
 /// An event ready to deliver: built by the engine, routed and sent here.
 pub(super) struct Pending {
     pub event_type: &'static str,
@@ -127,6 +129,7 @@ struct Shared {
     limit: Semaphore,
     retry_base: Duration,
     started: Instant,
+    changes: Changes,
 }
 
 #[derive(Clone)]
@@ -168,8 +171,9 @@ fn targets(v: &Value) -> Vec<Value> {
 }
 
 impl Delivery {
-    /// `timeout` per attempt; retries back off from `retry_base`.
-    pub(super) fn new(timeout: Duration, retry_base: Duration) -> Self {
+    /// `timeout` per attempt; retries back off from `retry_base`; every attempt recorded
+    /// bumps `changes`.
+    pub(super) fn new(timeout: Duration, retry_base: Duration, changes: Changes) -> Self {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -185,6 +189,7 @@ impl Delivery {
                 limit: Semaphore::new(64),
                 retry_base,
                 started: Instant::now(),
+                changes,
             }),
         }
     }
@@ -361,6 +366,7 @@ impl Delivery {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(r);
+        self.shared.changes.bump();
     }
 
     fn spawn(&self, job: Job) {

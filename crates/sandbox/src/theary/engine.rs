@@ -179,6 +179,8 @@ pub(super) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String
             updated_at: now,
         },
     );
+    drop(data);
+    state.changes.bump();
     (order_id, search_ids)
 }
 
@@ -306,6 +308,7 @@ fn finish(s: &mut SearchRec, outcome: &Outcome) -> Option<Pending> {
 /// Moves every open, non-stalled search one stage.
 fn advance(state: &ThearyState) -> usize {
     let mut events = Vec::new();
+    let mut changed = false;
     {
         let mut data = state.lock();
         let cancelled: Vec<String> = data
@@ -348,7 +351,11 @@ fn advance(state: &ThearyState) -> usize {
             }
             s.stage = s.stage.saturating_add(1);
             s.updated_at = now_iso();
+            changed = true;
         }
+    }
+    if changed {
+        state.changes.bump();
     }
     let moved = events.len();
     for e in events {
@@ -371,6 +378,7 @@ fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) -> bool {
         s.stage = 3;
         finish(s, &outcome)
     };
+    state.changes.bump();
     if let Some(p) = pending {
         state.delivery.enqueue(p);
         state.delivery.release_held();
@@ -399,6 +407,8 @@ pub(super) fn cancel(state: &ThearyState, tenant: &str, order_id: &str) -> Optio
             affected += 1;
         }
     }
+    drop(data);
+    state.changes.bump();
     Some(affected)
 }
 

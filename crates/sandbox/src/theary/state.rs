@@ -1,6 +1,7 @@
 //! The Theary sandbox's in-memory data: client credentials, orders and their searches, the
 //! scenario rules, and the read models `GET` returns for them. The engine and the routes
-//! work on the same `Data` under [`ThearyState`]'s one lock.
+//! work on the same `Data` under [`ThearyState`]'s one lock; every change is announced on
+//! [`ThearyState::changes`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,8 +11,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 use super::delivery::{Delivery, DeliveryFaults, DeliveryRecord};
+use crate::changes::Changes;
 use crate::common::{Faults, Instrumentation, Journal};
 
 /// Sandbox settings.
@@ -142,6 +145,7 @@ pub struct ThearyState {
     pub(super) key: Arc<[u8; 32]>,
     pub(super) inst: Instrumentation,
     pub(super) delivery: Delivery,
+    pub(super) changes: Changes,
 }
 
 impl std::fmt::Debug for ThearyState {
@@ -164,13 +168,15 @@ impl ThearyState {
             rng: config.seed.map(StdRng::seed_from_u64),
             next_seq: 0,
         };
-        let delivery = Delivery::new(config.delivery_timeout, config.retry_base);
+        let changes = Changes::default();
+        let delivery = Delivery::new(config.delivery_timeout, config.retry_base, changes.clone());
         Self {
             data: Arc::new(Mutex::new(data)),
             config: Arc::new(config),
             key: Arc::new(rand::random()),
             inst: Instrumentation::default(),
             delivery,
+            changes,
         }
     }
 
@@ -178,22 +184,33 @@ impl ThearyState {
         self.data.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A signal bumped on every change (an order created, a search advanced, resolved or
+    /// cancelled, a delivery attempt recorded, a client, rule or token setting): wait on
+    /// `changed()` with a deadline, then look again.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
     pub fn add_client(&self, spec: ClientSpec) {
         self.lock().clients.insert(spec.client_id.clone(), spec);
+        self.changes.bump();
     }
 
     pub fn set_token_lifetime(&self, d: Duration) {
         self.lock().token_lifetime = d;
+        self.changes.bump();
     }
 
     /// Every token issued so far is expired from now on.
     pub fn expire_tokens(&self) {
         self.lock().token_generation += 1;
+        self.changes.bump();
     }
 
     /// Adds a scenario rule, checked before the earlier ones and the defaults.
     pub fn add_rule(&self, rule: ScenarioRule) {
         self.lock().rules.insert(0, rule);
+        self.changes.bump();
     }
 
     /// Orders of `tenant` as `GET /orders/{id}` shows them, oldest first.

@@ -698,3 +698,24 @@ async fn quickstart_curl_commands_work_as_printed() {
     );
     assert_eq!(sb.state.check(TENANT, &id).unwrap().status, "queued");
 }
+
+#[tokio::test]
+async fn changes_are_signalled_on_seed_and_accepted_put_only() {
+    let (sb, http, token) = setup(PageUpConfig::default()).await;
+    let mut changes = sb.state.changes();
+    let id = sb.state.seed(TENANT, json!({}));
+    assert!(changes.has_changed().unwrap(), "a seed is a change");
+    changes.borrow_and_update();
+    // A refused PUT changes nothing, so it signals nothing.
+    let (status, _) = put(&http, &put_url(&sb, TENANT, &id), &token, doc("new")).await;
+    assert_eq!(status, 400);
+    assert!(!changes.has_changed().unwrap());
+    // A claim does: a waiter wakes at once.
+    let (status, _) = put(&http, &put_url(&sb, TENANT, &id), &token, doc("queued")).await;
+    assert_eq!(status, 200);
+    tokio::time::timeout(Duration::from_secs(5), changes.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sb.state.check(TENANT, &id).unwrap().status, "queued");
+}

@@ -863,3 +863,30 @@ async fn quickstart_curl_commands_work_as_printed() {
     let events = rx.wait_for(3).await;
     assert_eq!(events.last().unwrap().2["event"], "verification.completed");
 }
+
+#[tokio::test]
+async fn changes_are_signalled_on_order_advance_and_delivery() {
+    let (sb, http, token) = setup().await;
+    let (server, _rx) = Receiver::spawn().await;
+    let mut changes = sb.state.changes();
+    let hook = json!({ "secret": "k", "fallbackEndpoint": { "url": format!("{}/h", server.base_url()), "events": all_events() } });
+    assert_eq!(
+        create(&sb, &http, &token, &order("Tech Corp", Some(hook)))
+            .await
+            .0,
+        201
+    );
+    assert!(changes.has_changed().unwrap(), "an order is a change");
+    changes.borrow_and_update();
+    // The delivery is recorded after `advance` returns: wait for it on the signal.
+    sb.state.advance();
+    assert!(changes.has_changed().unwrap(), "a search advanced");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while sb.state.deliveries().is_empty() {
+        tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(sb.state.deliveries()[0].status, Some(200));
+}
