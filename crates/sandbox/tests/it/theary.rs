@@ -1,7 +1,7 @@
 //! Theary sandbox over real HTTP, without the client crate.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -58,19 +58,28 @@ impl Receiver {
             .map(|(p, h, b)| (p.clone(), h.clone(), serde_json::from_slice(b).unwrap()))
             .collect()
     }
-    async fn wait_for(&self, n: usize) -> Vec<(String, HeaderMap, Value)> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    /// Waits until `n` requests have arrived. The sandbox records a delivery attempt only
+    /// once this receiver has answered it, and signals every record: each signal is the
+    /// moment to count again.
+    async fn wait_for(
+        &self,
+        sb: &theary::ThearySandbox,
+        n: usize,
+    ) -> Vec<(String, HeaderMap, Value)> {
+        let mut changes = sb.state.changes();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let e = self.events();
             if e.len() >= n {
                 return e;
             }
+            let signalled = tokio::time::timeout_at(deadline, changes.changed()).await;
             assert!(
-                Instant::now() < deadline,
+                signalled.is_ok(),
                 "expected {n} deliveries, got {}",
                 e.len()
             );
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            signalled.unwrap().unwrap();
         }
     }
 }
@@ -611,7 +620,7 @@ async fn engine_scenarios_by_keyword() {
     for _ in 0..3 {
         sb.state.advance();
     }
-    let events = rx.wait_for(cases.len()).await;
+    let events = rx.wait_for(&sb, cases.len()).await;
     assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
     assert_eq!(
         rx.events().len(),
@@ -659,7 +668,7 @@ async fn engine_scenarios_by_keyword() {
         .find(|o| o["entityName"] == "Apple" && o["status"] == "in_progress")
         .map(|o| o["id"].clone());
     assert!(stalled.is_some());
-    let events = rx.wait_for(n + 1).await;
+    let events = rx.wait_for(&sb, n + 1).await;
     let sid = created["searchIds"][0]
         .as_str()
         .unwrap()
@@ -700,7 +709,7 @@ async fn routing_headers_signature_and_override() {
         sb.state.advance();
     }
     // EMPLOYMENT: 2 notifications to /emp-notify + completed to /emp; EDUCATION: 3 to /fallback.
-    rx.wait_for(6).await;
+    rx.wait_for(&sb, 6).await;
     assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
     let raw = rx.got.lock().unwrap().clone();
     assert_eq!(raw.len(), 6);
@@ -758,7 +767,7 @@ async fn routing_headers_signature_and_override() {
     for _ in 0..3 {
         sb.state.advance();
     }
-    rx.wait_for(9).await;
+    rx.wait_for(&sb, 9).await;
     assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
     let raw = rx.got.lock().unwrap().clone();
     assert_eq!(raw.iter().filter(|(p, ..)| p == "/override").count(), 3);
@@ -815,10 +824,10 @@ async fn delivery_faults_duplicate_reorder_bad_signature_and_drop() {
     create(&sb, &http, &token, &order("Tech Corp", Some(hook))).await;
     sb.state.delivery_faults().duplicate_next(1);
     sb.state.advance(); // CONTACT_PLAN, twice
-    rx.wait_for(2).await;
+    rx.wait_for(&sb, 2).await;
     sb.state.delivery_faults().bad_signature_next(1);
     sb.state.advance(); // OUTBOUND_ATTEMPT, badly signed
-    rx.wait_for(3).await;
+    rx.wait_for(&sb, 3).await;
     sb.state.delivery_faults().drop_next(1);
     sb.state.advance(); // completed, dropped
     assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
@@ -860,7 +869,7 @@ async fn quickstart_curl_commands_work_as_printed() {
     for _ in 0..3 {
         sb.state.advance();
     }
-    let events = rx.wait_for(3).await;
+    let events = rx.wait_for(&sb, 3).await;
     assert_eq!(events.last().unwrap().2["event"], "verification.completed");
 }
 
