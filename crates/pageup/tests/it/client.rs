@@ -9,6 +9,7 @@ use sandbox::common::FaultRule;
 use sandbox::pageup::{self as sb, ClientSpec, GenerateOptions, PageUpConfig};
 use secrecy::SecretString;
 use serde_json::json;
+use tokio::time::Instant;
 
 const TENANT: &str = "218";
 
@@ -92,14 +93,24 @@ async fn short_lived_tokens_are_refreshed_before_expiry_without_401s() {
     let (sandbox, client, tenant) = setup().await;
     // 2 s tokens: the cache refreshes after half their life, so no call ever meets a 401.
     sandbox.state.set_token_lifetime(Duration::from_secs(2));
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let half_life = Duration::from_secs(1);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    client.list_pending(&tenant).await.unwrap();
+    // The token in use was fetched before this instant, so half its life is gone by
+    // `token_since + half_life` at the latest.
+    let mut token_since = Instant::now();
     while token_requests(&sandbox) < 3 {
+        // Step to that instant, when the cache must replace the token, and call. A wait for the
+        // time under test, not a guess at how long something takes: the sandbox checks expiry
+        // on the wall clock, so paused time would leave the no-401 check below toothless.
+        tokio::time::sleep_until(token_since + half_life).await;
+        let before = token_requests(&sandbox);
         client.list_pending(&tenant).await.unwrap();
         assert!(
-            std::time::Instant::now() < deadline,
-            "token never refreshed"
+            Instant::now() < deadline && token_requests(&sandbox) > before,
+            "token not refreshed at half its life"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        token_since = Instant::now();
     }
     let unauthorized = sandbox
         .state

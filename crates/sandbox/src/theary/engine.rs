@@ -1,18 +1,28 @@
-//! The verification engine and webhook delivery.
+//! The verification engine: the life of a search, from the order that creates it, through
+//! two notifications (contact plan, outbound attempt), to its outcome, chosen by keyword or
+//! rule when the order is created. Each stage's webhook event is handed to `delivery`.
+//! Stages move when `advance` is called: by the auto-run ticker, the admin API or a test.
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sha2::Sha256;
-use tokio::sync::Semaphore;
 
-use super::{now_iso, OrderRec, Outcome, SandboxConfig, SearchRec, ThearyState};
+use super::delivery::Pending;
+use super::state::{now_iso, Data, OrderRec, Outcome, SearchRec, ThearyState};
+
+impl ThearyState {
+    /// Moves every open search one stage now. Returns how many moved.
+    pub fn advance(&self) -> usize {
+        advance(self)
+    }
+
+    /// Finishes a search now with `outcome` (any open search, stalled ones included).
+    pub fn resolve_search(&self, search_id: &str, outcome: Outcome) -> bool {
+        resolve(self, search_id, outcome)
+    }
+}
 
 /// Keywords and the outcome they choose.
 type Rule = (&'static [&'static str], fn() -> Outcome);
@@ -43,7 +53,7 @@ const DEFAULT_RULES: &[Rule] = &[
     (&["stall"], || Outcome::Stall),
 ];
 
-fn choose(data: &mut super::Data, search_type: &str, subject_name: &str) -> Outcome {
+fn choose(data: &mut Data, search_type: &str, subject_name: &str) -> Outcome {
     let name = subject_name.to_ascii_lowercase();
     for rule in &data.rules {
         let type_ok = rule
@@ -88,7 +98,7 @@ fn choose(data: &mut super::Data, search_type: &str, subject_name: &str) -> Outc
 }
 
 /// Records a validated order; returns its id and search ids (bare UUIDs).
-pub(crate) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String, Vec<String>) {
+pub(super) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String, Vec<String>) {
     let now = now_iso();
     let order_id = uuid::Uuid::new_v4().to_string();
     let applicant = &body["applicant"];
@@ -169,16 +179,9 @@ pub(crate) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String
             updated_at: now,
         },
     );
+    drop(data);
+    state.changes.bump();
     (order_id, search_ids)
-}
-
-/// An event ready to deliver.
-pub(crate) struct Pending {
-    event_type: &'static str,
-    search_type: String,
-    external_search_id: Option<String>,
-    webhook: Option<Value>,
-    body: Vec<u8>,
 }
 
 fn event(s: &SearchRec, event_type: &'static str, data: Value) -> Pending {
@@ -303,8 +306,9 @@ fn finish(s: &mut SearchRec, outcome: &Outcome) -> Option<Pending> {
 }
 
 /// Moves every open, non-stalled search one stage.
-pub(crate) fn advance(state: &ThearyState) -> usize {
+fn advance(state: &ThearyState) -> usize {
     let mut events = Vec::new();
+    let mut changed = false;
     {
         let mut data = state.lock();
         let cancelled: Vec<String> = data
@@ -347,7 +351,11 @@ pub(crate) fn advance(state: &ThearyState) -> usize {
             }
             s.stage = s.stage.saturating_add(1);
             s.updated_at = now_iso();
+            changed = true;
         }
+    }
+    if changed {
+        state.changes.bump();
     }
     let moved = events.len();
     for e in events {
@@ -357,7 +365,7 @@ pub(crate) fn advance(state: &ThearyState) -> usize {
     moved
 }
 
-pub(crate) fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) -> bool {
+fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) -> bool {
     let pending = {
         let mut data = state.lock();
         let Some(s) = data
@@ -370,6 +378,7 @@ pub(crate) fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) ->
         s.stage = 3;
         finish(s, &outcome)
     };
+    state.changes.bump();
     if let Some(p) = pending {
         state.delivery.enqueue(p);
         state.delivery.release_held();
@@ -377,7 +386,7 @@ pub(crate) fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) ->
     true
 }
 
-pub(crate) fn cancel(state: &ThearyState, tenant: &str, order_id: &str) -> Option<usize> {
+pub(super) fn cancel(state: &ThearyState, tenant: &str, order_id: &str) -> Option<usize> {
     let mut data = state.lock();
     let order = data
         .orders
@@ -398,10 +407,12 @@ pub(crate) fn cancel(state: &ThearyState, tenant: &str, order_id: &str) -> Optio
             affected += 1;
         }
     }
+    drop(data);
+    state.changes.bump();
     Some(affected)
 }
 
-pub(crate) fn start_auto_run(state: &ThearyState, step: Duration) {
+pub(super) fn start_auto_run(state: &ThearyState, step: Duration) {
     // The task holds one reference; once the sandbox itself is gone, it stops.
     let weak = Arc::downgrade(&state.data);
     let state = state.clone();
@@ -417,433 +428,4 @@ pub(crate) fn start_auto_run(state: &ThearyState, step: Duration) {
             state.advance();
         }
     });
-}
-
-// ------------------------------------------------------------------------------------------
-// Delivery
-
-/// One delivery attempt.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct DeliveryRecord {
-    pub event_id: String,
-    pub event_type: String,
-    pub search_id: String,
-    pub url: String,
-    pub attempt: u32,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    pub at_ms: u64,
-    pub endpoint_source: String,
-}
-
-/// Counted delivery faults: each applies to the next N events.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default, rename_all = "camelCase")]
-pub struct DeliveryFaultSettings {
-    /// Deliver the next N events twice (same event id).
-    pub duplicate: u32,
-    /// Hold the next N events and send them in reverse order.
-    pub reorder: u32,
-    /// Sign the next N events with a wrong signature.
-    pub bad_signature: u32,
-    /// Never deliver the next N events.
-    pub drop: u32,
-    /// Extra delay before every delivery, in milliseconds.
-    pub delay_ms: u64,
-}
-
-/// The delivery fault knobs of a sandbox.
-#[derive(Debug, Default)]
-pub struct DeliveryFaults {
-    inner: Mutex<DeliveryFaultSettings>,
-}
-
-impl DeliveryFaults {
-    fn lock(&self) -> std::sync::MutexGuard<'_, DeliveryFaultSettings> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-    /// Adds to the counters (and sets the delay when non-zero).
-    pub fn add(&self, s: &DeliveryFaultSettings) {
-        let mut f = self.lock();
-        f.duplicate += s.duplicate;
-        f.reorder += s.reorder;
-        f.bad_signature += s.bad_signature;
-        f.drop += s.drop;
-        if s.delay_ms > 0 {
-            f.delay_ms = s.delay_ms;
-        }
-    }
-    pub fn duplicate_next(&self, n: u32) {
-        self.add(&DeliveryFaultSettings {
-            duplicate: n,
-            ..Default::default()
-        });
-    }
-    pub fn reorder_next(&self, n: u32) {
-        self.add(&DeliveryFaultSettings {
-            reorder: n,
-            ..Default::default()
-        });
-    }
-    pub fn bad_signature_next(&self, n: u32) {
-        self.add(&DeliveryFaultSettings {
-            bad_signature: n,
-            ..Default::default()
-        });
-    }
-    pub fn drop_next(&self, n: u32) {
-        self.add(&DeliveryFaultSettings {
-            drop: n,
-            ..Default::default()
-        });
-    }
-    pub fn clear(&self) {
-        *self.lock() = DeliveryFaultSettings::default();
-    }
-    pub fn settings(&self) -> DeliveryFaultSettings {
-        self.lock().clone()
-    }
-    fn take(counter: &mut u32) -> bool {
-        if *counter > 0 {
-            *counter -= 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
-struct Shared {
-    http: reqwest::Client,
-    faults: DeliveryFaults,
-    records: Mutex<Vec<DeliveryRecord>>,
-    held: Mutex<VecDeque<Job>>,
-    in_flight: AtomicUsize,
-    limit: Semaphore,
-    retry_base: Duration,
-    started: Instant,
-}
-
-#[derive(Clone)]
-pub(crate) struct Delivery {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for Delivery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Delivery")
-    }
-}
-
-/// One event to one target.
-#[derive(Clone)]
-struct Job {
-    event_id: String,
-    event_type: &'static str,
-    search_id: String,
-    search_type: String,
-    external_search_id: Option<String>,
-    url: String,
-    source: &'static str,
-    secret: Option<String>,
-    headers: Vec<(String, String)>,
-    basic: Option<(String, String)>,
-    body: Arc<Vec<u8>>,
-    retries: u32,
-    bad_signature: bool,
-}
-
-fn targets(v: &Value) -> Vec<Value> {
-    match v {
-        Value::String(url) => vec![json!({ "url": url })],
-        Value::Object(_) => vec![v.clone()],
-        Value::Array(items) => items.iter().filter(|t| t.is_object()).cloned().collect(),
-        _ => Vec::new(),
-    }
-}
-
-impl Delivery {
-    pub(crate) fn new(config: &SandboxConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(config.delivery_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Self {
-            shared: Arc::new(Shared {
-                http,
-                faults: DeliveryFaults::default(),
-                records: Mutex::new(Vec::new()),
-                held: Mutex::new(VecDeque::new()),
-                in_flight: AtomicUsize::new(0),
-                limit: Semaphore::new(64),
-                retry_base: config.retry_base,
-                started: Instant::now(),
-            }),
-        }
-    }
-
-    pub(crate) fn faults(&self) -> &DeliveryFaults {
-        &self.shared.faults
-    }
-
-    pub(crate) fn records(&self) -> Vec<DeliveryRecord> {
-        self.shared
-            .records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Resolves the event's targets and sends to each.
-    pub(crate) fn enqueue(&self, p: Pending) {
-        let Some(cfg) = p.webhook.as_ref() else {
-            return;
-        };
-        if cfg.get("enabled") == Some(&Value::Bool(false)) {
-            return;
-        }
-        let search_id = serde_json::from_slice::<Value>(&p.body)
-            .ok()
-            .and_then(|v| {
-                v.pointer("/data/searchId")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_default();
-        let mut chosen: Vec<(Value, &'static str)> = cfg
-            .get("closeoutEndpoints")
-            .and_then(|c| c.get(&p.search_type))
-            .map(targets)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|t| t.get("enabled") != Some(&Value::Bool(false)))
-            .map(|t| (t, "type-specific"))
-            .collect();
-        if chosen.is_empty() {
-            chosen = cfg
-                .get("fallbackEndpoint")
-                .map(targets)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|t| t.get("enabled") != Some(&Value::Bool(false)))
-                .filter(|t| {
-                    t.get("searchTypes")
-                        .and_then(Value::as_array)
-                        .is_none_or(|a| a.iter().any(|x| x.as_str() == Some(&p.search_type)))
-                })
-                .map(|t| (t, "fallback"))
-                .collect();
-        }
-        let retries = cfg
-            .get("retryAttempts")
-            .and_then(Value::as_u64)
-            .unwrap_or(3)
-            .min(10) as u32;
-        let event_id = uuid::Uuid::new_v4().to_string();
-        let body = Arc::new(p.body);
-        let (duplicate, bad_signature, drop, reorder) = {
-            let mut f = self.shared.faults.lock();
-            (
-                DeliveryFaults::take(&mut f.duplicate),
-                DeliveryFaults::take(&mut f.bad_signature),
-                DeliveryFaults::take(&mut f.drop),
-                DeliveryFaults::take(&mut f.reorder),
-            )
-        };
-        for (t, source) in chosen {
-            let events: Vec<String> = t
-                .get("events")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|e| e.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_else(|| vec!["verification.completed".to_owned()]);
-            if !events.iter().any(|e| e == p.event_type) {
-                continue;
-            }
-            let job = Job {
-                event_id: event_id.clone(),
-                event_type: p.event_type,
-                search_id: search_id.clone(),
-                search_type: p.search_type.clone(),
-                external_search_id: p.external_search_id.clone(),
-                url: t
-                    .get("url")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-                source,
-                secret: t
-                    .get("secret")
-                    .or_else(|| cfg.get("secret"))
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                headers: t
-                    .get("headers")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                basic: t.get("basicAuth").and_then(|b| {
-                    Some((
-                        b.get("username")?.as_str()?.to_owned(),
-                        b.get("password")?.as_str()?.to_owned(),
-                    ))
-                }),
-                body: body.clone(),
-                retries,
-                bad_signature,
-            };
-            if drop {
-                self.record(
-                    &job,
-                    0,
-                    None,
-                    Some("dropped by a sandbox delivery fault".to_owned()),
-                );
-                continue;
-            }
-            if reorder {
-                self.shared
-                    .held
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push_back(job);
-                continue;
-            }
-            if duplicate {
-                self.spawn(job.clone());
-            }
-            self.spawn(job);
-        }
-    }
-
-    /// Sends held (reordered) events, newest first.
-    pub(crate) fn release_held(&self) {
-        let held: Vec<Job> = self
-            .shared
-            .held
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-            .collect();
-        for job in held.into_iter().rev() {
-            self.spawn(job);
-        }
-    }
-
-    fn record(&self, job: &Job, attempt: u32, status: Option<u16>, error: Option<String>) {
-        let r = DeliveryRecord {
-            event_id: job.event_id.clone(),
-            event_type: job.event_type.to_owned(),
-            search_id: job.search_id.clone(),
-            url: job.url.clone(),
-            attempt,
-            status,
-            error,
-            at_ms: self.shared.started.elapsed().as_millis() as u64,
-            endpoint_source: job.source.to_owned(),
-        };
-        self.shared
-            .records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(r);
-    }
-
-    fn spawn(&self, job: Job) {
-        self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
-        let this = self.clone();
-        tokio::spawn(async move {
-            this.deliver(job).await;
-            this.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
-
-    async fn deliver(&self, job: Job) {
-        let Ok(_permit) = self.shared.limit.acquire().await else {
-            return;
-        };
-        let delay = self.shared.faults.lock().delay_ms;
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
-        }
-        for attempt in 1..=job.retries + 1 {
-            let mut req = self
-                .shared
-                .http
-                .post(&job.url)
-                .header("Content-Type", "application/json")
-                .header("User-Agent", "Theary-Webhook-Delivery/1.0")
-                .header("X-Event-Type", job.event_type)
-                .header("X-Event-Id", &job.event_id)
-                .header("X-Search-Type", &job.search_type)
-                .header("X-Endpoint-Source", job.source);
-            if let Some(ext) = &job.external_search_id {
-                req = req.header("X-External-Search-Id", ext);
-            }
-            if let Some(secret) = &job.secret {
-                let key = if job.bad_signature {
-                    format!("{secret}-wrong")
-                } else {
-                    secret.clone()
-                };
-                let mut mac = match Hmac::<Sha256>::new_from_slice(key.as_bytes()) {
-                    Ok(m) => m,
-                    Err(_) => return,
-                };
-                mac.update(&job.body);
-                req = req.header(
-                    "X-Webhook-Signature",
-                    format!("sha256={}", hex::encode(mac.finalize().into_bytes())),
-                );
-            }
-            if let Some((user, pass)) = &job.basic {
-                req = req.basic_auth(user, Some(pass));
-            }
-            for (k, v) in &job.headers {
-                req = req.header(k, v);
-            }
-            let outcome = req.body(job.body.as_ref().clone()).send().await;
-            let retry = match outcome {
-                Ok(r) => {
-                    let status = r.status();
-                    self.record(&job, attempt, Some(status.as_u16()), None);
-                    status.is_server_error() || status.as_u16() == 429
-                }
-                Err(e) => {
-                    self.record(&job, attempt, None, Some(e.to_string()));
-                    true
-                }
-            };
-            if !retry || attempt > job.retries {
-                return;
-            }
-            let ceiling = self
-                .shared
-                .retry_base
-                .saturating_mul(1 << (attempt - 1).min(10));
-            let wait = rand::thread_rng().gen_range(ceiling / 2..=ceiling);
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    pub(crate) async fn wait_idle(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if self.shared.in_flight.load(Ordering::SeqCst) == 0 {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
 }
