@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use checkbridge_lab::testing::{eventually, order_secret, TestApp, TestDb};
+use checkbridge_lab::testing::{order_secret, TestApp, TestDb};
 use checkbridge_lab::{LabOptions, Scenario};
 use serde_json::{json, Value};
 use theary::signature::sign;
@@ -33,7 +33,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
         app.start().await;
         let (lab, store, running) = (&app.lab, &app.store, app.running());
         let base = app.base_url();
-        eventually(Duration::from_secs(30), "both ordered", || async {
+        app.wait_for(Duration::from_secs(30), "both ordered", || async {
             let a = lab.pageup_check("acme", &acme_id)?;
             let g = lab.pageup_check("globex", &globex_id)?;
             (a.status == "new" && g.status == "completed").then_some(())
@@ -191,11 +191,12 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
         )
         .await;
         assert_eq!((status, again["duplicate"].as_bool()), (200, Some(true)));
-        let view = eventually(Duration::from_secs(10), "acme completed", || async {
-            let v = lab.pageup_check("acme", &acme_id)?;
-            (v.status == "completed").then_some(v)
-        })
-        .await;
+        let view = app
+            .wait_for(Duration::from_secs(10), "acme completed", || async {
+                let v = lab.pageup_check("acme", &acme_id)?;
+                (v.status == "completed").then_some(v)
+            })
+            .await;
         assert_eq!(
             view.history.iter().filter(|h| h.to == "completed").count(),
             1

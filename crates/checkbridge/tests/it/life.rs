@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use checkbridge_lab::testing::{eventually, found_in_raw_database, order_secret, TestApp, TestDb};
+use checkbridge_lab::testing::{found_in_raw_database, order_secret, TestApp, TestDb};
 use checkbridge_lab::{orderly, pii_needles, LabOptions, Scenario, FINAL_STATUSES};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -27,16 +27,17 @@ async fn every_outcome(mut app: TestApp) {
 
     // The stalled orders are cancelled at Theary once placed.
     for (tenant, id, s) in seeded.iter().filter(|(_, _, s)| *s == Scenario::Cancelled) {
-        let reference = eventually(
-            Duration::from_secs(30),
-            "the order to be placed",
-            || async {
-                let doc = lab.pageup_check(tenant, id)?.document;
-                let r = doc.get("referenceNumber")?.as_str()?.to_owned();
-                (!r.is_empty()).then_some(r)
-            },
-        )
-        .await;
+        let reference = app
+            .wait_for(
+                Duration::from_secs(30),
+                "the order to be placed",
+                || async {
+                    let doc = lab.pageup_check(tenant, id)?.document;
+                    let r = doc.get("referenceNumber")?.as_str()?.to_owned();
+                    (!r.is_empty()).then_some(r)
+                },
+            )
+            .await;
         lab.cancel_at_theary(tenant, &reference).await.unwrap();
         let _ = s;
     }

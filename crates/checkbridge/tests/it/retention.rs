@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use checkbridge::crypto::{CryptoError, Place};
 use checkbridge::time::now_ms;
-use checkbridge_lab::testing::{eventually, TestApp, TestDb};
+use checkbridge_lab::testing::{TestApp, TestDb};
 use checkbridge_lab::{LabOptions, Scenario};
 
 const DAY: i64 = 86_400_000;
@@ -23,7 +23,7 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
         }
         app.start().await;
         let (lab, store, running) = (&app.lab, &app.store, app.running());
-        eventually(
+        app.wait_for(
             Duration::from_secs(30),
             "all checks completed and acknowledged",
             || async {

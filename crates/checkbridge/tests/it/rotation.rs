@@ -5,12 +5,13 @@
 use std::time::Duration;
 
 use checkbridge::crypto::{Key, Keyring, MasterKeys, Place};
-use checkbridge_lab::testing::{eventually, TestApp, TestDb};
-use checkbridge_lab::{Lab, LabOptions, Scenario};
+use checkbridge_lab::testing::{TestApp, TestDb};
+use checkbridge_lab::{LabOptions, Scenario};
 use secrecy::ExposeSecret as _;
 
-async fn all_completed(lab: &Lab, ids: &[String]) {
-    eventually(Duration::from_secs(30), "checks to complete", || async {
+async fn all_completed(app: &TestApp, ids: &[String]) {
+    let lab = &app.lab;
+    app.wait_for(Duration::from_secs(30), "checks to complete", || async {
         ids.iter()
             .all(|id| {
                 lab.pageup_check("acme", id)
@@ -31,7 +32,7 @@ async fn the_master_key_rotates_under_a_running_service() {
     let mut config = app.config();
     app.start().await;
     let store = app.store.clone();
-    all_completed(&app.lab, &ids).await;
+    all_completed(&app, &ids).await;
     let check = store.check_id_for("acme", &ids[0]).await.unwrap().unwrap();
     let search = store.searches_of("acme", &check).await.unwrap()[0]
         .id
@@ -51,7 +52,7 @@ async fn the_master_key_rotates_under_a_running_service() {
     );
     assert_eq!(rotating.rewrap_all().await.unwrap(), 1, "acme's data key");
     ids.extend((2..4).map(|i| app.seed("acme", Scenario::Clean, i)));
-    all_completed(&app.lab, &ids).await;
+    all_completed(&app, &ids).await;
     app.stop_service().await;
 
     // The old key is gone from the configuration: everything still opens.
@@ -60,7 +61,7 @@ async fn the_master_key_rotates_under_a_running_service() {
     let place = Place::webhook_secret("acme", &check);
     assert!(app.engine().keyring().open(place, &sealed).await.is_ok());
     ids.push(app.seed("acme", Scenario::Clean, 4));
-    all_completed(&app.lab, &ids).await;
+    all_completed(&app, &ids).await;
     assert_eq!(app.lab.theary.state.order_count("acme"), ids.len());
     app.stop_service().await;
     // And a keyring with only the old key can no longer open anything.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use checkbridge_lab::testing::{eventually, TestApp, TestDb};
+use checkbridge_lab::testing::{TestApp, TestDb};
 use checkbridge_lab::{LabOptions, Scenario};
 
 /// Runs `checkbridge ARGS --config FILE` (with extra environment) off the async runtime.
@@ -72,7 +72,7 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
     let stalled = app.seed("acme", Scenario::Cancelled, 2);
     app.start().await;
     let lab = &app.lab;
-    eventually(
+    app.wait_for(
         Duration::from_secs(30),
         "one completed, one ordered",
         || async {
@@ -113,7 +113,7 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
     )
     .await;
     assert!(ok, "{text}");
-    eventually(
+    app.wait_for(
         Duration::from_secs(15),
         "PageUp to show cancelled",
         || async { (lab.pageup_check("acme", &stalled)?.status == "cancelled").then_some(()) },
@@ -141,17 +141,19 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
     )
     .await;
     assert!(ok, "{text}");
-    let view = eventually(
-        Duration::from_secs(30),
-        "the check claimed and completed again",
-        || async {
-            let v = lab.pageup_check("acme", &done)?;
-            let statuses: Vec<&str> = v.history.iter().map(|h| h.to.as_str()).collect();
-            let after_reset = statuses.iter().rposition(|s| *s == "pending")?;
-            (v.status == "completed" && statuses[after_reset..].contains(&"queued")).then_some(v)
-        },
-    )
-    .await;
+    let view = app
+        .wait_for(
+            Duration::from_secs(30),
+            "the check claimed and completed again",
+            || async {
+                let v = lab.pageup_check("acme", &done)?;
+                let statuses: Vec<&str> = v.history.iter().map(|h| h.to.as_str()).collect();
+                let after_reset = statuses.iter().rposition(|s| *s == "pending")?;
+                (v.status == "completed" && statuses[after_reset..].contains(&"queued"))
+                    .then_some(v)
+            },
+        )
+        .await;
     assert_eq!(
         lab.theary.state.order_count("acme"),
         2,

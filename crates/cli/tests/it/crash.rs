@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use checkbridge::store::Store;
+use checkbridge_lab::testing::{eventually, until_changed};
 use checkbridge_lab::{orderly, pii_needles, Lab, LabOptions, Scenario, FINAL_STATUSES};
 use rand::{Rng, SeedableRng};
 use sandbox::common::FaultRule;
@@ -229,41 +230,53 @@ async fn run(database_url: &str, dir: &std::path::Path) {
 
     // The last life: runs until everything is final.
     let svc = spawn_service(&config, &log);
-    let deadline = Instant::now() + Duration::from_secs(240);
-    loop {
-        cancel_placed(&lab, &seeded, &mut cancelled).await;
-        let open = seeded
+    let cancelled = std::cell::RefCell::new(cancelled);
+    let open = || {
+        seeded
             .iter()
             .filter(|(t, id, _)| {
                 !lab.pageup_check(t, id)
                     .is_some_and(|v| FINAL_STATUSES.contains(&v.status.as_str()))
             })
-            .count();
-        if open == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{open} checks not final after the kills:\n{}",
-            log_tail(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            .count()
+    };
+    let finished = tokio::time::timeout(
+        Duration::from_secs(240),
+        until_changed(
+            Duration::from_secs(240),
+            "every check final after the kills",
+            &mut [lab.pageup.state.changes(), lab.theary.state.changes()],
+            || async {
+                let mut c = cancelled.borrow().clone();
+                cancel_placed(&lab, &seeded, &mut c).await;
+                *cancelled.borrow_mut() = c;
+                (open() == 0).then_some(())
+            },
+        ),
+    )
+    .await;
+    assert!(
+        finished.is_ok(),
+        "{} checks not final after the kills:\n{}",
+        open(),
+        log_tail(&log)
+    );
     let store = Store::connect(database_url).await.unwrap();
     // Pushes of terminal documents may still be acknowledged a moment after PageUp shows them.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let owed = store.owed(None).await.unwrap();
-        if owed.orders == 0 && owed.pushes == 0 && owed.open_searches == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "work left owed: {owed:?}\n{}",
-            log_tail(&log)
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let settled = tokio::time::timeout(
+        Duration::from_secs(30),
+        eventually(Duration::from_secs(30), "nothing owed", || async {
+            let owed = store.owed(None).await.unwrap();
+            (owed.orders == 0 && owed.pushes == 0 && owed.open_searches == 0).then_some(())
+        }),
+    )
+    .await;
+    assert!(
+        settled.is_ok(),
+        "work left owed: {:?}\n{}",
+        store.owed(None).await.unwrap(),
+        log_tail(&log)
+    );
     drop(svc);
 
     // Every check in its right final state, with an orderly history.

@@ -13,7 +13,7 @@ use checkbridge::sync::Engine;
 use sandbox::pageup::CheckView;
 
 use super::db::TestDb;
-use super::wait::eventually;
+use super::wait::{eventually, until_changed};
 use crate::{Lab, LabOptions, FINAL_STATUSES};
 
 /// How long a test waits, at most, for a check to reach a final PageUp status.
@@ -128,9 +128,10 @@ impl TestApp {
 
     /// Waits until PageUp shows the check in a final status, and returns PageUp's view.
     pub async fn final_view(&self, tenant: &str, pageup_id: &str) -> CheckView {
-        eventually(
+        until_changed(
             FINISH,
             &format!("{tenant}/{pageup_id} to reach a final status"),
+            &mut [self.lab.pageup.state.changes()],
             || async {
                 let v = self.lab.pageup_check(tenant, pageup_id)?;
                 FINAL_STATUSES.contains(&v.status.as_str()).then_some(v)
@@ -141,15 +142,30 @@ impl TestApp {
 
     /// Waits until PageUp shows the check in `status`, and returns PageUp's view.
     pub async fn view_in(&self, tenant: &str, pageup_id: &str, status: &str) -> CheckView {
-        eventually(
+        until_changed(
             FINISH,
             &format!("{tenant}/{pageup_id} to be {status}"),
+            &mut [self.lab.pageup.state.changes()],
             || async {
                 let v = self.lab.pageup_check(tenant, pageup_id)?;
                 (v.status == status).then_some(v)
             },
         )
         .await
+    }
+
+    /// Re-checks `probe` until it returns `Some` (or fails the test after `timeout`), looking
+    /// again whenever either sandbox changes.
+    pub async fn wait_for<T, F, Fut>(&self, timeout: Duration, what: &str, probe: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let mut signals = [
+            self.lab.pageup.state.changes(),
+            self.lab.theary.state.changes(),
+        ];
+        until_changed(timeout, what, &mut signals, probe).await
     }
 
     /// Waits until no order and no PageUp update is owed, and returns what is still open

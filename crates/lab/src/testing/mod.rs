@@ -15,4 +15,4 @@ mod wait;
 pub use app::{spawn_app, TestApp, FINISH};
 pub use db::TestDb;
 pub use scan::{found_in_raw_database, order_secret};
-pub use wait::eventually;
+pub use wait::{eventually, until_changed};
