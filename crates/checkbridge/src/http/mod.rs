@@ -4,6 +4,7 @@
 pub mod app;
 pub mod auth;
 pub mod ops;
+pub mod pages;
 pub mod pdf;
 pub mod reports;
 pub mod webhooks;

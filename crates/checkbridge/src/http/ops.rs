@@ -8,9 +8,10 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::reports::{csrf_for_session, not_found, session, when, ReportState};
+use super::pages::{no_store, not_found};
+use super::reports::{csrf_for_session, session, ReportState};
 use crate::store::CheckFilter;
-use crate::time::now_ms;
+use crate::time::{minutes_utc, now_ms};
 
 /// The page's filters, all optional.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -47,14 +48,7 @@ pub async fn page(
         return not_found();
     }
     match context(&state, &q, csrf_for_session(&token), &user.username).await {
-        Ok(ctx) => {
-            let mut r = state.render("ops.html", ctx);
-            r.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
-            r
-        }
+        Ok(ctx) => no_store(state.pages.render("ops.html", ctx)),
         Err(e) => {
             tracing::error!(error = %crate::sync::error_chain(&e), "operator page: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response()
@@ -107,7 +101,7 @@ async fn context(
             "healthy": open == 0,
             "owed_orders": owed.orders,
             "owed_pushes": owed.pushes,
-            "next_poll": poll.as_ref().map(|p| when(p.next_poll_at)).unwrap_or_else(|| "never polled".into()),
+            "next_poll": poll.as_ref().map(|p| minutes_utc(p.next_poll_at)).unwrap_or_else(|| "never polled".into()),
             "last_poll_error": poll.and_then(|p| p.last_error),
         }));
     }
@@ -130,12 +124,13 @@ async fn context(
             break;
         }
         // The timeline: claimed, each search's events, the last change; no candidate data.
-        let mut timeline = vec![json!({ "at": when(c.created_at), "what": "claimed from PageUp" })];
+        let mut timeline =
+            vec![json!({ "at": minutes_utc(c.created_at), "what": "claimed from PageUp" })];
         if let Some(data) = store.report_data(&c.tenant, &c.id).await? {
             for s in &data.searches {
                 for (kind, at) in &s.events {
                     timeline.push(json!({
-                        "at": when(*at),
+                        "at": minutes_utc(*at),
                         "what": format!("{} search: {}", s.search_type.to_ascii_lowercase(), kind.trim_start_matches("verification.").replace('_', " ")),
                         "ms": at,
                     }));
@@ -143,7 +138,7 @@ async fn context(
             }
         }
         timeline.push(
-            json!({ "at": when(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
+            json!({ "at": minutes_utc(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
         );
         let status = engine
             .pageup_status(&c.tenant, &c.id)
@@ -159,7 +154,7 @@ async fn context(
             "reference": c.reference,
             "status": status,
             "pageup": if c.acked_version >= c.desired_version { "sent" } else { "update owed" },
-            "created": when(c.created_at),
+            "created": minutes_utc(c.created_at),
             "error": error,
             "timeline": timeline,
         }));
@@ -188,7 +183,7 @@ async fn context(
     Ok(json!({
         "username": username,
         "csrf": csrf,
-        "generated": when(now),
+        "generated": minutes_utc(now),
         "filters": {
             "tenant": only.unwrap_or_default(),
             "operation": operation.unwrap_or_default(),
@@ -202,11 +197,11 @@ async fn context(
             "kind": i.kind.replace('_', " "),
             "subject": i.subject,
             "summary": i.summary,
-            "opened": when(i.opened_at),
+            "opened": minutes_utc(i.opened_at),
         })).collect::<Vec<_>>(),
         "checks": checks,
         "errors": errors.iter().map(|e| json!({
-            "at": when(e.at),
+            "at": minutes_utc(e.at),
             "tenant": e.tenant,
             "operation": e.operation,
             "status": e.http_status,

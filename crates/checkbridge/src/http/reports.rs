@@ -14,19 +14,20 @@ use std::sync::{Arc, Mutex};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use rand::RngCore as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::pages::{no_store, not_found, Pages};
 use crate::crypto::Place;
 use crate::domain::events::search_view;
 use crate::domain::status::{overall_status, result_status};
 use crate::store::{ReportData, SessionUser};
 use crate::sync::Engine;
-use crate::time::now_ms;
+use crate::time::{minutes_utc, now_ms};
 
 const SESSION_COOKIE: &str = "cb_session";
 const CSRF_COOKIE: &str = "cb_login_csrf";
@@ -39,7 +40,7 @@ const WINDOW_MS: i64 = 15 * 60 * 1000;
 #[derive(Clone)]
 pub struct ReportState {
     engine: Engine,
-    templates: Arc<minijinja::Environment<'static>>,
+    pub(super) pages: Pages,
     secure: bool,
     failures: Arc<Mutex<HashMap<String, (i64, u32)>>>,
 }
@@ -48,7 +49,7 @@ impl ReportState {
     pub fn new(engine: Engine, public_base_url: &str) -> ReportState {
         ReportState {
             engine,
-            templates: Arc::new(templates()),
+            pages: Pages::new(),
             secure: public_base_url.starts_with("https://"),
             failures: Arc::new(Mutex::new(HashMap::new())),
         }
@@ -58,48 +59,12 @@ impl ReportState {
         &self.engine
     }
 
-    pub(super) fn render(&self, name: &str, ctx: Value) -> Response {
-        match self
-            .templates
-            .get_template(name)
-            .and_then(|t| t.render(ctx))
-        {
-            Ok(html) => Html(html).into_response(),
-            Err(e) => {
-                tracing::error!(template = name, error = %e, "page could not be rendered");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the page could not be shown",
-                )
-                    .into_response()
-            }
-        }
-    }
-
     fn cookie(&self, name: &str, value: &str, max_age_secs: i64) -> String {
         format!(
             "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
             if self.secure { "; Secure" } else { "" }
         )
     }
-}
-
-/// The pages' templates (auto-escaping HTML, as `.html` names make minijinja do).
-fn templates() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    for (name, text) in [
-        ("base.html", include_str!("../../templates/base.html")),
-        ("login.html", include_str!("../../templates/login.html")),
-        ("report.html", include_str!("../../templates/report.html")),
-        ("ops.html", include_str!("../../templates/ops.html")),
-        ("home.html", include_str!("../../templates/home.html")),
-    ] {
-        // The templates are part of the binary and tested; a broken one fails every test.
-        if let Err(e) = env.add_template(name, text) {
-            tracing::error!(template = name, error = %e, "template does not parse");
-        }
-    }
-    env
 }
 
 /// Routes of the report pages and login.
@@ -158,14 +123,6 @@ pub(super) fn csrf_for_session(token: &str) -> String {
     digest(&format!("csrf|{token}"))
 }
 
-pub(super) fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html("<!doctype html><title>Not found</title><h1>Not found</h1>"),
-    )
-        .into_response()
-}
-
 pub(super) async fn session(
     state: &ReportState,
     headers: &HeaderMap,
@@ -197,18 +154,14 @@ async fn login_page(State(state): State<ReportState>, Query(q): Query<NextQuery>
 
 fn login_form(state: &ReportState, next: &str, error: Option<&str>) -> Response {
     let csrf = random_token();
-    let mut r = state.render(
+    let mut r = state.pages.render(
         "login.html",
         serde_json::json!({ "csrf": csrf, "next": next, "error": error }),
     );
     if let Ok(v) = state.cookie(CSRF_COOKIE, &csrf, 3600).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
+    no_store(r)
 }
 
 async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -350,7 +303,7 @@ async fn home(State(state): State<ReportState>, headers: HeaderMap) -> Response 
         .tenant(&user.tenant)
         .and_then(|t| t.cfg.name.clone())
         .unwrap_or_else(|| user.tenant.clone());
-    state.render(
+    state.pages.render(
         "home.html",
         serde_json::json!({ "username": user.username, "tenant_name": name, "csrf": csrf_for_session(&token) }),
     )
@@ -481,24 +434,7 @@ async fn report(
         )
             .into_response();
     }
-    let mut r = state.render("report.html", ctx);
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
-}
-
-pub(super) fn when(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
+    no_store(state.pages.render("report.html", ctx))
 }
 
 fn text(v: &Value) -> String {
@@ -665,7 +601,7 @@ async fn report_context(
             "comments": comments,
             "events": s.events.iter().map(|(kind, at)| serde_json::json!({
                 "kind": kind.trim_start_matches("verification.").replace('_', " "),
-                "at": when(*at),
+                "at": minutes_utc(*at),
             })).collect::<Vec<_>>(),
         }));
     }
@@ -686,8 +622,8 @@ async fn report_context(
             "reference": data.reference,
             "status": status,
             "reason": data.reason,
-            "created": when(data.created_at),
-            "updated": when(data.updated_at),
+            "created": minutes_utc(data.created_at),
+            "updated": minutes_utc(data.updated_at),
         },
         "candidate": candidate,
         "overall": overall,
@@ -743,7 +679,7 @@ mod tests {
 
     #[test]
     fn a_rendered_report_matches_its_snapshot_and_escapes_what_it_shows() {
-        let html = templates()
+        let html = super::super::pages::templates()
             .get_template("report.html")
             .and_then(|t| t.render(sample()))
             .unwrap();
