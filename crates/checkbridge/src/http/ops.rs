@@ -8,9 +8,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use super::pages::{no_store, not_found};
-use super::reports::{csrf_for_session, session, ReportState};
-use crate::store::CheckFilter;
+use super::pages::{no_store, not_found, PageUpStatus, Pages, Tenants};
+use super::reports::{csrf_for_session, session};
+use crate::store::{CheckFilter, Store};
 use crate::time::{minutes_utc, now_ms};
 
 /// The page's filters, all optional.
@@ -30,11 +30,14 @@ const MAX_CHECKS: i64 = 50;
 const MAX_ERRORS: usize = 200;
 
 pub async fn page(
-    State(state): State<ReportState>,
+    State(store): State<Store>,
+    State(tenants): State<Tenants>,
+    State(pages): State<Pages>,
+    State(status): State<PageUpStatus>,
     headers: HeaderMap,
     Query(q): Query<OpsQuery>,
 ) -> Response {
-    let Some((user, token)) = session(&state, &headers).await else {
+    let Some((user, token)) = session(&store, &headers).await else {
         return (
             StatusCode::SEE_OTHER,
             [
@@ -47,8 +50,9 @@ pub async fn page(
     if !user.is_operator() {
         return not_found();
     }
-    match context(&state, &q, csrf_for_session(&token), &user.username).await {
-        Ok(ctx) => no_store(state.pages.render("ops.html", ctx)),
+    let csrf = csrf_for_session(&token);
+    match context(&store, &tenants, &status, &q, csrf, &user.username).await {
+        Ok(ctx) => no_store(pages.render("ops.html", ctx)),
         Err(e) => {
             tracing::error!(error = %crate::sync::error_chain(&e), "operator page: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response()
@@ -57,13 +61,13 @@ pub async fn page(
 }
 
 async fn context(
-    state: &ReportState,
+    store: &Store,
+    tenants: &Tenants,
+    pageup_status: &PageUpStatus,
     q: &OpsQuery,
     csrf: String,
     username: &str,
 ) -> Result<Value, crate::store::StoreError> {
-    let engine = state.engine();
-    let store = engine.store();
     let now = now_ms();
     let since_text = q
         .since
@@ -76,7 +80,7 @@ async fn context(
         .tenant
         .as_deref()
         .map(str::trim)
-        .filter(|t| !t.is_empty() && engine.tenant(t).is_some())
+        .filter(|t| !t.is_empty() && tenants.get(t).is_some())
         .map(str::to_owned);
     let operation = q
         .operation
@@ -87,16 +91,16 @@ async fn context(
     let attention = q.attention.as_deref().is_some_and(|a| !a.is_empty());
 
     let issues = store.open_issues().await?;
-    let mut tenants = Vec::new();
-    for key in engine.tenant_keys() {
-        let t = engine.tenant(key);
+    let mut rows = Vec::new();
+    for key in tenants.keys() {
+        let t = tenants.get(key);
         let owed = store.owed(Some(key)).await?;
         let poll = store.poll_state(key).await?;
         let open = issues.iter().filter(|i| i.tenant == key).count();
-        tenants.push(json!({
+        rows.push(json!({
             "key": key,
-            "name": t.and_then(|t| t.cfg.name.clone()).unwrap_or_default(),
-            "enabled": t.is_some_and(|t| t.cfg.enabled),
+            "name": t.and_then(|t| t.name.clone()).unwrap_or_default(),
+            "enabled": t.is_some_and(|t| t.enabled),
             "health": if open == 0 { "healthy".to_owned() } else { format!("{open} open issue(s)") },
             "healthy": open == 0,
             "owed_orders": owed.orders,
@@ -140,11 +144,9 @@ async fn context(
         timeline.push(
             json!({ "at": minutes_utc(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
         );
-        let status = engine
-            .pageup_status(&c.tenant, &c.id)
+        let status = pageup_status
+            .of(&c.tenant, &c.id)
             .await
-            .ok()
-            .flatten()
             .unwrap_or_else(|| c.phase.clone());
         checks.push(json!({
             "tenant": c.tenant,
@@ -163,7 +165,7 @@ async fn context(
     let mut errors = Vec::new();
     let keys: Vec<String> = match &only {
         Some(k) => vec![k.clone()],
-        None => engine.tenant_keys().map(str::to_owned).collect(),
+        None => tenants.keys().map(str::to_owned).collect(),
     };
     for key in &keys {
         for e in store.errors(key, since).await? {
@@ -190,8 +192,8 @@ async fn context(
             "since": since_text,
             "attention": attention,
         },
-        "tenant_keys": engine.tenant_keys().collect::<Vec<_>>(),
-        "tenants": tenants,
+        "tenant_keys": tenants.keys().collect::<Vec<_>>(),
+        "tenants": rows,
         "issues": issues.iter().map(|i| json!({
             "tenant": i.tenant,
             "kind": i.kind.replace('_', " "),

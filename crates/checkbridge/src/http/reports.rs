@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,12 +21,11 @@ use rand::RngCore as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::pages::{no_store, not_found, Pages};
-use crate::crypto::Place;
+use super::pages::{no_store, not_found, PageUpStatus, Pages, Tenants};
+use crate::crypto::{Keyring, Place};
 use crate::domain::events::search_view;
 use crate::domain::status::{overall_status, result_status};
-use crate::store::{ReportData, SessionUser};
-use crate::sync::Engine;
+use crate::store::{ReportData, SessionUser, Store};
 use crate::time::{minutes_utc, now_ms};
 
 const SESSION_COOKIE: &str = "cb_session";
@@ -36,30 +35,23 @@ const SESSION_HOURS: i64 = 8;
 const MAX_FAILURES: u32 = 5;
 const WINDOW_MS: i64 = 15 * 60 * 1000;
 
-/// What the report pages need.
-#[derive(Clone)]
-pub struct ReportState {
-    engine: Engine,
-    pub(super) pages: Pages,
+/// How our cookies are set: always HttpOnly and SameSite=Lax, Secure when the service is
+/// served over HTTPS.
+#[derive(Clone, Copy, Debug)]
+pub struct Cookies {
     secure: bool,
-    failures: Arc<Mutex<HashMap<String, (i64, u32)>>>,
 }
 
-impl ReportState {
-    pub fn new(engine: Engine, public_base_url: &str) -> ReportState {
-        ReportState {
-            engine,
-            pages: Pages::new(),
+impl Cookies {
+    /// The policy for a service reached at `public_base_url`.
+    pub fn for_base_url(public_base_url: &str) -> Cookies {
+        Cookies {
             secure: public_base_url.starts_with("https://"),
-            failures: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    pub(super) fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    fn cookie(&self, name: &str, value: &str, max_age_secs: i64) -> String {
+    /// A `Set-Cookie` value; a zero `max_age_secs` removes the cookie.
+    fn set(self, name: &str, value: &str, max_age_secs: i64) -> String {
         format!(
             "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
             if self.secure { "; Secure" } else { "" }
@@ -67,16 +59,60 @@ impl ReportState {
     }
 }
 
+/// Failed sign-ins per (lower-cased) user name, counted in windows of `WINDOW_MS`, kept in
+/// this replica's memory.
+#[derive(Clone, Debug, Default)]
+pub struct LoginThrottle {
+    failures: Arc<Mutex<HashMap<String, (i64, u32)>>>,
+}
+
+impl LoginThrottle {
+    /// Whether `key` has used up its tries in the current window.
+    fn refuses(&self, key: &str, now: i64) -> bool {
+        self.failures.lock().ok().is_some_and(|m| {
+            m.get(key)
+                .is_some_and(|(since, n)| now - since < WINDOW_MS && *n >= MAX_FAILURES)
+        })
+    }
+
+    /// Counts a failed try of `key`, starting a new window when the last one has passed.
+    fn failed(&self, key: String, now: i64) {
+        if let Ok(mut m) = self.failures.lock() {
+            let e = m.entry(key).or_insert((now, 0));
+            if now - e.0 >= WINDOW_MS {
+                *e = (now, 0);
+            }
+            e.1 += 1;
+        }
+    }
+
+    /// Forgets `key`'s failures after it signed in.
+    fn succeeded(&self, key: &str) {
+        if let Ok(mut m) = self.failures.lock() {
+            m.remove(key);
+        }
+    }
+}
+
 /// Routes of the report pages and login.
-pub fn router(state: ReportState) -> Router {
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: FromRef<S>,
+    Keyring: FromRef<S>,
+    Tenants: FromRef<S>,
+    Pages: FromRef<S>,
+    PageUpStatus: FromRef<S>,
+    Cookies: FromRef<S>,
+    LoginThrottle: FromRef<S>,
+{
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/", get(home))
         .route("/ops", get(super::ops::page))
-        .route("/reports/{tenant}/{check}", get(report_overall))
-        .route("/reports/{tenant}/{check}/{search}", get(report_search))
-        .with_state(state)
+        .route("/reports/{tenant}/{check}", get(report))
+        .route("/reports/{tenant}/{check}/{search}", get(report))
 }
 
 fn random_token() -> String {
@@ -123,17 +159,10 @@ pub(super) fn csrf_for_session(token: &str) -> String {
     digest(&format!("csrf|{token}"))
 }
 
-pub(super) async fn session(
-    state: &ReportState,
-    headers: &HeaderMap,
-) -> Option<(SessionUser, String)> {
+/// The signed-in user and their session token, from the session cookie.
+pub(super) async fn session(store: &Store, headers: &HeaderMap) -> Option<(SessionUser, String)> {
     let token = cookie_value(headers, SESSION_COOKIE)?;
-    match state
-        .engine
-        .store()
-        .session_user(&digest(token), now_ms())
-        .await
-    {
+    match store.session_user(&digest(token), now_ms()).await {
         Ok(Some(user)) => Some((user, token.to_owned())),
         Ok(None) => None,
         Err(e) => {
@@ -148,23 +177,34 @@ struct NextQuery {
     next: Option<String>,
 }
 
-async fn login_page(State(state): State<ReportState>, Query(q): Query<NextQuery>) -> Response {
-    login_form(&state, &safe_next(q.next.as_deref()), None)
+async fn login_page(
+    State(pages): State<Pages>,
+    State(cookies): State<Cookies>,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    login_form(&pages, cookies, &safe_next(q.next.as_deref()), None)
 }
 
-fn login_form(state: &ReportState, next: &str, error: Option<&str>) -> Response {
+fn login_form(pages: &Pages, cookies: Cookies, next: &str, error: Option<&str>) -> Response {
     let csrf = random_token();
-    let mut r = state.pages.render(
+    let mut r = pages.render(
         "login.html",
         serde_json::json!({ "csrf": csrf, "next": next, "error": error }),
     );
-    if let Ok(v) = state.cookie(CSRF_COOKIE, &csrf, 3600).parse() {
+    if let Ok(v) = cookies.set(CSRF_COOKIE, &csrf, 3600).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     no_store(r)
 }
 
-async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn login(
+    State(store): State<Store>,
+    State(pages): State<Pages>,
+    State(cookies): State<Cookies>,
+    State(throttle): State<LoginThrottle>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let f = form(&body);
     let next = safe_next(f.get("next").map(String::as_str));
     let sent = f.get("csrf").map(String::as_str).unwrap_or("");
@@ -176,7 +216,8 @@ async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes
         ))
     {
         let mut r = login_form(
-            &state,
+            &pages,
+            cookies,
             &next,
             Some("Your sign-in form expired. Please try again."),
         );
@@ -190,21 +231,17 @@ async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes
     let password = zeroize::Zeroizing::new(f.get("password").cloned().unwrap_or_default());
     let key = username.to_ascii_lowercase();
     let now = now_ms();
-    let limited = state.failures.lock().ok().is_some_and(|m| {
-        m.get(&key)
-            .is_some_and(|(since, n)| now - since < WINDOW_MS && *n >= MAX_FAILURES)
-    });
-    if limited {
+    if throttle.refuses(&key, now) {
         tracing::warn!("sign-in refused: too many failed attempts for one user name");
         let mut r = login_form(
-            &state,
+            &pages,
+            cookies,
             &next,
             Some("Too many failed attempts. Please wait 15 minutes and try again."),
         );
         *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
         return r;
     }
-    let store = state.engine.store();
     let user = match store.user_for_login(&username).await {
         Ok(u) => u,
         Err(e) => {
@@ -221,24 +258,17 @@ async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes
         }
     };
     let Some((user_id, _tenant, _)) = user.filter(|_| ok) else {
-        if let Ok(mut m) = state.failures.lock() {
-            let e = m.entry(key).or_insert((now, 0));
-            if now - e.0 >= WINDOW_MS {
-                *e = (now, 0);
-            }
-            e.1 += 1;
-        }
+        throttle.failed(key, now);
         let mut r = login_form(
-            &state,
+            &pages,
+            cookies,
             &next,
             Some("That user name and password do not match."),
         );
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     };
-    if let Ok(mut m) = state.failures.lock() {
-        m.remove(&key);
-    }
+    throttle.succeeded(&key);
     let token = random_token();
     if let Err(e) = store
         .create_session(
@@ -254,8 +284,8 @@ async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes
     }
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
     for c in [
-        state.cookie(SESSION_COOKIE, &token, SESSION_HOURS * 3600),
-        state.cookie(CSRF_COOKIE, "", 0),
+        cookies.set(SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+        cookies.set(CSRF_COOKIE, "", 0),
     ] {
         if let Ok(v) = c.parse() {
             r.headers_mut().append(header::SET_COOKIE, v);
@@ -264,9 +294,14 @@ async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes
     r
 }
 
-async fn logout(State(state): State<ReportState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn logout(
+    State(store): State<Store>,
+    State(cookies): State<Cookies>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let f = form(&body);
-    if let Some((_, token)) = session(&state, &headers).await {
+    if let Some((_, token)) = session(&store, &headers).await {
         let sent = f.get("csrf").map(String::as_str).unwrap_or("");
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             sent.as_bytes(),
@@ -274,7 +309,7 @@ async fn logout(State(state): State<ReportState>, headers: HeaderMap, body: Byte
         )) {
             return (StatusCode::FORBIDDEN, "the sign-out form expired").into_response();
         }
-        if let Err(e) = state.engine.store().delete_session(&digest(&token)).await {
+        if let Err(e) = store.delete_session(&digest(&token)).await {
             tracing::error!(error = %crate::sync::error_chain(&e), "session not deleted");
         }
     }
@@ -283,7 +318,7 @@ async fn logout(State(state): State<ReportState>, headers: HeaderMap, body: Byte
         [(header::LOCATION, "/login".to_owned())],
     )
         .into_response();
-    if let Ok(v) = state.cookie(SESSION_COOKIE, "", 0).parse() {
+    if let Ok(v) = cookies.set(SESSION_COOKIE, "", 0).parse() {
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
@@ -291,19 +326,23 @@ async fn logout(State(state): State<ReportState>, headers: HeaderMap, body: Byte
 
 /// Where a login without a destination lands: operators on the operator page, readers on
 /// a page that tells them to open reports from PageUp.
-async fn home(State(state): State<ReportState>, headers: HeaderMap) -> Response {
-    let Some((user, token)) = session(&state, &headers).await else {
+async fn home(
+    State(store): State<Store>,
+    State(pages): State<Pages>,
+    State(tenants): State<Tenants>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((user, token)) = session(&store, &headers).await else {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
     };
     if user.is_operator() {
         return (StatusCode::SEE_OTHER, [(header::LOCATION, "/ops")]).into_response();
     }
-    let name = state
-        .engine
-        .tenant(&user.tenant)
-        .and_then(|t| t.cfg.name.clone())
+    let name = tenants
+        .get(&user.tenant)
+        .and_then(|t| t.name.clone())
         .unwrap_or_else(|| user.tenant.clone());
-    state.pages.render(
+    pages.render(
         "home.html",
         serde_json::json!({ "username": user.username, "tenant_name": name, "csrf": csrf_for_session(&token) }),
     )
@@ -315,34 +354,35 @@ struct FormatQuery {
     format: Option<String>,
 }
 
-async fn report_overall(
-    state: State<ReportState>,
-    Path((tenant, check)): Path<(String, String)>,
-    Query(q): Query<FormatQuery>,
-    headers: HeaderMap,
-) -> Response {
-    report(state, tenant, check, None, q, headers).await
-}
-
-async fn report_search(
-    state: State<ReportState>,
-    Path((tenant, check, search)): Path<(String, String, String)>,
-    Query(q): Query<FormatQuery>,
-    headers: HeaderMap,
-) -> Response {
-    report(state, tenant, check, Some(search), q, headers).await
-}
-
-async fn report(
-    State(state): State<ReportState>,
+/// Where a report is: `/reports/{tenant}/{check}` for the check, with `/{search}` for one
+/// of its searches.
+#[derive(serde::Deserialize)]
+struct ReportPath {
     tenant: String,
     check: String,
     search: Option<String>,
-    q: FormatQuery,
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an axum handler: each argument is one extractor"
+)]
+async fn report(
+    State(store): State<Store>,
+    State(keyring): State<Keyring>,
+    State(tenants): State<Tenants>,
+    State(pages): State<Pages>,
+    State(status): State<PageUpStatus>,
+    Path(ReportPath {
+        tenant,
+        check,
+        search,
+    }): Path<ReportPath>,
+    Query(q): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Response {
     let pdf = q.format.as_deref() == Some("pdf");
-    let Some((user, token)) = session(&state, &headers).await else {
+    let Some((user, token)) = session(&store, &headers).await else {
         let mut path = match &search {
             Some(s) => format!("/reports/{tenant}/{check}/{s}"),
             None => format!("/reports/{tenant}/{check}"),
@@ -363,10 +403,10 @@ async fn report(
     if user.tenant != tenant {
         return not_found();
     }
-    let Some(t) = state.engine.tenant(&tenant).cloned() else {
+    let Some(cfg) = tenants.get(&tenant) else {
         return not_found();
     };
-    let data = match state.engine.store().report_data(&tenant, &check).await {
+    let data = match store.report_data(&tenant, &check).await {
         Ok(Some(d)) => d,
         Ok(None) => return not_found(),
         Err(e) => {
@@ -379,9 +419,7 @@ async fn report(
             return not_found();
         }
     }
-    if let Err(e) = state
-        .engine
-        .store()
+    if let Err(e) = store
         .record_access(
             &tenant,
             &check,
@@ -400,8 +438,9 @@ async fn report(
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
     let mut ctx = report_context(
-        &state,
-        &t.cfg,
+        &keyring,
+        &status,
+        cfg,
         &tenant,
         &check,
         &data,
@@ -434,7 +473,7 @@ async fn report(
         )
             .into_response();
     }
-    no_store(state.pages.render("report.html", ctx))
+    no_store(pages.render("report.html", ctx))
 }
 
 fn text(v: &Value) -> String {
@@ -488,14 +527,14 @@ fn label(key: &str) -> String {
 }
 
 async fn report_context(
-    state: &ReportState,
+    keyring: &Keyring,
+    pageup_status: &PageUpStatus,
     cfg: &crate::config::TenantConfig,
     tenant: &str,
     check: &str,
     data: &ReportData,
     csrf: String,
 ) -> Value {
-    let keyring = state.engine.keyring();
     let candidate = match &data.sealed_order {
         Some(sealed) => {
             let place = Place {
@@ -606,12 +645,9 @@ async fn report_context(
         }));
     }
     // The status as the recruiter knows it from PageUp, not our internal phase.
-    let status = state
-        .engine
-        .pageup_status(tenant, check)
+    let status = pageup_status
+        .of(tenant, check)
         .await
-        .ok()
-        .flatten()
         .unwrap_or_else(|| data.phase.clone());
     let overall = (all_done && !statuses.is_empty())
         .then(|| overall_status(statuses.iter().map(String::as_str), cfg));
