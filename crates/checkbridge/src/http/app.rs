@@ -18,8 +18,9 @@ use theary::ThearyClient;
 use tokio::sync::Notify;
 
 use super::pages::{PageUpStatus, Pages, Tenants};
-use super::reports::{Cookies, LoginThrottle};
+use super::session::{self, Cookies, LoginThrottle};
 use super::webhooks::{self, WebhookState};
+use super::{ops, reports};
 use crate::crypto::Keyring;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -114,7 +115,9 @@ pub fn routes(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .merge(super::reports::router())
+        .merge(session::router())
+        .merge(reports::router())
+        .merge(ops::router())
         .with_state(state);
     hooks.merge(rest)
 }

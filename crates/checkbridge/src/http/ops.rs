@@ -3,13 +3,15 @@
 //! it (others get 404, like a report of another tenant); it shows no candidate data, and an
 //! operator sees no report.
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use serde_json::{json, Value};
 
 use super::pages::{no_store, not_found, PageUpStatus, Pages, Tenants};
-use super::reports::{csrf_for_session, session};
+use super::session::{csrf_for_session, session};
 use crate::store::{CheckFilter, Store};
 use crate::time::{minutes_utc, now_ms};
 
@@ -28,6 +30,18 @@ pub struct OpsQuery {
 
 const MAX_CHECKS: i64 = 50;
 const MAX_ERRORS: usize = 200;
+
+/// The operator page's route.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: FromRef<S>,
+    Tenants: FromRef<S>,
+    Pages: FromRef<S>,
+    PageUpStatus: FromRef<S>,
+{
+    Router::new().route("/ops", get(page))
+}
 
 pub async fn page(
     State(store): State<Store>,
