@@ -1,44 +1,132 @@
 //! The whole HTTP side of a replica: the webhook receiver, the report pages behind login
-//! that PageUp's report links open, and health endpoints.
+//! that PageUp's report links open, the operator page, and health endpoints, merged into
+//! one router over one [`AppState`].
+//!
+//! Handlers take what they need from the state (`State<Store>`, `State<Pages>`...), never
+//! the pipeline itself: `AppState::new` is the one place that reaches into [`Engine`].
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use pageup::PageUpClient;
+use theary::ThearyClient;
+use tokio::sync::Notify;
 
+use super::pages::{PageUpStatus, Pages, Tenants};
+use super::session::{self, Cookies, LoginThrottle};
 use super::webhooks::{self, WebhookState};
+use super::{ops, reports};
+use crate::crypto::Keyring;
+use crate::metrics::Metrics;
+use crate::store::Store;
 use crate::sync::Engine;
+
+/// What the handlers need, and nothing else of the pipeline.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub store: Store,
+    /// Opens sealed orders and results (reports) and webhook secrets.
+    pub keyring: Keyring,
+    pub tenants: Tenants,
+    pub pages: Pages,
+    pub cookies: Cookies,
+    /// Failed sign-ins, shared by every request this replica serves.
+    pub logins: LoginThrottle,
+    /// The status each check shows in PageUp (report and operator pages).
+    pub pageup_status: PageUpStatus,
+    pub metrics: Arc<Metrics>,
+    /// Told of each webhook delivery, verified or not.
+    pub health: Arc<crate::health::Monitor>,
+    /// Woken when a webhook leaves PageUp owed a new document.
+    pub pusher_wake: Arc<Notify>,
+    /// How long a search may stay quiet before the reconciler asks Theary about it.
+    #[from_ref(skip)]
+    pub reconcile_after: Duration,
+    pub partners: PartnerCounters,
+}
+
+impl AppState {
+    /// The handlers' share of `engine`.
+    pub fn new(engine: &Engine) -> AppState {
+        let tenants = engine
+            .tenant_keys()
+            .filter_map(|key| engine.tenant(key).map(|t| (key.to_owned(), t.cfg.clone())))
+            .collect();
+        let (pageup, theary) = engine.clients();
+        let status_of = engine.clone();
+        AppState {
+            store: engine.store().clone(),
+            keyring: engine.keyring().clone(),
+            tenants: Tenants::new(tenants),
+            pages: Pages::new(),
+            cookies: Cookies::for_base_url(engine.public_base_url()),
+            logins: LoginThrottle::default(),
+            // The one call of the pipeline's status computation the pages make.
+            pageup_status: PageUpStatus::new(move |tenant, check| {
+                let engine = status_of.clone();
+                async move { engine.pageup_status(&tenant, &check).await.ok().flatten() }
+            }),
+            metrics: engine.metrics().clone(),
+            health: engine.health().clone(),
+            pusher_wake: engine.pusher_wake(),
+            reconcile_after: engine.reconcile_after(),
+            partners: PartnerCounters {
+                pageup: pageup.clone(),
+                theary: theary.clone(),
+            },
+        }
+    }
+
+    /// What the webhook receiver needs (it keeps its own state type).
+    fn webhooks(&self) -> WebhookState {
+        WebhookState {
+            store: self.store.clone(),
+            keyring: self.keyring.clone(),
+            tenants: Arc::new(self.tenants.keys().map(str::to_owned).collect()),
+            reconcile_after: self.reconcile_after,
+            on_change: Some(self.pusher_wake.clone()),
+            health: Some(self.health.clone()),
+            metrics: Some(self.metrics.clone()),
+        }
+    }
+}
+
+/// Both partners' clients, held only to read their counters for `/metrics`.
+#[derive(Clone)]
+pub struct PartnerCounters {
+    pageup: PageUpClient,
+    theary: ThearyClient,
+}
 
 /// Routes of the service.
 pub fn router(engine: &Engine) -> Router {
-    let tenants: BTreeSet<String> = engine.tenant_keys().map(str::to_owned).collect();
-    let hooks = webhooks::router(WebhookState {
-        store: engine.store().clone(),
-        keyring: engine.keyring().clone(),
-        tenants: Arc::new(tenants),
-        reconcile_after: engine.reconcile_after(),
-        on_change: Some(engine.pusher_wake()),
-        health: Some(engine.health().clone()),
-        metrics: Some(engine.metrics().clone()),
-    });
-    let ops = Router::new()
+    routes(AppState::new(engine))
+}
+
+/// Routes of the service over `state`.
+pub fn routes(state: AppState) -> Router {
+    let hooks = webhooks::router(state.webhooks());
+    let rest = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .with_state(engine.clone());
-    let reports = super::reports::router(super::reports::ReportState::new(
-        engine.clone(),
-        engine.public_base_url(),
-    ));
-    hooks.merge(ops).merge(reports)
+        .merge(session::router())
+        .merge(reports::router())
+        .merge(ops::router())
+        .with_state(state);
+    hooks.merge(rest)
 }
 
-async fn metrics(State(engine): State<Engine>) -> Response {
-    let store = engine.store();
+async fn metrics(
+    State(store): State<Store>,
+    State(m): State<Arc<Metrics>>,
+    State(partners): State<PartnerCounters>,
+) -> Response {
     let (owed, oldest, issues) = match (
         store.owed(None).await,
         store.oldest_owed_push(crate::time::now_ms()).await,
@@ -78,8 +166,7 @@ async fn metrics(State(engine): State<Engine>) -> Response {
             issues.len() as f64,
         ),
     ];
-    let m = engine.metrics();
-    let (pageup, theary) = engine.clients();
+    let (pageup, theary) = (&partners.pageup, &partners.theary);
     m.set(
         "checkbridge_token_fetches_total",
         &[("partner", "pageup")],
@@ -105,13 +192,13 @@ async fn metrics(State(engine): State<Engine>) -> Response {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        engine.metrics().render(&gauges),
+        m.render(&gauges),
     )
         .into_response()
 }
 
-async fn ready(State(engine): State<Engine>) -> Response {
-    match engine.store().ping().await {
+async fn ready(State(store): State<Store>) -> Response {
+    match store.ping().await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::error!(error = %crate::sync::error_chain(&e), "not ready: database unavailable");

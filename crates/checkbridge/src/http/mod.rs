@@ -1,11 +1,17 @@
-//! The service's HTTP side: the Theary webhook receiver, report links, health. Errors answer a stable JSON
-//! body `{code, message}`; a 500's body says nothing of the cause, which is logged once.
+//! The service's HTTP side, one module per concern: `webhooks` (Theary's signed events),
+//! `session` (sign-in and out, cookies, CSRF, the login throttle), `reports` (the report
+//! pages and their PDF), `ops` (the operator page), `pages` (what the pages share) and `app`
+//! (the router over one `AppState`, health and metrics). Only `app` knows them all; the
+//! others import `pages` and `session` at most, never each other. Errors answer a stable
+//! JSON body `{code, message}`; a 500's body says nothing of the cause, which is logged once.
 
 pub mod app;
 pub mod auth;
 pub mod ops;
+pub mod pages;
 pub mod pdf;
 pub mod reports;
+pub mod session;
 pub mod webhooks;
 
 use axum::http::StatusCode;

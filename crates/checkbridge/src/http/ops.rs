@@ -3,14 +3,17 @@
 //! it (others get 404, like a report of another tenant); it shows no candidate data, and an
 //! operator sees no report.
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use serde_json::{json, Value};
 
-use super::reports::{csrf_for_session, not_found, session, when, ReportState};
-use crate::store::CheckFilter;
-use crate::time::now_ms;
+use super::pages::{no_store, not_found, PageUpStatus, Pages, Tenants};
+use super::session::{csrf_for_session, session};
+use crate::store::{CheckFilter, Store};
+use crate::time::{minutes_utc, now_ms};
 
 /// The page's filters, all optional.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -28,12 +31,27 @@ pub struct OpsQuery {
 const MAX_CHECKS: i64 = 50;
 const MAX_ERRORS: usize = 200;
 
+/// The operator page's route.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: FromRef<S>,
+    Tenants: FromRef<S>,
+    Pages: FromRef<S>,
+    PageUpStatus: FromRef<S>,
+{
+    Router::new().route("/ops", get(page))
+}
+
 pub async fn page(
-    State(state): State<ReportState>,
+    State(store): State<Store>,
+    State(tenants): State<Tenants>,
+    State(pages): State<Pages>,
+    State(status): State<PageUpStatus>,
     headers: HeaderMap,
     Query(q): Query<OpsQuery>,
 ) -> Response {
-    let Some((user, token)) = session(&state, &headers).await else {
+    let Some((user, token)) = session(&store, &headers).await else {
         return (
             StatusCode::SEE_OTHER,
             [
@@ -46,15 +64,9 @@ pub async fn page(
     if !user.is_operator() {
         return not_found();
     }
-    match context(&state, &q, csrf_for_session(&token), &user.username).await {
-        Ok(ctx) => {
-            let mut r = state.render("ops.html", ctx);
-            r.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
-            r
-        }
+    let csrf = csrf_for_session(&token);
+    match context(&store, &tenants, &status, &q, csrf, &user.username).await {
+        Ok(ctx) => no_store(pages.render("ops.html", ctx)),
         Err(e) => {
             tracing::error!(error = %crate::sync::error_chain(&e), "operator page: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response()
@@ -63,13 +75,13 @@ pub async fn page(
 }
 
 async fn context(
-    state: &ReportState,
+    store: &Store,
+    tenants: &Tenants,
+    pageup_status: &PageUpStatus,
     q: &OpsQuery,
     csrf: String,
     username: &str,
 ) -> Result<Value, crate::store::StoreError> {
-    let engine = state.engine();
-    let store = engine.store();
     let now = now_ms();
     let since_text = q
         .since
@@ -82,7 +94,7 @@ async fn context(
         .tenant
         .as_deref()
         .map(str::trim)
-        .filter(|t| !t.is_empty() && engine.tenant(t).is_some())
+        .filter(|t| !t.is_empty() && tenants.get(t).is_some())
         .map(str::to_owned);
     let operation = q
         .operation
@@ -93,21 +105,21 @@ async fn context(
     let attention = q.attention.as_deref().is_some_and(|a| !a.is_empty());
 
     let issues = store.open_issues().await?;
-    let mut tenants = Vec::new();
-    for key in engine.tenant_keys() {
-        let t = engine.tenant(key);
+    let mut rows = Vec::new();
+    for key in tenants.keys() {
+        let t = tenants.get(key);
         let owed = store.owed(Some(key)).await?;
         let poll = store.poll_state(key).await?;
         let open = issues.iter().filter(|i| i.tenant == key).count();
-        tenants.push(json!({
+        rows.push(json!({
             "key": key,
-            "name": t.and_then(|t| t.cfg.name.clone()).unwrap_or_default(),
-            "enabled": t.is_some_and(|t| t.cfg.enabled),
+            "name": t.and_then(|t| t.name.clone()).unwrap_or_default(),
+            "enabled": t.is_some_and(|t| t.enabled),
             "health": if open == 0 { "healthy".to_owned() } else { format!("{open} open issue(s)") },
             "healthy": open == 0,
             "owed_orders": owed.orders,
             "owed_pushes": owed.pushes,
-            "next_poll": poll.as_ref().map(|p| when(p.next_poll_at)).unwrap_or_else(|| "never polled".into()),
+            "next_poll": poll.as_ref().map(|p| minutes_utc(p.next_poll_at)).unwrap_or_else(|| "never polled".into()),
             "last_poll_error": poll.and_then(|p| p.last_error),
         }));
     }
@@ -130,12 +142,13 @@ async fn context(
             break;
         }
         // The timeline: claimed, each search's events, the last change; no candidate data.
-        let mut timeline = vec![json!({ "at": when(c.created_at), "what": "claimed from PageUp" })];
+        let mut timeline =
+            vec![json!({ "at": minutes_utc(c.created_at), "what": "claimed from PageUp" })];
         if let Some(data) = store.report_data(&c.tenant, &c.id).await? {
             for s in &data.searches {
                 for (kind, at) in &s.events {
                     timeline.push(json!({
-                        "at": when(*at),
+                        "at": minutes_utc(*at),
                         "what": format!("{} search: {}", s.search_type.to_ascii_lowercase(), kind.trim_start_matches("verification.").replace('_', " ")),
                         "ms": at,
                     }));
@@ -143,13 +156,11 @@ async fn context(
             }
         }
         timeline.push(
-            json!({ "at": when(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
+            json!({ "at": minutes_utc(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
         );
-        let status = engine
-            .pageup_status(&c.tenant, &c.id)
+        let status = pageup_status
+            .of(&c.tenant, &c.id)
             .await
-            .ok()
-            .flatten()
             .unwrap_or_else(|| c.phase.clone());
         checks.push(json!({
             "tenant": c.tenant,
@@ -159,7 +170,7 @@ async fn context(
             "reference": c.reference,
             "status": status,
             "pageup": if c.acked_version >= c.desired_version { "sent" } else { "update owed" },
-            "created": when(c.created_at),
+            "created": minutes_utc(c.created_at),
             "error": error,
             "timeline": timeline,
         }));
@@ -168,7 +179,7 @@ async fn context(
     let mut errors = Vec::new();
     let keys: Vec<String> = match &only {
         Some(k) => vec![k.clone()],
-        None => engine.tenant_keys().map(str::to_owned).collect(),
+        None => tenants.keys().map(str::to_owned).collect(),
     };
     for key in &keys {
         for e in store.errors(key, since).await? {
@@ -188,25 +199,25 @@ async fn context(
     Ok(json!({
         "username": username,
         "csrf": csrf,
-        "generated": when(now),
+        "generated": minutes_utc(now),
         "filters": {
             "tenant": only.unwrap_or_default(),
             "operation": operation.unwrap_or_default(),
             "since": since_text,
             "attention": attention,
         },
-        "tenant_keys": engine.tenant_keys().collect::<Vec<_>>(),
-        "tenants": tenants,
+        "tenant_keys": tenants.keys().collect::<Vec<_>>(),
+        "tenants": rows,
         "issues": issues.iter().map(|i| json!({
             "tenant": i.tenant,
             "kind": i.kind.replace('_', " "),
             "subject": i.subject,
             "summary": i.summary,
-            "opened": when(i.opened_at),
+            "opened": minutes_utc(i.opened_at),
         })).collect::<Vec<_>>(),
         "checks": checks,
         "errors": errors.iter().map(|e| json!({
-            "at": when(e.at),
+            "at": minutes_utc(e.at),
             "tenant": e.tenant,
             "operation": e.operation,
             "status": e.http_status,

@@ -1,359 +1,37 @@
 //! Report pages behind a login. The reportLink PageUp shows is
 //! `/reports/{tenant}/{check}[/{search}]`: without a session it leads to the login page;
 //! a reader of another tenant, or a check that does not exist, gets the same 404. Every view
-//! is written to the access record. Pages come from auto-escaping templates.
-//!
-//! Sessions: a random token in an HttpOnly, SameSite=Lax cookie (Secure when the service is
-//! served over HTTPS), kept in the database only as a SHA-256. Forms carry a CSRF token
-//! (login: a double-submit cookie; logout: derived from the session). Failed logins are
-//! limited per user name.
+//! is written to the access record. Pages come from auto-escaping templates; `?format=pdf`
+//! serves the same view model ([`report_context`]) as a PDF written by `pdf.rs`.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRef, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
-use rand::RngCore as _;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-use crate::crypto::Place;
+use super::pages::{no_store, not_found, PageUpStatus, Pages, Tenants};
+use super::session::{csrf_for_session, session};
+use crate::crypto::{Keyring, Place};
 use crate::domain::events::search_view;
 use crate::domain::status::{overall_status, result_status};
-use crate::store::{ReportData, SessionUser};
-use crate::sync::Engine;
-use crate::time::now_ms;
+use crate::store::{ReportData, Store};
+use crate::time::{minutes_utc, now_ms};
 
-const SESSION_COOKIE: &str = "cb_session";
-const CSRF_COOKIE: &str = "cb_login_csrf";
-const SESSION_HOURS: i64 = 8;
-/// Failed logins allowed per user name in `WINDOW_MS` before further tries are refused.
-const MAX_FAILURES: u32 = 5;
-const WINDOW_MS: i64 = 15 * 60 * 1000;
-
-/// What the report pages need.
-#[derive(Clone)]
-pub struct ReportState {
-    engine: Engine,
-    templates: Arc<minijinja::Environment<'static>>,
-    secure: bool,
-    failures: Arc<Mutex<HashMap<String, (i64, u32)>>>,
-}
-
-impl ReportState {
-    pub fn new(engine: Engine, public_base_url: &str) -> ReportState {
-        ReportState {
-            engine,
-            templates: Arc::new(templates()),
-            secure: public_base_url.starts_with("https://"),
-            failures: Arc::new(Mutex::new(HashMap::new())),
-        }
-    }
-
-    pub(super) fn engine(&self) -> &Engine {
-        &self.engine
-    }
-
-    pub(super) fn render(&self, name: &str, ctx: Value) -> Response {
-        match self
-            .templates
-            .get_template(name)
-            .and_then(|t| t.render(ctx))
-        {
-            Ok(html) => Html(html).into_response(),
-            Err(e) => {
-                tracing::error!(template = name, error = %e, "page could not be rendered");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "the page could not be shown",
-                )
-                    .into_response()
-            }
-        }
-    }
-
-    fn cookie(&self, name: &str, value: &str, max_age_secs: i64) -> String {
-        format!(
-            "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
-            if self.secure { "; Secure" } else { "" }
-        )
-    }
-}
-
-/// The pages' templates (auto-escaping HTML, as `.html` names make minijinja do).
-fn templates() -> minijinja::Environment<'static> {
-    let mut env = minijinja::Environment::new();
-    for (name, text) in [
-        ("base.html", include_str!("../../templates/base.html")),
-        ("login.html", include_str!("../../templates/login.html")),
-        ("report.html", include_str!("../../templates/report.html")),
-        ("ops.html", include_str!("../../templates/ops.html")),
-        ("home.html", include_str!("../../templates/home.html")),
-    ] {
-        // The templates are part of the binary and tested; a broken one fails every test.
-        if let Err(e) = env.add_template(name, text) {
-            tracing::error!(template = name, error = %e, "template does not parse");
-        }
-    }
-    env
-}
-
-/// Routes of the report pages and login.
-pub fn router(state: ReportState) -> Router {
+/// Routes of the report pages.
+pub fn router<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Store: FromRef<S>,
+    Keyring: FromRef<S>,
+    Tenants: FromRef<S>,
+    Pages: FromRef<S>,
+    PageUpStatus: FromRef<S>,
+{
     Router::new()
-        .route("/login", get(login_page).post(login))
-        .route("/logout", post(logout))
-        .route("/", get(home))
-        .route("/ops", get(super::ops::page))
-        .route("/reports/{tenant}/{check}", get(report_overall))
-        .route("/reports/{tenant}/{check}/{search}", get(report_search))
-        .with_state(state)
-}
-
-fn random_token() -> String {
-    let mut b = [0_u8; 32];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-fn digest(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
-fn form(body: &Bytes) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
-}
-
-/// A path we may send a reader back to after login: a report page or the operator page of
-/// ours, nothing else.
-fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if (n.starts_with("/reports/") || n == "/ops" || n.starts_with("/ops?"))
-                && !n.contains("//")
-                && !n.contains('\\') =>
-        {
-            n.to_owned()
-        }
-        _ => "/".to_owned(),
-    }
-}
-
-pub(super) fn csrf_for_session(token: &str) -> String {
-    digest(&format!("csrf|{token}"))
-}
-
-pub(super) fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html("<!doctype html><title>Not found</title><h1>Not found</h1>"),
-    )
-        .into_response()
-}
-
-pub(super) async fn session(
-    state: &ReportState,
-    headers: &HeaderMap,
-) -> Option<(SessionUser, String)> {
-    let token = cookie_value(headers, SESSION_COOKIE)?;
-    match state
-        .engine
-        .store()
-        .session_user(&digest(token), now_ms())
-        .await
-    {
-        Ok(Some(user)) => Some((user, token.to_owned())),
-        Ok(None) => None,
-        Err(e) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "session lookup failed");
-            None
-        }
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct NextQuery {
-    next: Option<String>,
-}
-
-async fn login_page(State(state): State<ReportState>, Query(q): Query<NextQuery>) -> Response {
-    login_form(&state, &safe_next(q.next.as_deref()), None)
-}
-
-fn login_form(state: &ReportState, next: &str, error: Option<&str>) -> Response {
-    let csrf = random_token();
-    let mut r = state.render(
-        "login.html",
-        serde_json::json!({ "csrf": csrf, "next": next, "error": error }),
-    );
-    if let Ok(v) = state.cookie(CSRF_COOKIE, &csrf, 3600).parse() {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
-}
-
-async fn login(State(state): State<ReportState>, headers: HeaderMap, body: Bytes) -> Response {
-    let f = form(&body);
-    let next = safe_next(f.get("next").map(String::as_str));
-    let sent = f.get("csrf").map(String::as_str).unwrap_or("");
-    let expected = cookie_value(&headers, CSRF_COOKIE).unwrap_or("");
-    if sent.is_empty()
-        || !bool::from(subtle::ConstantTimeEq::ct_eq(
-            sent.as_bytes(),
-            expected.as_bytes(),
-        ))
-    {
-        let mut r = login_form(
-            &state,
-            &next,
-            Some("Your sign-in form expired. Please try again."),
-        );
-        *r.status_mut() = StatusCode::FORBIDDEN;
-        return r;
-    }
-    let username = f
-        .get("username")
-        .map(|u| u.trim().to_owned())
-        .unwrap_or_default();
-    let password = zeroize::Zeroizing::new(f.get("password").cloned().unwrap_or_default());
-    let key = username.to_ascii_lowercase();
-    let now = now_ms();
-    let limited = state.failures.lock().ok().is_some_and(|m| {
-        m.get(&key)
-            .is_some_and(|(since, n)| now - since < WINDOW_MS && *n >= MAX_FAILURES)
-    });
-    if limited {
-        tracing::warn!("sign-in refused: too many failed attempts for one user name");
-        let mut r = login_form(
-            &state,
-            &next,
-            Some("Too many failed attempts. Please wait 15 minutes and try again."),
-        );
-        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return r;
-    }
-    let store = state.engine.store();
-    let user = match store.user_for_login(&username).await {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "user lookup failed");
-            return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
-        }
-    };
-    // A missing user costs the same work as a wrong password.
-    let ok = match &user {
-        Some((_, _, hash)) => crate::http::auth::verify_password(hash, &password),
-        None => {
-            crate::http::auth::verify_password(crate::http::auth::DUMMY_HASH, &password);
-            false
-        }
-    };
-    let Some((user_id, _tenant, _)) = user.filter(|_| ok) else {
-        if let Ok(mut m) = state.failures.lock() {
-            let e = m.entry(key).or_insert((now, 0));
-            if now - e.0 >= WINDOW_MS {
-                *e = (now, 0);
-            }
-            e.1 += 1;
-        }
-        let mut r = login_form(
-            &state,
-            &next,
-            Some("That user name and password do not match."),
-        );
-        *r.status_mut() = StatusCode::UNAUTHORIZED;
-        return r;
-    };
-    if let Ok(mut m) = state.failures.lock() {
-        m.remove(&key);
-    }
-    let token = random_token();
-    if let Err(e) = store
-        .create_session(
-            &digest(&token),
-            &user_id,
-            now,
-            now + SESSION_HOURS * 3_600_000,
-        )
-        .await
-    {
-        tracing::error!(error = %crate::sync::error_chain(&e), "session not stored");
-        return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
-    }
-    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
-    for c in [
-        state.cookie(SESSION_COOKIE, &token, SESSION_HOURS * 3600),
-        state.cookie(CSRF_COOKIE, "", 0),
-    ] {
-        if let Ok(v) = c.parse() {
-            r.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    r
-}
-
-async fn logout(State(state): State<ReportState>, headers: HeaderMap, body: Bytes) -> Response {
-    let f = form(&body);
-    if let Some((_, token)) = session(&state, &headers).await {
-        let sent = f.get("csrf").map(String::as_str).unwrap_or("");
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            sent.as_bytes(),
-            csrf_for_session(&token).as_bytes(),
-        )) {
-            return (StatusCode::FORBIDDEN, "the sign-out form expired").into_response();
-        }
-        if let Err(e) = state.engine.store().delete_session(&digest(&token)).await {
-            tracing::error!(error = %crate::sync::error_chain(&e), "session not deleted");
-        }
-    }
-    let mut r = (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, "/login".to_owned())],
-    )
-        .into_response();
-    if let Ok(v) = state.cookie(SESSION_COOKIE, "", 0).parse() {
-        r.headers_mut().append(header::SET_COOKIE, v);
-    }
-    r
-}
-
-/// Where a login without a destination lands: operators on the operator page, readers on
-/// a page that tells them to open reports from PageUp.
-async fn home(State(state): State<ReportState>, headers: HeaderMap) -> Response {
-    let Some((user, token)) = session(&state, &headers).await else {
-        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
-    };
-    if user.is_operator() {
-        return (StatusCode::SEE_OTHER, [(header::LOCATION, "/ops")]).into_response();
-    }
-    let name = state
-        .engine
-        .tenant(&user.tenant)
-        .and_then(|t| t.cfg.name.clone())
-        .unwrap_or_else(|| user.tenant.clone());
-    state.render(
-        "home.html",
-        serde_json::json!({ "username": user.username, "tenant_name": name, "csrf": csrf_for_session(&token) }),
-    )
+        .route("/reports/{tenant}/{check}", get(report))
+        .route("/reports/{tenant}/{check}/{search}", get(report))
 }
 
 /// `?format=pdf` downloads the report as a PDF file instead of showing the page.
@@ -362,34 +40,35 @@ struct FormatQuery {
     format: Option<String>,
 }
 
-async fn report_overall(
-    state: State<ReportState>,
-    Path((tenant, check)): Path<(String, String)>,
-    Query(q): Query<FormatQuery>,
-    headers: HeaderMap,
-) -> Response {
-    report(state, tenant, check, None, q, headers).await
-}
-
-async fn report_search(
-    state: State<ReportState>,
-    Path((tenant, check, search)): Path<(String, String, String)>,
-    Query(q): Query<FormatQuery>,
-    headers: HeaderMap,
-) -> Response {
-    report(state, tenant, check, Some(search), q, headers).await
-}
-
-async fn report(
-    State(state): State<ReportState>,
+/// Where a report is: `/reports/{tenant}/{check}` for the check, with `/{search}` for one
+/// of its searches.
+#[derive(serde::Deserialize)]
+struct ReportPath {
     tenant: String,
     check: String,
     search: Option<String>,
-    q: FormatQuery,
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "an axum handler: each argument is one extractor"
+)]
+async fn report(
+    State(store): State<Store>,
+    State(keyring): State<Keyring>,
+    State(tenants): State<Tenants>,
+    State(pages): State<Pages>,
+    State(status): State<PageUpStatus>,
+    Path(ReportPath {
+        tenant,
+        check,
+        search,
+    }): Path<ReportPath>,
+    Query(q): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Response {
     let pdf = q.format.as_deref() == Some("pdf");
-    let Some((user, token)) = session(&state, &headers).await else {
+    let Some((user, token)) = session(&store, &headers).await else {
         let mut path = match &search {
             Some(s) => format!("/reports/{tenant}/{check}/{s}"),
             None => format!("/reports/{tenant}/{check}"),
@@ -410,10 +89,10 @@ async fn report(
     if user.tenant != tenant {
         return not_found();
     }
-    let Some(t) = state.engine.tenant(&tenant).cloned() else {
+    let Some(cfg) = tenants.get(&tenant) else {
         return not_found();
     };
-    let data = match state.engine.store().report_data(&tenant, &check).await {
+    let data = match store.report_data(&tenant, &check).await {
         Ok(Some(d)) => d,
         Ok(None) => return not_found(),
         Err(e) => {
@@ -426,9 +105,7 @@ async fn report(
             return not_found();
         }
     }
-    if let Err(e) = state
-        .engine
-        .store()
+    if let Err(e) = store
         .record_access(
             &tenant,
             &check,
@@ -447,8 +124,9 @@ async fn report(
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
     let mut ctx = report_context(
-        &state,
-        &t.cfg,
+        &keyring,
+        &status,
+        cfg,
         &tenant,
         &check,
         &data,
@@ -481,24 +159,7 @@ async fn report(
         )
             .into_response();
     }
-    let mut r = state.render("report.html", ctx);
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
-}
-
-pub(super) fn when(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(time::macros::format_description!(
-                "[year]-[month]-[day] [hour]:[minute] UTC"
-            ))
-            .ok()
-        })
-        .unwrap_or_default()
+    no_store(pages.render("report.html", ctx))
 }
 
 fn text(v: &Value) -> String {
@@ -552,14 +213,14 @@ fn label(key: &str) -> String {
 }
 
 async fn report_context(
-    state: &ReportState,
+    keyring: &Keyring,
+    pageup_status: &PageUpStatus,
     cfg: &crate::config::TenantConfig,
     tenant: &str,
     check: &str,
     data: &ReportData,
     csrf: String,
 ) -> Value {
-    let keyring = state.engine.keyring();
     let candidate = match &data.sealed_order {
         Some(sealed) => {
             let place = Place {
@@ -665,17 +326,14 @@ async fn report_context(
             "comments": comments,
             "events": s.events.iter().map(|(kind, at)| serde_json::json!({
                 "kind": kind.trim_start_matches("verification.").replace('_', " "),
-                "at": when(*at),
+                "at": minutes_utc(*at),
             })).collect::<Vec<_>>(),
         }));
     }
     // The status as the recruiter knows it from PageUp, not our internal phase.
-    let status = state
-        .engine
-        .pageup_status(tenant, check)
+    let status = pageup_status
+        .of(tenant, check)
         .await
-        .ok()
-        .flatten()
         .unwrap_or_else(|| data.phase.clone());
     let overall = (all_done && !statuses.is_empty())
         .then(|| overall_status(statuses.iter().map(String::as_str), cfg));
@@ -686,8 +344,8 @@ async fn report_context(
             "reference": data.reference,
             "status": status,
             "reason": data.reason,
-            "created": when(data.created_at),
-            "updated": when(data.updated_at),
+            "created": minutes_utc(data.created_at),
+            "updated": minutes_utc(data.updated_at),
         },
         "candidate": candidate,
         "overall": overall,
@@ -743,7 +401,7 @@ mod tests {
 
     #[test]
     fn a_rendered_report_matches_its_snapshot_and_escapes_what_it_shows() {
-        let html = templates()
+        let html = super::super::pages::templates()
             .get_template("report.html")
             .and_then(|t| t.render(sample()))
             .unwrap();
