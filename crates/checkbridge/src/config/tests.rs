@@ -1,3 +1,5 @@
+use std::path::{Path, PathBuf};
+
 use super::*;
 
 fn example() -> PathBuf {
@@ -230,6 +232,63 @@ fn errors_name_the_key() {
         let err = load_text(&text, &vars).unwrap_err();
         let message = err.to_string();
         assert_eq!(key_of(err), expected, "{vars:?}: {message}");
+    }
+}
+
+/// The checks each section makes of itself, beyond what its types refuse.
+#[test]
+fn each_sections_own_checks_name_the_key() {
+    let cases = [
+        (
+            "CHECKBRIDGE_SERVICE__CONCURRENCY",
+            "0",
+            "service.concurrency",
+        ),
+        (
+            "CHECKBRIDGE_SERVICE__RECONCILE_AFTER_SECS",
+            "0",
+            "service.reconcile_after_secs",
+        ),
+        (
+            "CHECKBRIDGE_SERVICE__ROLES__POLLER",
+            "maybe",
+            "service.roles.poller",
+        ),
+        (
+            "CHECKBRIDGE_HEALTH__WINDOW_HOURS",
+            "0",
+            "health.window_hours",
+        ),
+        (
+            "CHECKBRIDGE_HEALTH__FAILURE_PERCENT",
+            "101",
+            "health.failure_percent",
+        ),
+        (
+            "CHECKBRIDGE_ALERTS__WEBHOOK_URL",
+            "ftp://x",
+            "alerts.webhook_url",
+        ),
+        (
+            "CHECKBRIDGE_TENANTS__ACME__RETENTION__RECORDS_DAYS",
+            "1",
+            "tenants.acme.retention.records_days",
+        ),
+        (
+            "CHECKBRIDGE_TENANTS__ACME__RESULTS__SEVERITY",
+            " , ",
+            "tenants.acme.results.severity",
+        ),
+        (
+            "CHECKBRIDGE_TENANTS__ACME__FIELDS__JOB.TITLE",
+            "job/title",
+            "tenants.acme.fields.job.title",
+        ),
+    ];
+    for (var, value, expected) in cases {
+        let err = load_text(MINIMAL, &[(var, value)]).unwrap_err();
+        let message = err.to_string();
+        assert_eq!(key_of(err), expected, "{var}={value:?}: {message}");
     }
 }
 
