@@ -16,6 +16,7 @@ use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore as _;
 use zeroize::Zeroizing;
 
+use crate::domain::ids::{CheckId, SearchId, TenantKey};
 use crate::store::{Store, StoreError};
 
 /// Format tag of sealed values.
@@ -165,7 +166,7 @@ impl MasterKeys {
         &self.active
     }
 
-    fn wrap(&self, tenant: &str, version: i64, key: &Key) -> (String, String) {
+    fn wrap(&self, tenant: &TenantKey, version: i64, key: &Key) -> (String, String) {
         let master = &self.keys[&self.active];
         let sealed = seal_with(master, wrap_aad(tenant, version).as_bytes(), key.0.as_ref());
         (self.active.clone(), sealed)
@@ -173,7 +174,7 @@ impl MasterKeys {
 
     fn unwrap(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         version: i64,
         master_id: &str,
         wrapped: &str,
@@ -192,18 +193,19 @@ impl MasterKeys {
     }
 }
 
-fn wrap_aad(tenant: &str, version: i64) -> String {
+fn wrap_aad(tenant: &TenantKey, version: i64) -> String {
     format!("checkbridge/data-key|{tenant}|{version}")
 }
 
-fn field_aad(tenant: &str, table: &str, column: &str, row: &str) -> String {
+fn field_aad(tenant: &TenantKey, table: &str, column: &str, row: &str) -> String {
     format!("checkbridge/field|{tenant}|{table}|{column}|{row}")
 }
 
-/// Where a sealed value lives; bound into its ciphertext.
+/// Where a sealed value lives; bound into its ciphertext. The constructors name every
+/// place the service seals something.
 #[derive(Debug, Clone, Copy)]
 pub struct Place<'a> {
-    pub tenant: &'a str,
+    pub tenant: &'a TenantKey,
     pub table: &'a str,
     pub column: &'a str,
     pub row: &'a str,
@@ -211,12 +213,42 @@ pub struct Place<'a> {
 
 impl<'a> Place<'a> {
     /// Where a check's per-order webhook secret lives.
-    pub fn webhook_secret(tenant: &'a str, check_id: &'a str) -> Place<'a> {
+    pub fn webhook_secret(tenant: &'a TenantKey, check: &'a CheckId) -> Place<'a> {
         Place {
             tenant,
             table: "checks",
             column: "webhook_secret",
-            row: check_id,
+            row: check.as_str(),
+        }
+    }
+
+    /// Where a check's order (the candidate's data as sent to Theary) lives.
+    pub fn order(tenant: &'a TenantKey, check: &'a CheckId) -> Place<'a> {
+        Place {
+            tenant,
+            table: "checks",
+            column: "order_json",
+            row: check.as_str(),
+        }
+    }
+
+    /// Where a search's result (the event data kept for the report) lives.
+    pub fn search_result(tenant: &'a TenantKey, search: &'a SearchId) -> Place<'a> {
+        Place {
+            tenant,
+            table: "searches",
+            column: "result",
+            row: search.as_str(),
+        }
+    }
+
+    /// Where a webhook event's body lives.
+    pub fn event_body(tenant: &'a TenantKey, event_id: &'a str) -> Place<'a> {
+        Place {
+            tenant,
+            table: "webhook_events",
+            column: "body",
+            row: event_id,
         }
     }
 }
@@ -226,8 +258,8 @@ impl<'a> Place<'a> {
 pub struct Keyring {
     master: Arc<MasterKeys>,
     store: Store,
-    cache: Arc<Mutex<HashMap<(String, i64), Key>>>,
-    current: Arc<Mutex<HashMap<String, i64>>>,
+    cache: Arc<Mutex<HashMap<(TenantKey, i64), Key>>>,
+    current: Arc<Mutex<HashMap<TenantKey, i64>>>,
 }
 
 impl Keyring {
@@ -241,7 +273,7 @@ impl Keyring {
     }
 
     /// The tenant's current data key and its version, made on first use.
-    async fn current_key(&self, tenant: &str) -> Result<(i64, Key), CryptoError> {
+    async fn current_key(&self, tenant: &TenantKey) -> Result<(i64, Key), CryptoError> {
         let cached = self
             .current
             .lock()
@@ -266,17 +298,17 @@ impl Keyring {
             }
         };
         if let Ok(mut c) = self.current.lock() {
-            c.insert(tenant.to_owned(), version);
+            c.insert(tenant.clone(), version);
         }
         Ok((version, self.key(tenant, version).await?))
     }
 
-    async fn key(&self, tenant: &str, version: i64) -> Result<Key, CryptoError> {
+    async fn key(&self, tenant: &TenantKey, version: i64) -> Result<Key, CryptoError> {
         let hit = self
             .cache
             .lock()
             .ok()
-            .and_then(|c| c.get(&(tenant.to_owned(), version)).cloned());
+            .and_then(|c| c.get(&(tenant.clone(), version)).cloned());
         if let Some(k) = hit {
             return Ok(k);
         }
@@ -287,7 +319,7 @@ impl Keyring {
             .ok_or(CryptoError::NoDataKey(version))?;
         let key = self.master.unwrap(tenant, version, &master_id, &wrapped)?;
         if let Ok(mut c) = self.cache.lock() {
-            c.insert((tenant.to_owned(), version), key.clone());
+            c.insert((tenant.clone(), version), key.clone());
         }
         Ok(key)
     }
@@ -346,7 +378,7 @@ impl Keyring {
     }
 
     /// Forgets cached keys of `tenant` (after its keys were destroyed).
-    pub fn forget(&self, tenant: &str) {
+    pub fn forget(&self, tenant: &TenantKey) {
         if let Ok(mut c) = self.cache.lock() {
             c.retain(|(t, _), _| t != tenant);
         }

@@ -38,12 +38,15 @@ pub fn render(entries: &[ErrorEntry], format: Format) -> Result<String, serde_js
             for e in entries {
                 let fields = [
                     crate::time::rfc3339(e.at),
-                    e.tenant.clone(),
+                    e.tenant.to_string(),
                     e.operation.clone(),
                     e.http_status.map(|s| s.to_string()).unwrap_or_default(),
                     e.message.clone(),
                     e.correlation.clone(),
-                    e.check_id.clone().unwrap_or_default(),
+                    e.check_id
+                        .as_ref()
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
                 ];
                 out.push_str(
                     &fields

@@ -3,6 +3,7 @@
 
 use rand::Rng as _;
 
+use crate::domain::ids::TenantKey;
 use crate::store::{Store, StoreError};
 use crate::time::now_ms;
 
@@ -33,7 +34,7 @@ pub fn generate_password() -> zeroize::Zeroizing<String> {
 /// Adds a report reader to `tenant`; false when the name is taken.
 pub async fn add_reader(
     store: &Store,
-    tenant: &str,
+    tenant: &TenantKey,
     username: &str,
     password: &str,
 ) -> Result<bool, UserError> {
@@ -46,12 +47,12 @@ pub async fn add_operator(
     username: &str,
     password: &str,
 ) -> Result<bool, UserError> {
-    add_with_role(store, "*", username, password, "operator").await
+    add_with_role(store, &TenantKey::new("*"), username, password, "operator").await
 }
 
 async fn add_with_role(
     store: &Store,
-    tenant: &str,
+    tenant: &TenantKey,
     username: &str,
     password: &str,
     role: &str,

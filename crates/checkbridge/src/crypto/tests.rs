@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::domain::ids::TenantKey;
 
 proptest! {
     #[test]
@@ -64,8 +65,9 @@ async fn fields_are_bound_to_their_place_keys_rotate_and_shredding_is_final() {
         .unwrap();
     let old = format!("old:{}", Key::random().to_base64().as_str());
     let ring = Keyring::new(MasterKeys::parse(&old).unwrap(), store.clone());
+    let acme = TenantKey::from("acme");
     let place = Place {
-        tenant: "acme",
+        tenant: &acme,
         table: "checks",
         column: "order_json",
         row: "c1",
@@ -90,8 +92,9 @@ async fn fields_are_bound_to_their_place_keys_rotate_and_shredding_is_final() {
         assert!(ring.open(moved, &sealed).await.is_err(), "{moved:?}");
     }
     // Another tenant has another key: the same value sealed for it differs and does not cross.
+    let globex_key = TenantKey::from("globex");
     let globex = Place {
-        tenant: "globex",
+        tenant: &globex_key,
         ..place
     };
     assert!(ring.open(globex, &sealed).await.is_err());
@@ -116,8 +119,14 @@ async fn fields_are_bound_to_their_place_keys_rotate_and_shredding_is_final() {
     ));
 
     // Crypto-shredding: once the tenant's keys are destroyed nothing of it opens.
-    assert_eq!(store.destroy_data_keys("acme").await.unwrap(), 1);
-    only_new.forget("acme");
+    assert_eq!(
+        store
+            .destroy_data_keys(&TenantKey::from("acme"))
+            .await
+            .unwrap(),
+        1
+    );
+    only_new.forget(&TenantKey::from("acme"));
     assert!(matches!(
         only_new.open(place, &sealed).await,
         Err(CryptoError::NoDataKey(1))

@@ -29,18 +29,37 @@ macro_rules! stored_enum {
             $($(#[$vdoc])* $variant),+
         }
 
-        impl Stored for $name {
-            const ALL: &'static [Self] = &[$($name::$variant),+];
-            fn as_str(self) -> &'static str {
+        impl $name {
+            /// The text stored for this value.
+            pub fn as_str(self) -> &'static str {
                 match self {
                     $($name::$variant => $text),+
                 }
+            }
+
+            /// The value this text was stored for (see [`Stored::parse`]).
+            pub fn parse(text: &str) -> Option<Self> {
+                <Self as Stored>::parse(text)
+            }
+        }
+
+        impl Stored for $name {
+            const ALL: &'static [Self] = &[$($name::$variant),+];
+            fn as_str(self) -> &'static str {
+                $name::as_str(self)
             }
         }
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        /// As the text it is stored as.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
             }
         }
     };

@@ -1,10 +1,9 @@
 //! How Theary's news about a search (a webhook event, or a search read by the reconciler)
 //! moves our record of it, and how a stored search reads back for the status document.
 
-use theary::wire::{Event, Outcome, ReasonCode, Search, SearchStatus, SearchType};
+use theary::wire::{Event, Outcome, ReasonCode, Search, SearchStatus};
 
-use super::status::{SearchOutcome, SearchView};
-use crate::store::{SearchRow, SearchUpdate};
+use super::check::{SearchState, SearchUpdate};
 
 fn is_cancelled(status: Option<&str>) -> bool {
     status.is_some_and(|s| {
@@ -23,20 +22,18 @@ pub fn update_for_event(event: &Event, body: &str) -> Option<SearchUpdate> {
             }
             let r = d.verification_result.as_ref();
             Some(SearchUpdate {
-                outcome: "completed",
-                result_outcome: r
-                    .and_then(|r| r.outcome.as_ref())
-                    .map(|o| o.as_str().to_owned()),
+                state: SearchState::Completed,
+                outcome: r.and_then(|r| r.outcome.clone()),
                 discrepancy: r.and_then(|r| r.discrepancy).unwrap_or(false),
                 reason_code: None,
                 result_json: Some(body.to_owned()),
             })
         }
         Event::ActionRequired(d) => Some(SearchUpdate {
-            outcome: "action_required",
-            result_outcome: None,
+            state: SearchState::ActionRequired,
+            outcome: None,
             discrepancy: false,
-            reason_code: d.reason_code.as_ref().map(|c| c.as_str().to_owned()),
+            reason_code: d.reason_code.clone(),
             result_json: Some(body.to_owned()),
         }),
         Event::Notification(_) | Event::Unknown { .. } => None,
@@ -45,8 +42,8 @@ pub fn update_for_event(event: &Event, body: &str) -> Option<SearchUpdate> {
 
 fn cancelled() -> SearchUpdate {
     SearchUpdate {
-        outcome: "cancelled",
-        result_outcome: None,
+        state: SearchState::Cancelled,
+        outcome: None,
         discrepancy: false,
         reason_code: None,
         result_json: None,
@@ -63,10 +60,8 @@ pub fn update_for_search(s: &Search) -> Option<SearchUpdate> {
                 .and_then(serde_json::Value::as_bool)
                 .unwrap_or(false);
             Some(SearchUpdate {
-                outcome: "completed",
-                result_outcome: last
-                    .and_then(|r| r.outcome.as_ref())
-                    .map(|o| o.as_str().to_owned()),
+                state: SearchState::Completed,
+                outcome: last.and_then(|r| r.outcome.clone()),
                 discrepancy,
                 reason_code: None,
                 result_json: Some(
@@ -82,37 +77,17 @@ pub fn update_for_search(s: &Search) -> Option<SearchUpdate> {
         }
         SearchStatus::Cancelled => Some(cancelled()),
         SearchStatus::ActionRequired => Some(SearchUpdate {
-            outcome: "action_required",
-            result_outcome: None,
+            state: SearchState::ActionRequired,
+            outcome: None,
             discrepancy: false,
             reason_code: s
                 .extra
                 .get("reasonCode")
                 .and_then(serde_json::Value::as_str)
-                .map(str::to_owned),
+                .map(ReasonCode::parse),
             result_json: None,
         }),
         _ => None,
-    }
-}
-
-/// A stored search as the status document needs it.
-pub fn search_view(row: &SearchRow, report_link: String) -> SearchView {
-    let outcome = match row.outcome.as_str() {
-        "completed" => SearchOutcome::Completed {
-            outcome: Outcome::parse(row.result_outcome.as_deref().unwrap_or("UNKNOWN")),
-            discrepancy: row.discrepancy,
-        },
-        "action_required" => SearchOutcome::ActionRequired {
-            reason: ReasonCode::parse(row.reason_code.as_deref().unwrap_or("OTHER")),
-        },
-        "cancelled" => SearchOutcome::Cancelled,
-        _ => SearchOutcome::Open,
-    };
-    SearchView {
-        search_type: SearchType::parse(&row.search_type),
-        outcome,
-        report_link,
     }
 }
 
@@ -134,39 +109,17 @@ mod tests {
         let completed = r#"{"event":"verification.completed","data":{"searchId":"s1","status":"COMPLETED",
             "verificationResult":{"outcome":"VERIFIED","discrepancy":true}}}"#;
         let u = update_for_event(&parse(completed), completed).unwrap();
-        assert_eq!(u.outcome, "completed");
-        assert_eq!(u.result_outcome.as_deref(), Some("VERIFIED"));
+        assert_eq!(u.state, SearchState::Completed);
+        assert_eq!(u.outcome, Some(Outcome::Verified));
         assert!(u.discrepancy);
         assert_eq!(u.rank(), 2);
 
         let action = r#"{"event":"verification.action_required","data":{"searchId":"s1","reasonCode":"SLA_REACHED"}}"#;
         let u = update_for_event(&parse(action), action).unwrap();
-        assert_eq!((u.outcome, u.rank()), ("action_required", 1));
-        assert_eq!(u.reason_code.as_deref(), Some("SLA_REACHED"));
+        assert_eq!((u.state, u.rank()), (SearchState::ActionRequired, 1));
+        assert_eq!(u.reason_code, Some(ReasonCode::SlaReached));
 
         let note = r#"{"event":"verification.notification","data":{"searchId":"s1","notificationType":"OUTBOUND_ATTEMPT"}}"#;
         assert_eq!(update_for_event(&parse(note), note), None);
-    }
-
-    #[test]
-    fn a_stored_search_reads_back_as_its_outcome() {
-        let row = SearchRow {
-            id: "a".into(),
-            search_type: "EDUCATION".into(),
-            theary_search_id: None,
-            outcome: "completed".into(),
-            result_outcome: Some("NO_RECORD".into()),
-            discrepancy: false,
-            reason_code: None,
-        };
-        let v = search_view(&row, "link".into());
-        assert_eq!(v.search_type, SearchType::Education);
-        assert_eq!(
-            v.outcome,
-            SearchOutcome::Completed {
-                outcome: Outcome::NoRecord,
-                discrepancy: false
-            }
-        );
     }
 }

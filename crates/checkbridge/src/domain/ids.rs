@@ -112,6 +112,18 @@ pub struct ThearyOrderId(String);
 #[serde(transparent)]
 pub struct ThearySearchId(String);
 
+impl From<String> for ThearyOrderId {
+    fn from(id: String) -> Self {
+        Self(id)
+    }
+}
+
+impl From<String> for ThearySearchId {
+    fn from(id: String) -> Self {
+        Self::new(&id)
+    }
+}
+
 impl ThearyOrderId {
     pub fn new(id: impl Into<String>) -> Self {
         Self(id.into())

@@ -9,13 +9,14 @@ use theary::wire::{
     SearchTypeRequest, Secret, WebhookConfig, WebhookTarget,
 };
 
+use super::ids::TenantKey;
 use crate::config::TenantConfig;
 
 /// What the order needs from us besides the invitation.
 #[derive(Clone)]
 pub struct OrderContext<'a> {
     /// Our tenant key (part of the webhook URLs).
-    pub tenant_key: &'a str,
+    pub tenant_key: &'a TenantKey,
     /// `service.public_base_url`.
     pub public_base_url: &'a str,
     /// The per-order webhook secret.

@@ -251,5 +251,50 @@ fn document(
     doc(CheckStatus::Completed, "", results)
 }
 
+/// One moment of a check's life, for people (no candidate data).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TimelineEntry {
+    /// Milliseconds since the epoch.
+    pub at: i64,
+    pub what: String,
+}
+
+/// A check's life in order: claimed, each search's webhook events (type and when, per
+/// search id), and its last change.
+pub fn timeline<'a>(
+    check: &CheckRecord,
+    events: impl IntoIterator<Item = (&'a SearchId, &'a [(String, i64)])>,
+) -> Vec<TimelineEntry> {
+    let mut out = vec![TimelineEntry {
+        at: check.created_at,
+        what: "claimed from PageUp".to_owned(),
+    }];
+    let mut seen = Vec::new();
+    for (search, list) in events {
+        let kind = check
+            .searches
+            .iter()
+            .find(|s| &s.id == search)
+            .map(|s| s.search_type.as_str().to_ascii_lowercase())
+            .unwrap_or_else(|| "a".to_owned());
+        for (event, at) in list {
+            seen.push(TimelineEntry {
+                at: *at,
+                what: format!(
+                    "{kind} search: {}",
+                    event.trim_start_matches("verification.").replace('_', " ")
+                ),
+            });
+        }
+    }
+    seen.sort_by_key(|e| e.at);
+    out.extend(seen);
+    out.push(TimelineEntry {
+        at: check.updated_at,
+        what: format!("last change (phase {})", check.phase),
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests;

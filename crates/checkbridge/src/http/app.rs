@@ -17,7 +17,7 @@ use pageup::PageUpClient;
 use theary::ThearyClient;
 use tokio::sync::Notify;
 
-use super::pages::{PageUpStatus, Pages, Tenants};
+use super::pages::{Pages, Tenants, Views};
 use super::session::{self, Cookies, LoginThrottle};
 use super::webhooks::{self, WebhookState};
 use super::{ops, reports};
@@ -33,12 +33,12 @@ pub struct AppState {
     /// Opens sealed orders and results (reports) and webhook secrets.
     pub keyring: Keyring,
     pub tenants: Tenants,
+    /// The one view of a check (report and operator pages).
+    pub views: Views,
     pub pages: Pages,
     pub cookies: Cookies,
     /// Failed sign-ins, shared by every request this replica serves.
     pub logins: LoginThrottle,
-    /// The status each check shows in PageUp (report and operator pages).
-    pub pageup_status: PageUpStatus,
     pub metrics: Arc<Metrics>,
     /// Told of each webhook delivery, verified or not.
     pub health: Arc<crate::health::Monitor>,
@@ -55,22 +55,18 @@ impl AppState {
     pub fn new(engine: &Engine) -> AppState {
         let tenants = engine
             .tenant_keys()
-            .filter_map(|key| engine.tenant(key).map(|t| (key.to_owned(), t.cfg.clone())))
+            .filter_map(|key| engine.tenant(key).map(|t| (key.clone(), t.cfg.clone())))
             .collect();
+        let tenants = Tenants::new(tenants);
         let (pageup, theary) = engine.clients();
-        let status_of = engine.clone();
         AppState {
             store: engine.store().clone(),
             keyring: engine.keyring().clone(),
-            tenants: Tenants::new(tenants),
+            views: Views::new(tenants.clone(), engine.links().clone()),
+            tenants,
             pages: Pages::new(),
             cookies: Cookies::for_base_url(engine.public_base_url()),
             logins: LoginThrottle::default(),
-            // The one call of the pipeline's status computation the pages make.
-            pageup_status: PageUpStatus::new(move |tenant, check| {
-                let engine = status_of.clone();
-                async move { engine.pageup_status(&tenant, &check).await.ok().flatten() }
-            }),
             metrics: engine.metrics().clone(),
             health: engine.health().clone(),
             pusher_wake: engine.pusher_wake(),
@@ -87,7 +83,7 @@ impl AppState {
         WebhookState {
             store: self.store.clone(),
             keyring: self.keyring.clone(),
-            tenants: Arc::new(self.tenants.keys().map(str::to_owned).collect()),
+            tenants: Arc::new(self.tenants.keys().cloned().collect()),
             reconcile_after: self.reconcile_after,
             on_change: Some(self.pusher_wake.clone()),
             health: Some(self.health.clone()),

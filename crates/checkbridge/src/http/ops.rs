@@ -10,8 +10,11 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::pages::{no_store, not_found, PageUpStatus, Pages, Tenants};
+use super::pages::{no_store, not_found, Pages, Views};
 use super::session::{csrf_for_session, session};
+use crate::domain::check::Phase;
+use crate::domain::ids::TenantKey;
+use crate::domain::view::timeline;
 use crate::store::{CheckFilter, Store};
 use crate::time::{minutes_utc, now_ms};
 
@@ -36,18 +39,16 @@ pub fn router<S>() -> Router<S>
 where
     S: Clone + Send + Sync + 'static,
     Store: FromRef<S>,
-    Tenants: FromRef<S>,
+    Views: FromRef<S>,
     Pages: FromRef<S>,
-    PageUpStatus: FromRef<S>,
 {
     Router::new().route("/ops", get(page))
 }
 
 pub async fn page(
     State(store): State<Store>,
-    State(tenants): State<Tenants>,
+    State(views): State<Views>,
     State(pages): State<Pages>,
-    State(status): State<PageUpStatus>,
     headers: HeaderMap,
     Query(q): Query<OpsQuery>,
 ) -> Response {
@@ -65,7 +66,7 @@ pub async fn page(
         return not_found();
     }
     let csrf = csrf_for_session(&token);
-    match context(&store, &tenants, &status, &q, csrf, &user.username).await {
+    match context(&store, &views, &q, csrf, &user.username).await {
         Ok(ctx) => no_store(pages.render("ops.html", ctx)),
         Err(e) => {
             tracing::error!(error = %crate::sync::error_chain(&e), "operator page: database unavailable");
@@ -76,12 +77,12 @@ pub async fn page(
 
 async fn context(
     store: &Store,
-    tenants: &Tenants,
-    pageup_status: &PageUpStatus,
+    views: &Views,
     q: &OpsQuery,
     csrf: String,
     username: &str,
 ) -> Result<Value, crate::store::StoreError> {
+    let tenants = views.tenants();
     let now = now_ms();
     let since_text = q
         .since
@@ -94,8 +95,8 @@ async fn context(
         .tenant
         .as_deref()
         .map(str::trim)
-        .filter(|t| !t.is_empty() && tenants.get(t).is_some())
-        .map(str::to_owned);
+        .map(TenantKey::from)
+        .filter(|t| !t.as_str().is_empty() && tenants.get(t).is_some());
     let operation = q
         .operation
         .as_deref()
@@ -110,7 +111,7 @@ async fn context(
         let t = tenants.get(key);
         let owed = store.owed(Some(key)).await?;
         let poll = store.poll_state(key).await?;
-        let open = issues.iter().filter(|i| i.tenant == key).count();
+        let open = issues.iter().filter(|i| &i.tenant == key).count();
         rows.push(json!({
             "key": key,
             "name": t.and_then(|t| t.name.clone()).unwrap_or_default(),
@@ -133,7 +134,7 @@ async fn context(
     };
     let mut checks = Vec::new();
     for c in store.find_checks(&filter, MAX_CHECKS * 4).await? {
-        let owing = c.desired_version > c.acked_version || c.phase == "claimed";
+        let owing = c.desired_version > c.acked_version || c.phase == Phase::Claimed;
         let error = c.push_error.clone().or(c.last_error.clone());
         if attention && !owing && error.is_none() {
             continue;
@@ -141,27 +142,22 @@ async fn context(
         if checks.len() as i64 >= MAX_CHECKS {
             break;
         }
-        // The timeline: claimed, each search's events, the last change; no candidate data.
-        let mut timeline =
-            vec![json!({ "at": minutes_utc(c.created_at), "what": "claimed from PageUp" })];
-        if let Some(data) = store.report_data(&c.tenant, &c.id).await? {
-            for s in &data.searches {
-                for (kind, at) in &s.events {
-                    timeline.push(json!({
-                        "at": minutes_utc(*at),
-                        "what": format!("{} search: {}", s.search_type.to_ascii_lowercase(), kind.trim_start_matches("verification.").replace('_', " ")),
-                        "ms": at,
-                    }));
-                }
-            }
-        }
-        timeline.push(
-            json!({ "at": minutes_utc(c.updated_at), "what": format!("last change (phase {})", c.phase) }),
-        );
-        let status = pageup_status
-            .of(&c.tenant, &c.id)
-            .await
-            .unwrap_or_else(|| c.phase.clone());
+        // The status PageUp shows, and the timeline: claimed, each search's events, the
+        // last change; no candidate data.
+        let Some(data) = store.report_data(&c.tenant, &c.id).await? else {
+            continue;
+        };
+        let status = views
+            .of(&data.check)
+            .map(|v| v.status_words().to_owned())
+            .unwrap_or_else(|| c.phase.to_string());
+        let timeline: Vec<Value> = timeline(
+            &data.check,
+            data.searches.iter().map(|s| (&s.id, s.events.as_slice())),
+        )
+        .into_iter()
+        .map(|e| json!({ "at": minutes_utc(e.at), "what": e.what, "ms": e.at }))
+        .collect();
         checks.push(json!({
             "tenant": c.tenant,
             "id": c.id,
@@ -177,9 +173,9 @@ async fn context(
     }
 
     let mut errors = Vec::new();
-    let keys: Vec<String> = match &only {
+    let keys: Vec<TenantKey> = match &only {
         Some(k) => vec![k.clone()],
-        None => tenants.keys().map(str::to_owned).collect(),
+        None => tenants.keys().cloned().collect(),
     };
     for key in &keys {
         for e in store.errors(key, since).await? {
@@ -201,7 +197,7 @@ async fn context(
         "csrf": csrf,
         "generated": minutes_utc(now),
         "filters": {
-            "tenant": only.unwrap_or_default(),
+            "tenant": only.map(|t| t.as_str().to_owned()).unwrap_or_default(),
             "operation": operation.unwrap_or_default(),
             "since": since_text,
             "attention": attention,

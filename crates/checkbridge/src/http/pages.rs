@@ -1,19 +1,20 @@
 //! What the HTML pages share: the templates, rendering, the 404 page, the
 //! `Cache-Control: no-store` every page behind a login carries, the tenants' configuration
-//! as pages read it, and the PageUp status a check is shown with. Sign-in, reports and the
+//! as pages read it, and the one view of a check every page shows ([`Views`]). Sign-in, reports and the
 //! operator page each import this module and none of the others', so what they share lives
 //! here and not in whichever page happened to need it first.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use futures::future::BoxFuture;
 use serde_json::Value;
 
 use crate::config::TenantConfig;
+use crate::domain::check::CheckRecord;
+use crate::domain::ids::TenantKey;
+use crate::domain::view::{view, CheckView, ReportLinks};
 
 /// The pages' templates, parsed once.
 #[derive(Clone)]
@@ -93,46 +94,45 @@ pub fn no_store(mut r: Response) -> Response {
 
 /// The configured tenants by key, as the pages read them (names, labels, severities).
 #[derive(Clone)]
-pub struct Tenants(Arc<BTreeMap<String, TenantConfig>>);
+pub struct Tenants(Arc<BTreeMap<TenantKey, TenantConfig>>);
 
 impl Tenants {
-    pub fn new(tenants: BTreeMap<String, TenantConfig>) -> Tenants {
+    pub fn new(tenants: BTreeMap<TenantKey, TenantConfig>) -> Tenants {
         Tenants(Arc::new(tenants))
     }
 
     /// The configuration of tenant `key`, if it is one of ours.
-    pub fn get(&self, key: &str) -> Option<&TenantConfig> {
+    pub fn get(&self, key: &TenantKey) -> Option<&TenantConfig> {
         self.0.get(key)
     }
 
     /// The tenants' keys, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.keys().map(String::as_str)
+    pub fn keys(&self) -> impl Iterator<Item = &TenantKey> {
+        self.0.keys()
     }
 }
 
-type StatusFn = dyn Fn(String, String) -> BoxFuture<'static, Option<String>> + Send + Sync;
-
-/// The status a check shows in PageUp once every owed update has landed, in words
-/// (`in progress`, `completed`...); `None` when it cannot be told. The pages are given the
-/// computation rather than the pipeline that owns it (see `app::AppState::new`).
+/// How the pages see a check: its one view ([`crate::domain::view`]), with the tenant's
+/// configuration and the service's report links.
 #[derive(Clone)]
-pub struct PageUpStatus(Arc<StatusFn>);
+pub struct Views {
+    tenants: Tenants,
+    links: ReportLinks,
+}
 
-impl PageUpStatus {
-    /// `status(tenant, check)` as the computation.
-    pub fn new<F, Fut>(status: F) -> PageUpStatus
-    where
-        F: Fn(String, String) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Option<String>> + Send + 'static,
-    {
-        PageUpStatus(Arc::new(move |tenant, check| {
-            Box::pin(status(tenant, check))
-        }))
+impl Views {
+    pub fn new(tenants: Tenants, links: ReportLinks) -> Views {
+        Views { tenants, links }
     }
 
-    /// The status of `check` of `tenant`.
-    pub async fn of(&self, tenant: &str, check: &str) -> Option<String> {
-        (self.0)(tenant.to_owned(), check.to_owned()).await
+    /// The tenants the views are for.
+    pub fn tenants(&self) -> &Tenants {
+        &self.tenants
+    }
+
+    /// The view of `check`; None for a tenant that is not configured.
+    pub fn of(&self, check: &CheckRecord) -> Option<CheckView> {
+        let cfg = self.tenants.get(&check.tenant)?;
+        Some(view(check, &self.links, cfg))
     }
 }

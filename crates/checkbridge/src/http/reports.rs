@@ -11,11 +11,12 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::Value;
 
-use super::pages::{no_store, not_found, PageUpStatus, Pages, Tenants};
+use super::pages::{no_store, not_found, Pages, Views};
 use super::session::{csrf_for_session, session};
 use crate::crypto::{Keyring, Place};
-use crate::domain::events::search_view;
-use crate::domain::status::{overall_status, result_status};
+use crate::domain::check::AccessAction;
+use crate::domain::ids::{CheckId, SearchId, TenantKey};
+use crate::domain::view::{CheckView, ReportLinks};
 use crate::store::{ReportData, Store};
 use crate::time::{minutes_utc, now_ms};
 
@@ -25,9 +26,8 @@ where
     S: Clone + Send + Sync + 'static,
     Store: FromRef<S>,
     Keyring: FromRef<S>,
-    Tenants: FromRef<S>,
+    Views: FromRef<S>,
     Pages: FromRef<S>,
-    PageUpStatus: FromRef<S>,
 {
     Router::new()
         .route("/reports/{tenant}/{check}", get(report))
@@ -44,21 +44,16 @@ struct FormatQuery {
 /// of its searches.
 #[derive(serde::Deserialize)]
 struct ReportPath {
-    tenant: String,
-    check: String,
-    search: Option<String>,
+    tenant: TenantKey,
+    check: CheckId,
+    search: Option<SearchId>,
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "an axum handler: each argument is one extractor"
-)]
 async fn report(
     State(store): State<Store>,
     State(keyring): State<Keyring>,
-    State(tenants): State<Tenants>,
+    State(views): State<Views>,
     State(pages): State<Pages>,
-    State(status): State<PageUpStatus>,
     Path(ReportPath {
         tenant,
         check,
@@ -69,10 +64,7 @@ async fn report(
 ) -> Response {
     let pdf = q.format.as_deref() == Some("pdf");
     let Some((user, token)) = session(&store, &headers).await else {
-        let mut path = match &search {
-            Some(s) => format!("/reports/{tenant}/{check}/{s}"),
-            None => format!("/reports/{tenant}/{check}"),
-        };
+        let mut path = ReportLinks::path(&tenant, &check, search.as_ref());
         if pdf {
             path.push_str("?format=pdf");
         }
@@ -89,7 +81,7 @@ async fn report(
     if user.tenant != tenant {
         return not_found();
     }
-    let Some(cfg) = tenants.get(&tenant) else {
+    let Some(cfg) = views.tenants().get(&tenant) else {
         return not_found();
     };
     let data = match store.report_data(&tenant, &check).await {
@@ -101,19 +93,22 @@ async fn report(
         }
     };
     if let Some(s) = &search {
-        if !data.searches.iter().any(|x| &x.id == s) {
+        if data.search(s).is_none() {
             return not_found();
         }
     }
+    let Some(view) = views.of(&data.check) else {
+        return not_found();
+    };
     if let Err(e) = store
         .record_access(
             &tenant,
             &check,
             &format!("user:{}", user.username),
             if pdf {
-                "report_downloaded"
+                AccessAction::ReportDownloaded
             } else {
-                "report_viewed"
+                AccessAction::ReportViewed
             },
             now_ms(),
         )
@@ -123,24 +118,17 @@ async fn report(
         tracing::error!(error = %crate::sync::error_chain(&e), "report view not recorded");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
-    let mut ctx = report_context(
-        &keyring,
-        &status,
-        cfg,
-        &tenant,
-        &check,
-        &data,
-        csrf_for_session(&token),
-    )
-    .await;
-    ctx["pdf_href"] = Value::String(match &search {
-        Some(s) => format!("/reports/{tenant}/{check}/{s}?format=pdf"),
-        None => format!("/reports/{tenant}/{check}?format=pdf"),
-    });
+    let mut ctx = report_context(&keyring, cfg, &data, &view, csrf_for_session(&token)).await;
+    ctx["pdf_href"] = Value::String(format!(
+        "{}?format=pdf",
+        ReportLinks::path(&tenant, &check, search.as_ref())
+    ));
     if pdf {
         let name = format!(
             "background-check-{}.pdf",
-            data.pageup_id
+            data.check
+                .pageup_id
+                .as_str()
                 .chars()
                 .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
                 .take(64)
@@ -212,77 +200,44 @@ fn label(key: &str) -> String {
     out
 }
 
+/// What the report page (and its PDF) shows: the check as PageUp shows it ([`CheckView`]),
+/// the candidate (national id masked to its last four digits, no birth date), and per
+/// search its result with the verified fields, comments and activity.
 async fn report_context(
     keyring: &Keyring,
-    pageup_status: &PageUpStatus,
     cfg: &crate::config::TenantConfig,
-    tenant: &str,
-    check: &str,
     data: &ReportData,
+    view: &CheckView,
     csrf: String,
 ) -> Value {
+    let check = &data.check;
     let candidate = match &data.sealed_order {
-        Some(sealed) => {
-            let place = Place {
-                tenant,
-                table: "checks",
-                column: "order_json",
-                row: check,
-            };
-            match keyring.open(place, sealed).await {
-                Ok(bytes) => serde_json::from_slice::<Value>(&bytes).ok().map(|o| {
-                    let a = &o["applicant"];
-                    let ssn = a["ssn"].as_str().unwrap_or("");
-                    let last4: String = ssn.chars().filter(char::is_ascii_digit).rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
-                    serde_json::json!({
-                        "name": format!("{} {}", a["firstName"].as_str().unwrap_or(""), a["lastName"].as_str().unwrap_or("")).trim().to_owned(),
-                        "ssn_masked": if last4.is_empty() { "—".to_owned() } else { format!("•••-••-{last4}") },
-                        "email": a["email"].as_str(),
-                        "job": o["businessContext"]["appliedJobTitle"].as_str(),
-                    })
-                }),
-                Err(e) => {
-                    tracing::error!(error = %crate::sync::error_chain(&e), "report: order does not open");
-                    None
-                }
+        Some(sealed) => match keyring.open(Place::order(&check.tenant, &check.id), sealed).await {
+            Ok(bytes) => serde_json::from_slice::<Value>(&bytes).ok().map(|o| {
+                let a = &o["applicant"];
+                let ssn = a["ssn"].as_str().unwrap_or("");
+                let last4: String = ssn.chars().filter(char::is_ascii_digit).rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
+                serde_json::json!({
+                    "name": format!("{} {}", a["firstName"].as_str().unwrap_or(""), a["lastName"].as_str().unwrap_or("")).trim().to_owned(),
+                    "ssn_masked": if last4.is_empty() { "—".to_owned() } else { format!("•••-••-{last4}") },
+                    "email": a["email"].as_str(),
+                    "job": o["businessContext"]["appliedJobTitle"].as_str(),
+                })
+            }),
+            Err(e) => {
+                tracing::error!(error = %crate::sync::error_chain(&e), "report: order does not open");
+                None
             }
-        }
+        },
         None => None,
     };
     let mut searches = Vec::new();
-    let mut statuses = Vec::new();
-    let mut all_done = !data.searches.is_empty();
-    for s in &data.searches {
-        let row = crate::store::SearchRow {
-            id: s.id.clone(),
-            search_type: s.search_type.clone(),
-            theary_search_id: None,
-            outcome: s.outcome.clone(),
-            result_outcome: s.result_outcome.clone(),
-            discrepancy: s.discrepancy,
-            reason_code: s.reason_code.clone(),
-        };
-        let view = search_view(&row, String::new());
-        let status = match s.outcome.as_str() {
-            "completed" | "action_required" => result_status(&view.outcome, cfg),
-            "cancelled" => "cancelled".to_owned(),
-            _ => {
-                all_done = false;
-                "open".to_owned()
-            }
-        };
-        if s.outcome == "completed" || s.outcome == "action_required" {
-            statuses.push(status.clone());
-        }
+    for (record, shown) in check.searches.iter().zip(&view.searches) {
+        let held = data.search(&record.id);
         let mut fields = Vec::new();
         let mut comments = None;
-        if let Some(sealed) = &s.sealed_result {
-            let place = Place {
-                tenant,
-                table: "searches",
-                column: "result",
-                row: &s.id,
-            };
+        if let Some(sealed) = held.and_then(|h| h.sealed_result.as_ref()) {
+            let place = Place::search_result(&check.tenant, &record.id);
             if let Ok(bytes) = keyring.open(place, sealed).await {
                 if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
                     let data = if body.get("data").is_some() {
@@ -309,46 +264,39 @@ async fn report_context(
                 }
             }
         }
-        let label_text = cfg
-            .checks
-            .report_types
-            .get(&s.search_type.to_ascii_uppercase())
-            .cloned()
-            .unwrap_or_else(|| format!("{} verification", s.search_type.to_ascii_lowercase()));
+        let events = held.map(|h| h.events.as_slice()).unwrap_or_default();
         searches.push(serde_json::json!({
-            "id": s.id,
-            "label": label_text,
-            "status": status,
-            "outcome": s.result_outcome.clone().unwrap_or_else(|| s.outcome.replace('_', " ")),
-            "discrepancy": s.discrepancy,
-            "reason_code": s.reason_code,
+            "id": record.id,
+            "label": shown.label,
+            "status": shown.status,
+            "outcome": record
+                .outcome
+                .as_ref()
+                .map(|o| o.as_str().to_owned())
+                .unwrap_or_else(|| record.state.as_str().replace('_', " ")),
+            "discrepancy": record.discrepancy,
+            "reason_code": record.reason_code.as_ref().map(|c| c.as_str()),
             "fields": fields,
             "comments": comments,
-            "events": s.events.iter().map(|(kind, at)| serde_json::json!({
+            "events": events.iter().map(|(kind, at)| serde_json::json!({
                 "kind": kind.trim_start_matches("verification.").replace('_', " "),
                 "at": minutes_utc(*at),
             })).collect::<Vec<_>>(),
         }));
     }
-    // The status as the recruiter knows it from PageUp, not our internal phase.
-    let status = pageup_status
-        .of(tenant, check)
-        .await
-        .unwrap_or_else(|| data.phase.clone());
-    let overall = (all_done && !statuses.is_empty())
-        .then(|| overall_status(statuses.iter().map(String::as_str), cfg));
     serde_json::json!({
-        "tenant_name": cfg.name.clone().unwrap_or_else(|| tenant.to_owned()),
+        "tenant_name": cfg.name.clone().unwrap_or_else(|| check.tenant.to_string()),
         "check": {
-            "pageup_id": data.pageup_id,
-            "reference": data.reference,
-            "status": status,
-            "reason": data.reason,
-            "created": minutes_utc(data.created_at),
-            "updated": minutes_utc(data.updated_at),
+            "pageup_id": check.pageup_id,
+            "reference": check.reference,
+            // The status as the recruiter knows it from PageUp, not our internal phase.
+            "status": view.status_words(),
+            "reason": check.reason,
+            "created": minutes_utc(check.created_at),
+            "updated": minutes_utc(check.updated_at),
         },
         "candidate": candidate,
-        "overall": overall,
+        "overall": view.overall,
         "searches": searches,
         "csrf": csrf,
     })

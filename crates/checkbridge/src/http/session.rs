@@ -329,7 +329,7 @@ async fn home(
     let name = tenants
         .get(&user.tenant)
         .and_then(|t| t.name.clone())
-        .unwrap_or_else(|| user.tenant.clone());
+        .unwrap_or_else(|| user.tenant.to_string());
     pages.render(
         "home.html",
         serde_json::json!({ "username": user.username, "tenant_name": name, "csrf": csrf_for_session(&token) }),

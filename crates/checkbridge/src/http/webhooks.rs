@@ -24,6 +24,7 @@ use theary::signature;
 use super::ApiError;
 use crate::crypto::{Keyring, Place};
 use crate::domain::events;
+use crate::domain::ids::{TenantKey, ThearySearchId};
 use crate::store::{EventRecord, Store};
 use crate::time::now_ms;
 
@@ -37,7 +38,7 @@ pub struct WebhookState {
     /// Opens the orders' webhook secrets; seals what is stored.
     pub keyring: Keyring,
     /// Keys of the tenants this service serves.
-    pub tenants: Arc<BTreeSet<String>>,
+    pub tenants: Arc<BTreeSet<TenantKey>>,
     /// How long a search may stay quiet before the reconciler asks Theary about it.
     pub reconcile_after: std::time::Duration,
     /// Counters for `/metrics`.
@@ -62,7 +63,7 @@ pub fn router(state: WebhookState) -> Router {
 
 async fn receive_typed(
     state: State<WebhookState>,
-    Path((tenant, _search_type)): Path<(String, String)>,
+    Path((tenant, _search_type)): Path<(TenantKey, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -94,7 +95,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 async fn receive(
     State(state): State<WebhookState>,
-    Path(tenant): Path<String>,
+    Path(tenant): Path<TenantKey>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -102,9 +103,9 @@ async fn receive(
     if let Some(h) = &state.health {
         if state.tenants.contains(&tenant) {
             match &result {
-                Ok(_) => h.record_webhook(&tenant, true, now_ms()),
+                Ok(_) => h.record_webhook(tenant.as_str(), true, now_ms()),
                 Err(e) if e.status == StatusCode::UNAUTHORIZED => {
-                    h.record_webhook(&tenant, false, now_ms());
+                    h.record_webhook(tenant.as_str(), false, now_ms());
                 }
                 Err(_) => {}
             }
@@ -145,11 +146,11 @@ async fn receive(
 
 async fn receive_checked(
     state: &WebhookState,
-    tenant: &str,
+    tenant: &TenantKey,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let tenant = tenant.to_owned();
+    let tenant = tenant.clone();
     let body = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -238,7 +239,11 @@ async fn receive_checked(
         )
     })?;
     if let Some(ext) = event.external_search_id() {
-        if ext != target.search_id && candidates.first().is_some_and(|c| c == &target.search_id) {
+        if target.search_id != ext
+            && candidates
+                .first()
+                .is_some_and(|c| target.search_id == c.as_str())
+        {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "search_mismatch",
@@ -263,12 +268,7 @@ async fn receive_checked(
     let mut update = events::update_for_event(&event.event, text);
     if let Some(u) = update.as_mut() {
         if let Some(result) = u.result_json.take() {
-            let place = Place {
-                tenant: &tenant,
-                table: "searches",
-                column: "result",
-                row: &target.search_id,
-            };
+            let place = Place::search_result(&tenant, &target.search_id);
             u.result_json = Some(
                 state
                     .keyring
@@ -280,19 +280,12 @@ async fn receive_checked(
     }
     let sealed_body = state
         .keyring
-        .seal(
-            Place {
-                tenant: &tenant,
-                table: "webhook_events",
-                column: "body",
-                row: &event_id,
-            },
-            text.as_bytes(),
-        )
+        .seal(Place::event_body(&tenant, &event_id), text.as_bytes())
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let event_type = event.event_type();
     let now = now_ms();
+    let theary_search_id = event.search_id().map(ThearySearchId::new);
     let record = EventRecord {
         event_id: &event_id,
         tenant: &tenant,
@@ -300,7 +293,7 @@ async fn receive_checked(
         check_id: &target.check_id,
         event_type: event_type.as_str(),
         body: &sealed_body,
-        theary_search_id: event.search_id(),
+        theary_search_id: theary_search_id.as_ref(),
     };
     let reconcile_at =
         now.saturating_add(i64::try_from(state.reconcile_after.as_millis()).unwrap_or(i64::MAX));
@@ -314,7 +307,7 @@ async fn receive_checked(
         m.inc(
             "checkbridge_webhook_events_total",
             &[
-                ("tenant", &tenant),
+                ("tenant", tenant.as_str()),
                 ("type", event_type.as_str()),
                 ("result", result),
             ],

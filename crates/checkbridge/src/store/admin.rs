@@ -2,17 +2,21 @@
 
 use sqlx::Row;
 
+use super::retention::append_access;
+use super::row;
 use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
+use crate::domain::check::{AccessAction, Phase};
+use crate::domain::ids::{CheckId, PageUpCheckId, TenantKey, ThearyOrderId};
 
 /// A check as an operator sees it in a list.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CheckSummary {
-    pub id: String,
-    pub tenant: String,
-    pub pageup_id: String,
-    pub phase: String,
-    pub reference: Option<String>,
+    pub id: CheckId,
+    pub tenant: TenantKey,
+    pub pageup_id: PageUpCheckId,
+    pub phase: Phase,
+    pub reference: Option<ThearyOrderId>,
     pub desired_version: i64,
     pub acked_version: i64,
     pub order_attempts: i64,
@@ -25,9 +29,8 @@ pub struct CheckSummary {
 /// Which checks to list; every field narrows, none set lists all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckFilter {
-    pub tenant: Option<String>,
-    /// claimed | ordered | failed | cancelled
-    pub phase: Option<String>,
+    pub tenant: Option<TenantKey>,
+    pub phase: Option<Phase>,
     /// Claimed at or after (milliseconds since the epoch).
     pub since: Option<i64>,
     /// Only checks owing an order or a PageUp update.
@@ -47,12 +50,12 @@ impl Store {
     /// A tenant's checks, newest first.
     pub async fn list_checks(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         limit: i64,
     ) -> Result<Vec<CheckSummary>, StoreError> {
         self.find_checks(
             &CheckFilter {
-                tenant: Some(tenant.to_owned()),
+                tenant: Some(tenant.clone()),
                 ..CheckFilter::default()
             },
             limit,
@@ -75,8 +78,8 @@ impl Store {
              AND ($5 = 0 OR last_error IS NOT NULL OR push_error IS NOT NULL) \
              ORDER BY created_at DESC, id LIMIT $6",
         )
-        .bind(filter.tenant.as_deref().unwrap_or_default())
-        .bind(filter.phase.as_deref().unwrap_or_default())
+        .bind(filter.tenant.as_ref().map(TenantKey::as_str).unwrap_or_default())
+        .bind(filter.phase.map(Phase::as_str).unwrap_or_default())
         .bind(filter.since.unwrap_or(0))
         .bind(i64::from(filter.owing))
         .bind(i64::from(filter.with_errors))
@@ -89,14 +92,14 @@ impl Store {
     /// One check by our id or PageUp's, within its tenant.
     pub async fn find_check(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         id: &str,
     ) -> Result<Option<CheckSummary>, StoreError> {
         let row = sqlx::query(
             "SELECT id, tenant, pageup_id, phase, reference, desired_version, acked_version, order_attempts, \
              last_error, push_error, created_at, updated_at FROM checks WHERE tenant = $1 AND (id = $2 OR pageup_id = $2)",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
@@ -105,15 +108,20 @@ impl Store {
 
     /// Makes a check's owed work due now: its order (if not yet placed) and its PageUp
     /// document (sent again even if acknowledged). Returns false for an unknown check.
-    pub async fn retry_now(&self, tenant: &str, id: &str, now: i64) -> Result<bool, StoreError> {
+    pub async fn retry_now(
+        &self,
+        tenant: &TenantKey,
+        id: &CheckId,
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let n = sqlx::query(
             "UPDATE checks SET order_due_at = CASE WHEN phase = 'claimed' THEN $1 ELSE order_due_at END, \
              desired_version = desired_version + 1, push_due_at = $1, push_attempts = 0, updated_at = $1 \
              WHERE tenant = $2 AND id = $3",
         )
         .bind(now)
-        .bind(tenant)
-        .bind(id)
+        .bind(tenant.as_str())
+        .bind(id.as_str())
         .execute_w(self)
         .await?
         .rows_affected();
@@ -124,8 +132,8 @@ impl Store {
     /// `cancelled`. Returns false when the check is unknown or already final.
     pub async fn cancel_check(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantKey,
+        id: &CheckId,
         actor: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -135,8 +143,8 @@ impl Store {
              push_due_at = $1, updated_at = $1 WHERE tenant = $2 AND id = $3 AND phase IN ('claimed', 'ordered')",
         )
         .bind(now)
-        .bind(tenant)
-        .bind(id)
+        .bind(tenant.as_str())
+        .bind(id.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -144,27 +152,28 @@ impl Store {
             sqlx::query("UPDATE searches SET outcome = 'cancelled', outcome_rank = 2, reconcile_at = NULL, updated_at = $1 \
                          WHERE check_id = $2 AND outcome_rank = 0")
                 .bind(now)
-                .bind(id)
+                .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, 'cancelled', $5)")
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(tenant)
-                .bind(id)
-                .bind(actor)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            append_access(
+                &mut tx,
+                tenant,
+                id.as_str(),
+                actor,
+                AccessAction::Cancelled,
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(n == 1)
     }
 
     /// A tenant's poll schedule and last poll error.
-    pub async fn poll_state(&self, tenant: &str) -> Result<Option<PollState>, StoreError> {
+    pub async fn poll_state(&self, tenant: &TenantKey) -> Result<Option<PollState>, StoreError> {
         let row =
             sqlx::query("SELECT next_poll_at, last_error FROM tenant_polls WHERE tenant = $1")
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(match row {
@@ -179,11 +188,11 @@ impl Store {
 
 fn summary(r: &sqlx::any::AnyRow) -> Result<CheckSummary, StoreError> {
     Ok(CheckSummary {
-        id: r.try_get("id")?,
-        tenant: r.try_get("tenant")?,
-        pageup_id: r.try_get("pageup_id")?,
-        phase: r.try_get("phase")?,
-        reference: r.try_get("reference")?,
+        id: row::text(r, "id")?,
+        tenant: row::text(r, "tenant")?,
+        pageup_id: row::text(r, "pageup_id")?,
+        phase: row::stored(r, "phase")?,
+        reference: row::opt_text(r, "reference")?,
         desired_version: r.try_get("desired_version")?,
         acked_version: r.try_get("acked_version")?,
         order_attempts: r.try_get("order_attempts")?,

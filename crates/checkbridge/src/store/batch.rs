@@ -7,7 +7,9 @@
 use tokio::sync::{mpsc, oneshot};
 
 use super::events::write_event;
-use super::{EventRecord, SearchUpdate, Store, StoreError};
+use super::{EventRecord, Store, StoreError};
+use crate::domain::check::SearchUpdate;
+use crate::domain::ids::{CheckId, SearchId, TenantKey, ThearySearchId};
 
 /// Events written together at most.
 const MAX_BATCH: usize = 256;
@@ -17,12 +19,12 @@ const QUEUE: usize = 4096;
 /// An event waiting for the batch writer, owned so it can cross to its task.
 pub(super) struct Pending {
     event_id: String,
-    tenant: String,
-    search_id: String,
-    check_id: String,
+    tenant: TenantKey,
+    search_id: SearchId,
+    check_id: CheckId,
     event_type: String,
     body: String,
-    theary_search_id: Option<String>,
+    theary_search_id: Option<ThearySearchId>,
     update: Option<SearchUpdate>,
     now: i64,
     reconcile_at: i64,
@@ -37,12 +39,12 @@ impl Pending {
     ) -> Pending {
         Pending {
             event_id: e.event_id.to_owned(),
-            tenant: e.tenant.to_owned(),
-            search_id: e.search_id.to_owned(),
-            check_id: e.check_id.to_owned(),
+            tenant: e.tenant.clone(),
+            search_id: e.search_id.clone(),
+            check_id: e.check_id.clone(),
             event_type: e.event_type.to_owned(),
             body: e.body.to_owned(),
-            theary_search_id: e.theary_search_id.map(str::to_owned),
+            theary_search_id: e.theary_search_id.cloned(),
             update: update.cloned(),
             now,
             reconcile_at,
@@ -57,7 +59,7 @@ impl Pending {
             check_id: &self.check_id,
             event_type: &self.event_type,
             body: &self.body,
-            theary_search_id: self.theary_search_id.as_deref(),
+            theary_search_id: self.theary_search_id.as_ref(),
         }
     }
 }

@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
-use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::leases::ms;
+use super::retention::append_access;
+use super::row::{self, CHECK_COLUMNS, SEARCH_COLUMNS};
 use super::writer::WriteQuery as _;
-use super::{CheckSnapshot, NewCheck, Owed, Plan, Recorded, SearchRow, Store, StoreError};
+use super::{NewCheck, Owed, Plan, Recorded, Store, StoreError};
+use crate::domain::check::{AccessAction, CheckRecord, Phase, SearchRecord, SearchState};
+use crate::domain::ids::{CheckId, PageUpCheckId, TenantKey};
 
 impl Store {
     /// Records a check claimed from PageUp with its searches and what it owes next: an order,
@@ -40,9 +43,11 @@ impl Store {
         push_lease: Option<(&str, i64)>,
     ) -> Result<Recorded, StoreError> {
         let (phase, order_json, reason, order_due, version) = match c.plan {
-            Plan::Order { order_json } => ("claimed", Some(order_json), None, Some(now), 1_i64),
+            Plan::Order { order_json } => {
+                (Phase::Claimed, Some(order_json), None, Some(now), 1_i64)
+            }
             // Version 2: `queued` first, then `failed`.
-            Plan::Failed { reason } => ("failed", None, Some(reason), None, 2),
+            Plan::Failed { reason } => (Phase::Failed, None, Some(reason), None, 2),
         };
         let mut tx = self.write().await?;
         let inserted = sqlx::query(
@@ -50,10 +55,10 @@ impl Store {
              desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12) ON CONFLICT (tenant, pageup_id) DO NOTHING",
         )
-        .bind(c.id)
-        .bind(c.tenant)
-        .bind(c.pageup_id)
-        .bind(phase)
+        .bind(c.id.as_str())
+        .bind(c.tenant.as_str())
+        .bind(c.pageup_id.as_str())
+        .bind(phase.as_str())
         .bind(reason)
         .bind(order_json)
         .bind(c.webhook_secret)
@@ -70,36 +75,40 @@ impl Store {
             for s in c.searches {
                 sqlx::query(
                     "INSERT INTO searches (id, check_id, tenant, search_type, outcome, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'open', $5)",
+                     VALUES ($1, $2, $3, $4, $5, $6)",
                 )
-                .bind(&s.id)
-                .bind(c.id)
-                .bind(c.tenant)
-                .bind(&s.search_type)
+                .bind(s.id.as_str())
+                .bind(c.id.as_str())
+                .bind(c.tenant.as_str())
+                .bind(s.search_type.as_str())
+                .bind(SearchState::Open.as_str())
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
             }
-            sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, 'service:poller', 'procured', $4)")
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(c.tenant)
-                .bind(c.id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            append_access(
+                &mut tx,
+                c.tenant,
+                c.id.as_str(),
+                "service:poller",
+                AccessAction::Procured,
+                now,
+            )
+            .await?;
             tx.commit().await?;
             return Ok(Recorded {
-                id: c.id.to_owned(),
+                id: c.id.clone(),
                 new: true,
             });
         }
-        let existing: String =
-            sqlx::query("SELECT id FROM checks WHERE tenant = $1 AND pageup_id = $2")
-                .bind(c.tenant)
-                .bind(c.pageup_id)
+        let existing: CheckId = row::text(
+            &sqlx::query("SELECT id FROM checks WHERE tenant = $1 AND pageup_id = $2")
+                .bind(c.tenant.as_str())
+                .bind(c.pageup_id.as_str())
                 .fetch_one(&mut *tx)
-                .await?
-                .try_get("id")?;
+                .await?,
+            "id",
+        )?;
         tx.commit().await?;
         Ok(Recorded {
             id: existing,
@@ -113,8 +122,8 @@ impl Store {
     /// the current document). A listing older than our acknowledgement changes nothing.
     pub async fn reclaim_if_reset(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantKey,
+        id: &CheckId,
         listed_since: i64,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -123,8 +132,8 @@ impl Store {
              WHERE tenant = $2 AND id = $3 AND acked_version > 0 AND acked_at < $4",
         )
         .bind(now)
-        .bind(tenant)
-        .bind(id)
+        .bind(tenant.as_str())
+        .bind(id.as_str())
         .bind(listed_since)
         .execute_w(self)
         .await?
@@ -133,58 +142,56 @@ impl Store {
     }
 
     /// A check's phase, only within its tenant (another tenant's id reads as absent).
-    pub async fn check_phase(&self, tenant: &str, id: &str) -> Result<Option<String>, StoreError> {
+    pub async fn check_phase(
+        &self,
+        tenant: &TenantKey,
+        id: &CheckId,
+    ) -> Result<Option<Phase>, StoreError> {
         let row = sqlx::query("SELECT phase FROM checks WHERE tenant = $1 AND id = $2")
-            .bind(tenant)
-            .bind(id)
+            .bind(tenant.as_str())
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get("phase")?),
-            None => None,
-        })
+        row.as_ref().map(|r| row::stored(r, "phase")).transpose()
     }
 
-    /// The check as its PageUp document needs it (version first, then searches).
-    pub async fn snapshot(
+    /// A check's stored state with its searches, within its tenant: what its view (and
+    /// its PageUp document) is computed from. The check's row is read before its searches,
+    /// so the state is at least as new as the version it carries.
+    pub async fn check_record(
         &self,
-        tenant: &str,
-        id: &str,
-    ) -> Result<Option<CheckSnapshot>, StoreError> {
-        let Some(r) = sqlx::query(
-            "SELECT id, tenant, pageup_id, phase, reference, reason, desired_version, acked_version \
-             FROM checks WHERE tenant = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(id)
+        tenant: &TenantKey,
+        id: &CheckId,
+    ) -> Result<Option<CheckRecord>, StoreError> {
+        let Some(r) = sqlx::query(&format!(
+            "SELECT {CHECK_COLUMNS} FROM checks WHERE tenant = $1 AND id = $2"
+        ))
+        .bind(tenant.as_str())
+        .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?
         else {
             return Ok(None);
         };
-        let searches = self.search_rows(id).await?;
-        Ok(Some(CheckSnapshot {
-            id: r.try_get("id")?,
-            tenant: r.try_get("tenant")?,
-            pageup_id: r.try_get("pageup_id")?,
-            phase: r.try_get("phase")?,
-            reference: r.try_get("reference")?,
-            reason: r.try_get("reason")?,
-            desired_version: r.try_get("desired_version")?,
-            acked_version: r.try_get("acked_version")?,
-            searches,
-        }))
+        let mut check = row::check(&r)?;
+        check.searches = self.searches_of(tenant, id).await?;
+        Ok(Some(check))
     }
 
-    pub(crate) async fn search_rows(&self, check_id: &str) -> Result<Vec<SearchRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, search_type, theary_search_id, outcome, result_outcome, discrepancy, reason_code \
-             FROM searches WHERE check_id = $1 ORDER BY search_type, id",
-        )
-        .bind(check_id)
+    /// A check's searches, within its tenant, in a stable order.
+    pub async fn searches_of(
+        &self,
+        tenant: &TenantKey,
+        check_id: &CheckId,
+    ) -> Result<Vec<SearchRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SEARCH_COLUMNS} FROM searches WHERE tenant = $1 AND check_id = $2 ORDER BY search_type, id"
+        ))
+        .bind(tenant.as_str())
+        .bind(check_id.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(search_row).collect()
+        rows.iter().map(row::search).collect()
     }
 
     /// Age in milliseconds of the oldest PageUp document still owed (0 when none).
@@ -200,9 +207,9 @@ impl Store {
     }
 
     /// Work still owed, over all tenants or one.
-    pub async fn owed(&self, tenant: Option<&str>) -> Result<Owed, StoreError> {
+    pub async fn owed(&self, tenant: Option<&TenantKey>) -> Result<Owed, StoreError> {
         let filter = "($1 = '' OR tenant = $1)";
-        let t = tenant.unwrap_or_default();
+        let t = tenant.map(TenantKey::as_str).unwrap_or_default();
         let count = |sql: String| async move {
             let r = sqlx::query(&sql).bind(t).fetch_one(&self.pool).await?;
             Ok::<i64, StoreError>(r.try_get("n")?)
@@ -227,29 +234,14 @@ impl Store {
     /// Our check id for a PageUp check, within its tenant.
     pub async fn check_id_for(
         &self,
-        tenant: &str,
-        pageup_id: &str,
-    ) -> Result<Option<String>, StoreError> {
+        tenant: &TenantKey,
+        pageup_id: &PageUpCheckId,
+    ) -> Result<Option<CheckId>, StoreError> {
         let row = sqlx::query("SELECT id FROM checks WHERE tenant = $1 AND pageup_id = $2")
-            .bind(tenant)
-            .bind(pageup_id)
+            .bind(tenant.as_str())
+            .bind(pageup_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(match row {
-            Some(r) => Some(r.try_get("id")?),
-            None => None,
-        })
+        row.as_ref().map(|r| row::text(r, "id")).transpose()
     }
-}
-
-pub(crate) fn search_row(r: &AnyRow) -> Result<SearchRow, StoreError> {
-    Ok(SearchRow {
-        id: r.try_get("id")?,
-        search_type: r.try_get("search_type")?,
-        theary_search_id: r.try_get("theary_search_id")?,
-        outcome: r.try_get("outcome")?,
-        result_outcome: r.try_get("result_outcome")?,
-        discrepancy: r.try_get::<i64, _>("discrepancy")? != 0,
-        reason_code: r.try_get("reason_code")?,
-    })
 }

@@ -2,20 +2,22 @@
 
 use sqlx::Row;
 
+use super::row;
 use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
+use crate::domain::ids::{CheckId, TenantKey};
 
 /// One logged failure.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ErrorEntry {
     /// Milliseconds since the epoch.
     pub at: i64,
-    pub tenant: String,
+    pub tenant: TenantKey,
     pub operation: String,
     pub http_status: Option<i64>,
     pub message: String,
     pub correlation: String,
-    pub check_id: Option<String>,
+    pub check_id: Option<CheckId>,
 }
 
 impl Store {
@@ -30,25 +32,29 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(uuid::Uuid::new_v4().to_string())
-        .bind(&e.tenant)
+        .bind(e.tenant.as_str())
         .bind(e.at)
         .bind(&e.operation)
         .bind(e.http_status)
         .bind(message)
         .bind(&e.correlation)
-        .bind(e.check_id.as_deref())
+        .bind(e.check_id.as_ref().map(CheckId::as_str))
         .execute_w(self)
         .await?;
         Ok(())
     }
 
     /// A tenant's failures since `since`, oldest first.
-    pub async fn errors(&self, tenant: &str, since: i64) -> Result<Vec<ErrorEntry>, StoreError> {
+    pub async fn errors(
+        &self,
+        tenant: &TenantKey,
+        since: i64,
+    ) -> Result<Vec<ErrorEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT at, tenant, operation, http_status, message, correlation, check_id FROM error_log \
              WHERE tenant = $1 AND at >= $2 ORDER BY at, id",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
@@ -56,22 +62,22 @@ impl Store {
             .map(|r| {
                 Ok(ErrorEntry {
                     at: r.try_get("at")?,
-                    tenant: r.try_get("tenant")?,
+                    tenant: row::text(r, "tenant")?,
                     operation: r.try_get("operation")?,
                     http_status: r.try_get("http_status")?,
                     message: r.try_get("message")?,
                     correlation: r.try_get("correlation")?,
-                    check_id: r.try_get("check_id")?,
+                    check_id: row::opt_text(r, "check_id")?,
                 })
             })
             .collect()
     }
 
     /// Deletes a tenant's error entries older than `before` (retention).
-    pub async fn expire_errors(&self, tenant: &str, before: i64) -> Result<u64, StoreError> {
+    pub async fn expire_errors(&self, tenant: &TenantKey, before: i64) -> Result<u64, StoreError> {
         Ok(
             sqlx::query("DELETE FROM error_log WHERE tenant = $1 AND at < $2")
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(before)
                 .execute_w(self)
                 .await?

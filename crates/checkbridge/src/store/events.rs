@@ -4,7 +4,9 @@
 
 use sqlx::AnyConnection;
 
-use super::{EventRecord, SearchUpdate, StoreError};
+use super::{EventRecord, StoreError};
+use crate::domain::check::{Phase, SearchUpdate};
+use crate::domain::ids::{SearchId, TenantKey};
 
 /// Writes one event and its effects in `tx`. False (and nothing written) for a duplicate.
 pub(super) async fn write_event(
@@ -20,8 +22,8 @@ pub(super) async fn write_event(
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
     )
     .bind(e.event_id)
-    .bind(e.tenant)
-    .bind(e.search_id)
+    .bind(e.tenant.as_str())
+    .bind(e.search_id.as_str())
     .bind(e.event_type)
     .bind(e.body)
     .bind(now)
@@ -33,15 +35,14 @@ pub(super) async fn write_event(
         return Ok(false);
     }
     if let Some(theirs) = e.theary_search_id {
-        let bare = theirs.strip_prefix("search_").unwrap_or(theirs);
         // Remember Theary's id unless another search of the tenant already holds it.
         sqlx::query(
             "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND theary_search_id IS NULL \
              AND NOT EXISTS (SELECT 1 FROM searches o WHERE o.tenant = $3 AND o.theary_search_id = $1)",
         )
-        .bind(bare)
-        .bind(e.search_id)
-        .bind(e.tenant)
+        .bind(theirs.as_str())
+        .bind(e.search_id.as_str())
+        .bind(e.tenant.as_str())
         .execute(&mut *tx)
         .await?;
     }
@@ -51,7 +52,7 @@ pub(super) async fn write_event(
     )
     .bind(now)
     .bind(reconcile_at)
-    .bind(e.search_id)
+    .bind(e.search_id.as_str())
     .execute(&mut *tx)
     .await?;
     if let Some(u) = update {
@@ -69,8 +70,8 @@ pub(super) async fn write_event(
 /// True when it moved.
 pub(super) async fn apply(
     tx: &mut AnyConnection,
-    tenant: &str,
-    search_id: &str,
+    tenant: &TenantKey,
+    search_id: &SearchId,
     u: &SearchUpdate,
     now: i64,
 ) -> Result<bool, StoreError> {
@@ -79,15 +80,15 @@ pub(super) async fn apply(
          result = COALESCE($6, result), updated_at = $7, reconcile_at = CASE WHEN $2 >= 2 THEN NULL ELSE reconcile_at END \
          WHERE id = $8 AND tenant = $9 AND outcome_rank < $2",
     )
-    .bind(u.outcome)
+    .bind(u.state.as_str())
     .bind(u.rank())
-    .bind(u.result_outcome.as_deref())
+    .bind(u.outcome.as_ref().map(|o| o.as_str().to_owned()))
     .bind(i64::from(u.discrepancy))
-    .bind(u.reason_code.as_deref())
+    .bind(u.reason_code.as_ref().map(|c| c.as_str().to_owned()))
     .bind(u.result_json.as_deref())
     .bind(now)
-    .bind(search_id)
-    .bind(tenant)
+    .bind(search_id.as_str())
+    .bind(tenant.as_str())
     .execute(&mut *tx)
     .await?
     .rows_affected()
@@ -95,10 +96,12 @@ pub(super) async fn apply(
     if moved {
         sqlx::query(
             "UPDATE checks SET desired_version = desired_version + 1, push_due_at = $1, updated_at = $1 \
-             WHERE id = (SELECT check_id FROM searches WHERE id = $2) AND phase IN ('claimed', 'ordered')",
+             WHERE id = (SELECT check_id FROM searches WHERE id = $2) AND phase IN ($3, $4)",
         )
         .bind(now)
-        .bind(search_id)
+        .bind(search_id.as_str())
+        .bind(Phase::Claimed.as_str())
+        .bind(Phase::Ordered.as_str())
         .execute(&mut *tx)
         .await?;
     }

@@ -7,12 +7,13 @@ use sqlx::Row;
 
 use super::writer::WriteQuery as _;
 use super::{Backend, Store, StoreError};
+use crate::domain::ids::TenantKey;
 
 /// One health issue, open or resolved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HealthIssue {
     pub id: String,
-    pub tenant: String,
+    pub tenant: TenantKey,
     pub kind: String,
     pub subject: String,
     pub summary: String,
@@ -36,7 +37,7 @@ const COLUMNS: &str = "id, tenant, kind, subject, summary, opened_at, last_seen_
 fn issue(r: &sqlx::any::AnyRow) -> Result<HealthIssue, sqlx::Error> {
     Ok(HealthIssue {
         id: r.try_get("id")?,
-        tenant: r.try_get("tenant")?,
+        tenant: TenantKey::new(r.try_get::<String, _>("tenant")?),
         kind: r.try_get("kind")?,
         subject: r.try_get("subject")?,
         summary: r.try_get("summary")?,
@@ -52,7 +53,7 @@ impl Store {
     /// whether its opening owes an alert.
     pub async fn open_issue(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         kind: &str,
         subject: &str,
         summary: &str,
@@ -64,7 +65,7 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5, $6, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(uuid::Uuid::new_v4().to_string())
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(kind)
         .bind(subject)
         .bind(summary)
@@ -81,7 +82,7 @@ impl Store {
             )
             .bind(summary)
             .bind(now)
-            .bind(tenant)
+            .bind(tenant.as_str())
             .bind(kind)
             .bind(subject)
             .execute_w(self)
@@ -94,7 +95,7 @@ impl Store {
     /// this call resolved it.
     pub async fn resolve_issue(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         kind: &str,
         subject: &str,
         now: i64,
@@ -106,7 +107,7 @@ impl Store {
         )
         .bind(now)
         .bind(alert.then_some(now))
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(kind)
         .bind(subject)
         .execute_w(self)
@@ -128,14 +129,14 @@ impl Store {
     /// A tenant's issues (open and resolved) opened since `since`, newest first.
     pub async fn issues_of(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         since: i64,
     ) -> Result<Vec<HealthIssue>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM health_issues WHERE tenant = $1 AND (opened_at >= $2 OR resolved_at IS NULL) \
              ORDER BY opened_at DESC, id"
         ))
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
@@ -248,9 +249,9 @@ impl Store {
         now: i64,
         owed_for: Duration,
         open_for: Duration,
-    ) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    ) -> Result<Vec<(TenantKey, i64, i64)>, StoreError> {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        let mut counts: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        let mut counts: std::collections::BTreeMap<TenantKey, (i64, i64)> = Default::default();
         let owed = sqlx::query(
             "SELECT tenant, COUNT(*) AS n FROM checks WHERE \
              (phase = 'claimed' AND order_due_at IS NOT NULL AND created_at < $1) \
@@ -260,7 +261,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         for r in owed {
-            counts.entry(r.try_get("tenant")?).or_default().0 = r.try_get("n")?;
+            counts
+                .entry(TenantKey::new(r.try_get::<String, _>("tenant")?))
+                .or_default()
+                .0 = r.try_get("n")?;
         }
         let open = sqlx::query(
             "SELECT c.tenant, COUNT(*) AS n FROM checks c WHERE c.phase = 'ordered' AND c.created_at < $1 \
@@ -270,7 +274,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         for r in open {
-            counts.entry(r.try_get("tenant")?).or_default().1 = r.try_get("n")?;
+            counts
+                .entry(TenantKey::new(r.try_get::<String, _>("tenant")?))
+                .or_default()
+                .1 = r.try_get("n")?;
         }
         Ok(counts.into_iter().map(|(t, (a, b))| (t, a, b)).collect())
     }

@@ -4,15 +4,16 @@ use sqlx::Row;
 
 use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
+use crate::domain::ids::TenantKey;
 use crate::time::now_ms;
 
 impl Store {
     /// The newest live data key version of `tenant`.
-    pub async fn current_data_key(&self, tenant: &str) -> Result<Option<i64>, StoreError> {
+    pub async fn current_data_key(&self, tenant: &TenantKey) -> Result<Option<i64>, StoreError> {
         let r = sqlx::query(
             "SELECT MAX(version) AS v FROM tenant_keys WHERE tenant = $1 AND destroyed_at IS NULL",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .fetch_one(&self.pool)
         .await?;
         Ok(r.try_get::<Option<i64>, _>("v")?)
@@ -21,7 +22,7 @@ impl Store {
     /// Stores a wrapped data key unless that version exists already.
     pub async fn insert_data_key(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         version: i64,
         master_key_id: &str,
         wrapped: &str,
@@ -30,7 +31,7 @@ impl Store {
             "INSERT INTO tenant_keys (tenant, version, master_key_id, wrapped, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant, version) DO NOTHING",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(version)
         .bind(master_key_id)
         .bind(wrapped)
@@ -43,13 +44,13 @@ impl Store {
     /// A live data key: the master key id that wrapped it and the wrapped key.
     pub async fn data_key(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         version: i64,
     ) -> Result<Option<(String, String)>, StoreError> {
         let row = sqlx::query(
             "SELECT master_key_id, wrapped FROM tenant_keys WHERE tenant = $1 AND version = $2 AND destroyed_at IS NULL",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(version)
         .fetch_optional(&self.pool)
         .await?;
@@ -60,7 +61,7 @@ impl Store {
     }
 
     /// Every live data key: tenant, version, master key id, wrapped key.
-    pub async fn data_keys(&self) -> Result<Vec<(String, i64, String, String)>, StoreError> {
+    pub async fn data_keys(&self) -> Result<Vec<(TenantKey, i64, String, String)>, StoreError> {
         let rows = sqlx::query(
             "SELECT tenant, version, master_key_id, wrapped FROM tenant_keys WHERE destroyed_at IS NULL ORDER BY tenant, version",
         )
@@ -69,7 +70,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get("tenant")?,
+                    TenantKey::new(r.try_get::<String, _>("tenant")?),
                     r.try_get("version")?,
                     r.try_get("master_key_id")?,
                     r.try_get("wrapped")?,
@@ -81,7 +82,7 @@ impl Store {
     /// Replaces a data key's wrapping, if it is still wrapped by `old_master`.
     pub async fn rewrap_data_key(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         version: i64,
         old_master: &str,
         new_master: &str,
@@ -93,7 +94,7 @@ impl Store {
         )
         .bind(new_master)
         .bind(wrapped)
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(version)
         .bind(old_master)
         .execute_w(self)
@@ -104,12 +105,12 @@ impl Store {
 
     /// Destroys every data key of `tenant`: what was sealed under them can no longer be
     /// read by anyone (crypto-shredding). Returns how many keys were destroyed.
-    pub async fn destroy_data_keys(&self, tenant: &str) -> Result<u64, StoreError> {
+    pub async fn destroy_data_keys(&self, tenant: &TenantKey) -> Result<u64, StoreError> {
         Ok(sqlx::query(
             "UPDATE tenant_keys SET wrapped = '', destroyed_at = $1 WHERE tenant = $2 AND destroyed_at IS NULL",
         )
         .bind(now_ms())
-        .bind(tenant)
+        .bind(tenant.as_str())
         .execute_w(self)
         .await?
         .rows_affected())

@@ -26,6 +26,8 @@ pub enum StoreError {
     Closed,
     #[error("the transaction holding this write failed to commit")]
     CommitFailed,
+    #[error("column {column} holds {value:?}, which this version does not know")]
+    Corrupt { column: &'static str, value: String },
 }
 
 /// Which engine is behind the pool.
@@ -54,6 +56,7 @@ pub struct Store {
 }
 
 mod batch;
+mod row;
 mod types;
 mod writer;
 pub use types::*;

@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::retention::append_access;
+use super::row;
 use super::writer::WriteQuery as _;
 use super::{OrderWork, PlacedOrder, Store, StoreError};
+use crate::domain::check::AccessAction;
+use crate::domain::ids::{CheckId, SearchId};
 
 impl Store {
     /// Leases up to `limit` checks whose order is due, for `lease_for`. Two workers never get
@@ -34,18 +38,18 @@ impl Store {
             .await?;
         let mut work = Vec::with_capacity(rows.len());
         for r in rows {
-            let id: String = r.try_get("id")?;
+            let id: CheckId = row::text(&r, "id")?;
             let search_ids = sqlx::query("SELECT id FROM searches WHERE check_id = $1 ORDER BY id")
-                .bind(&id)
+                .bind(id.as_str())
                 .fetch_all(&self.pool)
                 .await?
                 .iter()
-                .map(|s| s.try_get::<String, _>("id"))
+                .map(|s| row::text::<SearchId>(s, "id"))
                 .collect::<Result<_, _>>()?;
             work.push(OrderWork {
                 id,
-                tenant: r.try_get("tenant")?,
-                pageup_id: r.try_get("pageup_id")?,
+                tenant: row::text(&r, "tenant")?,
+                pageup_id: row::text(&r, "pageup_id")?,
                 attempts: r.try_get("order_attempts")?,
                 order_json: r.try_get("order_json")?,
                 search_ids,
@@ -58,7 +62,7 @@ impl Store {
     /// looks the order up first instead of posting blind. False when the lease was lost.
     pub async fn begin_order_attempt(
         &self,
-        id: &str,
+        id: &CheckId,
         owner: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
@@ -67,7 +71,7 @@ impl Store {
              WHERE id = $2 AND lease_owner = $3 AND order_due_at IS NOT NULL",
         )
         .bind(now)
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner)
         .execute_w(self)
         .await?
@@ -89,10 +93,10 @@ impl Store {
              lease_owner = NULL, last_error = NULL, desired_version = desired_version + 1, push_due_at = $2, updated_at = $2 \
              WHERE tenant = $3 AND id = $4 AND lease_owner = $5 AND phase = 'claimed'",
         )
-        .bind(order.reference)
+        .bind(order.reference.as_str())
         .bind(now)
-        .bind(order.tenant)
-        .bind(order.check_id)
+        .bind(order.tenant.as_str())
+        .bind(order.check_id.as_str())
         .bind(order.owner)
         .execute(&mut *tx)
         .await?
@@ -105,24 +109,25 @@ impl Store {
             "UPDATE searches SET reconcile_at = $1 WHERE check_id = $2 AND reconcile_at IS NULL",
         )
         .bind(order.reconcile_at)
-        .bind(order.check_id)
+        .bind(order.check_id.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, 'ordered', $5)")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(order.tenant)
-            .bind(order.check_id)
-            .bind(format!("service:orderer ({})", order.owner))
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        append_access(
+            &mut tx,
+            order.tenant,
+            order.check_id.as_str(),
+            &format!("service:orderer ({})", order.owner),
+            AccessAction::Ordered,
+            now,
+        )
+        .await?;
         for (ours, theirs) in order.theary_ids {
             sqlx::query(
                 "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND check_id = $3 AND theary_search_id IS NULL",
             )
-            .bind(theirs)
-            .bind(ours)
-            .bind(order.check_id)
+            .bind(theirs.as_str())
+            .bind(ours.as_str())
+            .bind(order.check_id.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -133,7 +138,7 @@ impl Store {
     /// The order cannot be placed (Theary refused it): PageUp is owed `failed` with `reason`.
     pub async fn record_order_failed(
         &self,
-        id: &str,
+        id: &CheckId,
         owner: &str,
         reason: &str,
         now: i64,
@@ -145,7 +150,7 @@ impl Store {
         )
         .bind(reason)
         .bind(now)
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner)
         .execute_w(self)
         .await?
@@ -156,7 +161,7 @@ impl Store {
     /// The order attempt failed for a reason that may pass: try again at `due_at`.
     pub async fn order_retry_later(
         &self,
-        id: &str,
+        id: &CheckId,
         owner: &str,
         error: &str,
         due_at: i64,
@@ -169,7 +174,7 @@ impl Store {
         .bind(due_at)
         .bind(error)
         .bind(now)
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner)
         .execute_w(self)
         .await?;

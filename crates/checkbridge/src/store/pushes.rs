@@ -6,8 +6,10 @@ use std::time::Duration;
 use sqlx::Row;
 
 use super::leases::ms;
+use super::row;
 use super::writer::WriteQuery as _;
 use super::{PushWork, Store, StoreError};
+use crate::domain::ids::CheckId;
 
 impl Store {
     /// Leases up to `limit` checks whose PageUp document is behind and due.
@@ -36,8 +38,8 @@ impl Store {
         rows.iter()
             .map(|r| {
                 Ok(PushWork {
-                    id: r.try_get("id")?,
-                    tenant: r.try_get("tenant")?,
+                    id: row::text(r, "id")?,
+                    tenant: row::text(r, "tenant")?,
                     attempts: r.try_get("push_attempts")?,
                 })
             })
@@ -48,7 +50,7 @@ impl Store {
     /// and no one else holds it.
     pub async fn lease_push(
         &self,
-        id: &str,
+        id: &CheckId,
         owner: &str,
         now: i64,
         lease_for: Duration,
@@ -59,7 +61,7 @@ impl Store {
         )
         .bind(now + ms(lease_for))
         .bind(owner)
-        .bind(id)
+        .bind(id.as_str())
         .bind(now)
         .execute_w(self)
         .await?
@@ -71,7 +73,7 @@ impl Store {
     /// Only the lease holder records it, and the acknowledged version never goes down.
     pub async fn ack_push(
         &self,
-        id: &str,
+        id: &CheckId,
         owner: &str,
         version: i64,
         now: i64,
@@ -83,7 +85,7 @@ impl Store {
         )
         .bind(version)
         .bind(now)
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner)
         .execute_w(self)
         .await?;
@@ -93,7 +95,7 @@ impl Store {
     /// The push failed: try again at `due_at`, remembering why.
     pub async fn push_retry_later(
         &self,
-        id: &str,
+        id: &CheckId,
         owner: &str,
         error: &str,
         due_at: i64,
@@ -104,7 +106,7 @@ impl Store {
         )
         .bind(error)
         .bind(due_at)
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner)
         .execute_w(self)
         .await?;
@@ -112,11 +114,11 @@ impl Store {
     }
 
     /// Gives a push lease back without trying (the work was not this worker's to do).
-    pub async fn release_push(&self, id: &str, owner: &str) -> Result<(), StoreError> {
+    pub async fn release_push(&self, id: &CheckId, owner: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE checks SET push_lease_until = NULL, push_lease_owner = NULL WHERE id = $1 AND push_lease_owner = $2",
         )
-        .bind(id)
+        .bind(id.as_str())
         .bind(owner)
         .execute_w(self)
         .await?;

@@ -3,57 +3,80 @@
 
 use sqlx::Row;
 
+use super::row;
 use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
+use crate::domain::check::AccessAction;
+use crate::domain::ids::{CheckId, TenantKey};
 
 /// One entry of the access record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AccessRecord {
-    pub tenant: String,
-    pub check_id: String,
+    pub tenant: TenantKey,
+    /// The check (`*` for what concerns the whole tenant).
+    pub check_id: CheckId,
     pub actor: String,
-    pub action: String,
+    pub action: AccessAction,
     /// Milliseconds since the epoch.
     pub at: i64,
+}
+
+/// Appends to the access record inside the transaction `tx` (the access record is always
+/// written with the change it records).
+pub(super) async fn append_access(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantKey,
+    check_id: &str,
+    actor: &str,
+    action: AccessAction,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(tenant.as_str())
+        .bind(check_id)
+        .bind(actor)
+        .bind(action.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 impl Store {
     /// Appends to the access record.
     pub async fn record_access(
         &self,
-        tenant: &str,
-        check_id: &str,
+        tenant: &TenantKey,
+        check_id: &CheckId,
         actor: &str,
-        action: &str,
+        action: AccessAction,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(tenant)
-            .bind(check_id)
-            .bind(actor)
-            .bind(action)
-            .bind(now)
-            .execute_w(self)
-            .await?;
+        let mut w = self.write().await?;
+        append_access(&mut w, tenant, check_id.as_str(), actor, action, now).await?;
+        w.commit().await?;
         Ok(())
     }
 
     /// A tenant's access record, oldest first.
-    pub async fn access_records(&self, tenant: &str) -> Result<Vec<AccessRecord>, StoreError> {
+    pub async fn access_records(
+        &self,
+        tenant: &TenantKey,
+    ) -> Result<Vec<AccessRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT tenant, check_id, actor, action, at FROM access_log WHERE tenant = $1 ORDER BY at, id",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
                 Ok(AccessRecord {
-                    tenant: r.try_get("tenant")?,
-                    check_id: r.try_get("check_id")?,
+                    tenant: row::text(r, "tenant")?,
+                    check_id: row::text(r, "check_id")?,
                     actor: r.try_get("actor")?,
-                    action: r.try_get("action")?,
+                    action: row::stored(r, "action")?,
                     at: r.try_get("at")?,
                 })
             })
@@ -64,22 +87,22 @@ impl Store {
     /// no search without a result) and last changed before `before`.
     pub async fn purge_due(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         before: i64,
         limit: i64,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<CheckId>, StoreError> {
         let rows = sqlx::query(
             "SELECT id FROM checks c WHERE tenant = $1 AND pii_purged_at IS NULL AND updated_at < $2 \
              AND order_due_at IS NULL AND desired_version = acked_version \
              AND NOT EXISTS (SELECT 1 FROM searches s WHERE s.check_id = c.id AND s.outcome_rank = 0 AND c.phase = 'ordered') \
              ORDER BY updated_at LIMIT $3",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(before)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+        rows.iter().map(|r| row::text(r, "id")).collect()
     }
 
     /// Removes a finished check's candidate data (the order, the webhook secret, stored
@@ -87,8 +110,8 @@ impl Store {
     /// (ids, statuses, outcome codes) is kept.
     pub async fn purge_check(
         &self,
-        tenant: &str,
-        check_id: &str,
+        tenant: &TenantKey,
+        check_id: &CheckId,
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
@@ -97,8 +120,8 @@ impl Store {
              WHERE tenant = $2 AND id = $3 AND pii_purged_at IS NULL",
         )
         .bind(now)
-        .bind(tenant)
-        .bind(check_id)
+        .bind(tenant.as_str())
+        .bind(check_id.as_str())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -107,24 +130,26 @@ impl Store {
             return Ok(false);
         }
         sqlx::query("UPDATE searches SET result = NULL WHERE tenant = $1 AND check_id = $2")
-            .bind(tenant)
-            .bind(check_id)
+            .bind(tenant.as_str())
+            .bind(check_id.as_str())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "UPDATE webhook_events SET body = '' WHERE tenant = $1 AND search_id IN (SELECT id FROM searches WHERE check_id = $2)",
         )
-        .bind(tenant)
-        .bind(check_id)
+        .bind(tenant.as_str())
+        .bind(check_id.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, 'service:retention', 'purged', $4)")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(tenant)
-            .bind(check_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        append_access(
+            &mut tx,
+            tenant,
+            check_id.as_str(),
+            "service:retention",
+            AccessAction::Purged,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -132,12 +157,12 @@ impl Store {
     /// Deletes a tenant's access records older than `before`. Returns how many.
     pub async fn expire_access_records(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         before: i64,
     ) -> Result<u64, StoreError> {
         Ok(
             sqlx::query("DELETE FROM access_log WHERE tenant = $1 AND at < $2")
-                .bind(tenant)
+                .bind(tenant.as_str())
                 .bind(before)
                 .execute_w(self)
                 .await?
@@ -148,7 +173,7 @@ impl Store {
     /// Shreds a tenant that leaves: its data keys are destroyed first (so whatever a backup
     /// still holds can never be read), then its rows are deleted. The access record keeps
     /// one entry saying so. Returns how many checks were deleted.
-    pub async fn shred_tenant(&self, tenant: &str, now: i64) -> Result<u64, StoreError> {
+    pub async fn shred_tenant(&self, tenant: &TenantKey, now: i64) -> Result<u64, StoreError> {
         self.destroy_data_keys(tenant).await?;
         let mut tx = self.write().await?;
         for sql in [
@@ -157,23 +182,29 @@ impl Store {
             "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE tenant = $1)",
             "DELETE FROM users WHERE tenant = $1",
         ] {
-            sqlx::query(sql).bind(tenant).execute(&mut *tx).await?;
+            sqlx::query(sql)
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         let checks = sqlx::query("DELETE FROM checks WHERE tenant = $1")
-            .bind(tenant)
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected();
         sqlx::query("DELETE FROM tenant_polls WHERE tenant = $1")
-            .bind(tenant)
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, '*', 'operator:cli', 'tenant_shredded', $3)")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(tenant)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        append_access(
+            &mut tx,
+            tenant,
+            "*",
+            "operator:cli",
+            AccessAction::TenantShredded,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(checks)
     }

@@ -5,35 +5,35 @@
 use sqlx::Row;
 
 use super::batch::Pending;
-use super::checks::search_row;
 use super::events::{apply, write_event};
+use super::row;
 use super::writer::WriteQuery as _;
-use super::{
-    Backend, EventRecord, ReconcileWork, SearchRow, SearchUpdate, Store, StoreError, WebhookTarget,
-};
+use super::{Backend, EventRecord, ReconcileWork, Store, StoreError, WebhookTarget};
+use crate::domain::check::SearchUpdate;
+use crate::domain::ids::{CheckId, SearchId, TenantKey, ThearySearchId};
 
 impl Store {
     /// The search an incoming event is about, by our id (`externalSearchId`) or by Theary's
     /// search id (with or without its `search_` prefix), within `tenant` only.
     pub async fn webhook_target(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         search_ref: &str,
     ) -> Result<Option<WebhookTarget>, StoreError> {
-        let bare = search_ref.strip_prefix("search_").unwrap_or(search_ref);
+        let theirs = ThearySearchId::new(search_ref);
         let row = sqlx::query(
             "SELECT s.id, s.check_id, c.webhook_secret FROM searches s JOIN checks c ON c.id = s.check_id \
              WHERE s.tenant = $1 AND (s.id = $2 OR s.theary_search_id = $3) AND c.pii_purged_at IS NULL",
         )
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(search_ref)
-        .bind(bare)
+        .bind(theirs.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(match row {
             Some(r) => Some(WebhookTarget {
-                search_id: r.try_get("id")?,
-                check_id: r.try_get("check_id")?,
+                search_id: row::text(&r, "id")?,
+                check_id: row::text(&r, "check_id")?,
                 secret: r.try_get("webhook_secret")?,
             }),
             None => None,
@@ -52,12 +52,12 @@ impl Store {
     /// Events stored for a search, oldest first (event id and type).
     pub async fn webhook_events(
         &self,
-        tenant: &str,
-        search_id: &str,
+        tenant: &TenantKey,
+        search_id: &SearchId,
     ) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query("SELECT event_id, event_type FROM webhook_events WHERE tenant = $1 AND search_id = $2 ORDER BY received_at, event_id")
-            .bind(tenant)
-            .bind(search_id)
+            .bind(tenant.as_str())
+            .bind(search_id.as_str())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -108,10 +108,10 @@ impl Store {
     /// Applies a search's move found by the reconciler. True when it moved forward.
     pub async fn apply_search_update(
         &self,
-        tenant: &str,
-        search_id: &str,
+        tenant: &TenantKey,
+        search_id: &SearchId,
         update: &SearchUpdate,
-        theary_search_id: Option<&str>,
+        theary_search_id: Option<&ThearySearchId>,
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
@@ -120,9 +120,9 @@ impl Store {
                 "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND tenant = $3 AND theary_search_id IS NULL \
                  AND NOT EXISTS (SELECT 1 FROM searches o WHERE o.tenant = $3 AND o.theary_search_id = $1)",
             )
-            .bind(theirs)
-            .bind(search_id)
-            .bind(tenant)
+            .bind(theirs.as_str())
+            .bind(search_id.as_str())
+            .bind(tenant.as_str())
             .execute(&mut *tx)
             .await?;
         }
@@ -155,44 +155,26 @@ impl Store {
         .bind(limit)
         .fetch_all_w(self)
         .await?;
-        let mut ids: Vec<String> = rows
+        let mut ids: Vec<CheckId> = rows
             .iter()
-            .map(|r| r.try_get("check_id"))
+            .map(|r| row::text(r, "check_id"))
             .collect::<Result<_, _>>()?;
         ids.sort();
         ids.dedup();
         let mut work = Vec::with_capacity(ids.len());
         for id in ids {
             let r = sqlx::query("SELECT tenant, reference FROM checks WHERE id = $1")
-                .bind(&id)
+                .bind(id.as_str())
                 .fetch_one(&self.pool)
                 .await?;
-            let reference: Option<String> = r.try_get("reference")?;
-            if let Some(reference) = reference {
+            if let Some(reference) = row::opt_text(&r, "reference")? {
                 work.push(ReconcileWork {
                     check_id: id,
-                    tenant: r.try_get("tenant")?,
+                    tenant: row::text(&r, "tenant")?,
                     reference,
                 });
             }
         }
         Ok(work)
-    }
-
-    /// A check's searches, within its tenant.
-    pub async fn searches_of(
-        &self,
-        tenant: &str,
-        check_id: &str,
-    ) -> Result<Vec<SearchRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, search_type, theary_search_id, outcome, result_outcome, discrepancy, reason_code \
-             FROM searches WHERE tenant = $1 AND check_id = $2 ORDER BY search_type, id",
-        )
-        .bind(tenant)
-        .bind(check_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(search_row).collect()
     }
 }

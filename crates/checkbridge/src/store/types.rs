@@ -1,10 +1,17 @@
-//! What goes in and out of the store.
+//! What goes in and out of the store, in the domain's types (ids, phases, search states);
+//! the store turns them into text and back through one mapping (`store::row`).
+
+use theary::wire::SearchType;
+
+use crate::domain::ids::{
+    CheckId, PageUpCheckId, SearchId, TenantKey, ThearyOrderId, ThearySearchId,
+};
 
 /// Result of recording a claimed check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recorded {
     /// Our id for the check.
-    pub id: String,
+    pub id: CheckId,
     /// False when the check was already recorded (a repeat of the same claim).
     pub new: bool,
 }
@@ -12,8 +19,8 @@ pub struct Recorded {
 /// A search planned for a check; its id is ours, sent as `externalSearchId`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSearch {
-    pub id: String,
-    pub search_type: String,
+    pub id: SearchId,
+    pub search_type: SearchType,
 }
 
 /// What a newly claimed check owes next.
@@ -37,9 +44,9 @@ impl std::fmt::Debug for Plan<'_> {
 /// A check just claimed from PageUp.
 #[derive(Clone, Copy)]
 pub struct NewCheck<'a> {
-    pub id: &'a str,
-    pub tenant: &'a str,
-    pub pageup_id: &'a str,
+    pub id: &'a CheckId,
+    pub tenant: &'a TenantKey,
+    pub pageup_id: &'a PageUpCheckId,
     pub webhook_secret: &'a str,
     pub searches: &'a [NewSearch],
     pub plan: Plan<'a>,
@@ -59,14 +66,14 @@ impl std::fmt::Debug for NewCheck<'_> {
 /// An order Theary accepted, as the orderer records it.
 #[derive(Debug, Clone, Copy)]
 pub struct PlacedOrder<'a> {
-    pub tenant: &'a str,
-    pub check_id: &'a str,
+    pub tenant: &'a TenantKey,
+    pub check_id: &'a CheckId,
     /// The lease holder recording it.
     pub owner: &'a str,
     /// Theary's verificationOrderId.
-    pub reference: &'a str,
+    pub reference: &'a ThearyOrderId,
     /// Theary's search ids by our search id, where known.
-    pub theary_ids: &'a [(String, String)],
+    pub theary_ids: &'a [(SearchId, ThearySearchId)],
     /// When the reconciler should first look at the searches if no event arrives.
     pub reconcile_at: i64,
 }
@@ -74,8 +81,8 @@ pub struct PlacedOrder<'a> {
 /// What the webhook receiver needs to verify an event for a search. `Debug` hides the secret.
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookTarget {
-    pub search_id: String,
-    pub check_id: String,
+    pub search_id: SearchId,
+    pub check_id: CheckId,
     pub secret: String,
 }
 
@@ -92,14 +99,14 @@ impl std::fmt::Debug for WebhookTarget {
 /// A check leased for ordering.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OrderWork {
-    pub id: String,
-    pub tenant: String,
-    pub pageup_id: String,
+    pub id: CheckId,
+    pub tenant: TenantKey,
+    pub pageup_id: PageUpCheckId,
     /// POSTs started before this one; more than zero means one may have reached Theary.
     pub attempts: i64,
     pub order_json: Option<String>,
     /// Our search ids (`externalSearchId`s), to look a possibly placed order up by.
-    pub search_ids: Vec<String>,
+    pub search_ids: Vec<SearchId>,
 }
 
 impl std::fmt::Debug for OrderWork {
@@ -116,71 +123,22 @@ impl std::fmt::Debug for OrderWork {
 /// A check whose PageUp document is owed, leased for pushing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushWork {
-    pub id: String,
-    pub tenant: String,
+    pub id: CheckId,
+    pub tenant: TenantKey,
     pub attempts: i64,
-}
-
-/// A search as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchRow {
-    pub id: String,
-    pub search_type: String,
-    pub theary_search_id: Option<String>,
-    pub outcome: String,
-    pub result_outcome: Option<String>,
-    pub discrepancy: bool,
-    pub reason_code: Option<String>,
-}
-
-/// A consistent view of a check for computing its PageUp document: the version is read
-/// before the searches, so the document is at least as new as the version it acknowledges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CheckSnapshot {
-    pub id: String,
-    pub tenant: String,
-    pub pageup_id: String,
-    pub phase: String,
-    pub reference: Option<String>,
-    pub reason: Option<String>,
-    pub desired_version: i64,
-    pub acked_version: i64,
-    pub searches: Vec<SearchRow>,
-}
-
-/// A search's move forward, from an event or from the reconciler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchUpdate {
-    /// `action_required`, `completed` or `cancelled`.
-    pub outcome: &'static str,
-    pub result_outcome: Option<String>,
-    pub discrepancy: bool,
-    pub reason_code: Option<String>,
-    /// The event data worth keeping for the report (JSON).
-    pub result_json: Option<String>,
-}
-
-impl SearchUpdate {
-    /// Searches only move forward: open (0) < action required (1) < terminal (2).
-    pub fn rank(&self) -> i64 {
-        match self.outcome {
-            "action_required" => 1,
-            _ => 2,
-        }
-    }
 }
 
 /// A verified webhook event, to be stored once.
 #[derive(Clone, Copy)]
 pub struct EventRecord<'a> {
     pub event_id: &'a str,
-    pub tenant: &'a str,
-    pub search_id: &'a str,
-    pub check_id: &'a str,
+    pub tenant: &'a TenantKey,
+    pub search_id: &'a SearchId,
+    pub check_id: &'a CheckId,
     pub event_type: &'a str,
     pub body: &'a str,
     /// Theary's search id named in the event, to remember it.
-    pub theary_search_id: Option<&'a str>,
+    pub theary_search_id: Option<&'a ThearySearchId>,
 }
 
 impl std::fmt::Debug for EventRecord<'_> {
@@ -197,9 +155,9 @@ impl std::fmt::Debug for EventRecord<'_> {
 /// Open searches of an ordered check that have been quiet too long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReconcileWork {
-    pub check_id: String,
-    pub tenant: String,
-    pub reference: String,
+    pub check_id: CheckId,
+    pub tenant: TenantKey,
+    pub reference: ThearyOrderId,
 }
 
 /// Work still owed, for health checks and tests.

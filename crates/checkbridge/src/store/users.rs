@@ -2,15 +2,18 @@
 
 use sqlx::Row;
 
+use super::row::{self, CHECK_COLUMNS};
 use super::writer::WriteQuery as _;
 use super::{Store, StoreError};
+use crate::domain::check::CheckRecord;
+use crate::domain::ids::{CheckId, SearchId, TenantKey};
 
 /// A signed-in reader.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionUser {
     pub user_id: String,
     /// The reader's tenant; `*` for an operator.
-    pub tenant: String,
+    pub tenant: TenantKey,
     pub username: String,
     /// `reader` (its tenant's reports) or `operator` (the operator page, no reports).
     pub role: String,
@@ -26,7 +29,7 @@ impl Store {
     /// Adds a reader to `tenant`. False when the user name is taken.
     pub async fn create_user(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         username: &str,
         password_hash: &str,
         now: i64,
@@ -38,7 +41,7 @@ impl Store {
     /// Adds a user with `role` (`reader` of `tenant`, or `operator` with tenant `*`).
     pub async fn create_user_with_role(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         username: &str,
         password_hash: &str,
         role: &str,
@@ -49,7 +52,7 @@ impl Store {
              ON CONFLICT (username) DO NOTHING",
         )
         .bind(uuid::Uuid::new_v4().to_string())
-        .bind(tenant)
+        .bind(tenant.as_str())
         .bind(username)
         .bind(password_hash)
         .bind(now)
@@ -64,7 +67,7 @@ impl Store {
     pub async fn user_for_login(
         &self,
         username: &str,
-    ) -> Result<Option<(String, String, String)>, StoreError> {
+    ) -> Result<Option<(String, TenantKey, String)>, StoreError> {
         let row = sqlx::query(
             "SELECT id, tenant, password_hash FROM users WHERE username = $1 AND disabled_at IS NULL",
         )
@@ -74,7 +77,7 @@ impl Store {
         Ok(match row {
             Some(r) => Some((
                 r.try_get("id")?,
-                r.try_get("tenant")?,
+                row::text(&r, "tenant")?,
                 r.try_get("password_hash")?,
             )),
             None => None,
@@ -115,7 +118,7 @@ impl Store {
         Ok(match row {
             Some(r) => Some(SessionUser {
                 user_id: r.try_get("id")?,
-                tenant: r.try_get("tenant")?,
+                tenant: row::text(&r, "tenant")?,
                 username: r.try_get("username")?,
                 role: r.try_get("role")?,
             }),
@@ -131,63 +134,53 @@ impl Store {
         Ok(())
     }
 
-    /// What the report page shows of a check: the sealed order (None once purged), and per
-    /// search its sealed result and its events (type, received at).
+    /// What the report page shows of a check: its state, the sealed order (None once
+    /// purged), and per search its sealed result and its events (type, received at).
     pub async fn report_data(
         &self,
-        tenant: &str,
-        check_id: &str,
+        tenant: &TenantKey,
+        check_id: &CheckId,
     ) -> Result<Option<ReportData>, StoreError> {
-        let Some(c) = sqlx::query(
-            "SELECT pageup_id, phase, reference, reason, order_json, created_at, updated_at FROM checks WHERE tenant = $1 AND id = $2",
-        )
-        .bind(tenant)
-        .bind(check_id)
+        let Some(c) = sqlx::query(&format!(
+            "SELECT {CHECK_COLUMNS}, order_json FROM checks WHERE tenant = $1 AND id = $2"
+        ))
+        .bind(tenant.as_str())
+        .bind(check_id.as_str())
         .fetch_optional(&self.pool)
         .await?
         else {
             return Ok(None);
         };
-        let rows = sqlx::query(
-            "SELECT id, search_type, outcome, result_outcome, discrepancy, reason_code, result, updated_at \
-             FROM searches WHERE tenant = $1 AND check_id = $2 ORDER BY search_type, id",
-        )
-        .bind(tenant)
-        .bind(check_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut searches = Vec::with_capacity(rows.len());
-        for r in rows {
-            let id: String = r.try_get("id")?;
+        let mut check = row::check(&c)?;
+        check.searches = self.searches_of(tenant, check_id).await?;
+        let mut searches = Vec::with_capacity(check.searches.len());
+        for s in &check.searches {
+            let sealed_result =
+                sqlx::query("SELECT result FROM searches WHERE tenant = $1 AND id = $2")
+                    .bind(tenant.as_str())
+                    .bind(s.id.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("result")?;
             let events = sqlx::query(
                 "SELECT event_type, received_at FROM webhook_events WHERE tenant = $1 AND search_id = $2 ORDER BY received_at, event_id",
             )
-            .bind(tenant)
-            .bind(&id)
+            .bind(tenant.as_str())
+            .bind(s.id.as_str())
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(|e| Ok((e.try_get("event_type")?, e.try_get("received_at")?)))
             .collect::<Result<Vec<(String, i64)>, StoreError>>()?;
             searches.push(ReportSearch {
-                id,
-                search_type: r.try_get("search_type")?,
-                outcome: r.try_get("outcome")?,
-                result_outcome: r.try_get("result_outcome")?,
-                discrepancy: r.try_get::<i64, _>("discrepancy")? != 0,
-                reason_code: r.try_get("reason_code")?,
-                sealed_result: r.try_get("result")?,
+                id: s.id.clone(),
+                sealed_result,
                 events,
             });
         }
         Ok(Some(ReportData {
-            pageup_id: c.try_get("pageup_id")?,
-            phase: c.try_get("phase")?,
-            reference: c.try_get("reference")?,
-            reason: c.try_get("reason")?,
             sealed_order: c.try_get("order_json")?,
-            created_at: c.try_get("created_at")?,
-            updated_at: c.try_get("updated_at")?,
+            check,
             searches,
         }))
     }
@@ -196,34 +189,41 @@ impl Store {
 /// A check as its report needs it (sealed fields still sealed).
 #[derive(Clone)]
 pub struct ReportData {
-    pub pageup_id: String,
-    pub phase: String,
-    pub reference: Option<String>,
-    pub reason: Option<String>,
+    pub check: CheckRecord,
     pub sealed_order: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    /// What each search holds beyond its state, in the order of `check.searches`.
     pub searches: Vec<ReportSearch>,
 }
 
 impl std::fmt::Debug for ReportData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReportData")
-            .field("pageup_id", &self.pageup_id)
-            .field("phase", &self.phase)
+            .field("check", &self.check)
             .finish_non_exhaustive()
     }
 }
 
-/// One search of a report.
-#[derive(Debug, Clone)]
+impl ReportData {
+    /// What `search` holds beyond its state.
+    pub fn search(&self, search: &SearchId) -> Option<&ReportSearch> {
+        self.searches.iter().find(|s| &s.id == search)
+    }
+}
+
+/// What one search of a report holds beyond its state.
+#[derive(Clone)]
 pub struct ReportSearch {
-    pub id: String,
-    pub search_type: String,
-    pub outcome: String,
-    pub result_outcome: Option<String>,
-    pub discrepancy: bool,
-    pub reason_code: Option<String>,
+    pub id: SearchId,
     pub sealed_result: Option<String>,
+    /// Webhook events received (type, when), oldest first.
     pub events: Vec<(String, i64)>,
+}
+
+impl std::fmt::Debug for ReportSearch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportSearch")
+            .field("id", &self.id)
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
 }

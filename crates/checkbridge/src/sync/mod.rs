@@ -26,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Roles, TenantConfig};
 use crate::crypto::{CryptoError, Keyring};
+use crate::domain::ids::{CheckId, TenantKey};
+use crate::domain::view::ReportLinks;
 use crate::store::{Store, StoreError};
 
 /// Why a step of a loop could not be done (an outbound failure is not one: it is recorded
@@ -54,7 +56,7 @@ const IDLE: Duration = Duration::from_millis(200);
 /// A tenant with its connection settings resolved once.
 #[derive(Debug)]
 pub(crate) struct TenantRt {
-    pub key: String,
+    pub key: TenantKey,
     pub cfg: TenantConfig,
     pub pageup: PageUpTenant,
     pub theary: ThearyConfig,
@@ -72,9 +74,10 @@ pub(crate) struct Inner {
     pub keyring: Keyring,
     pub pageup: PageUpClient,
     pub theary: ThearyClient,
-    pub tenants: BTreeMap<String, Arc<TenantRt>>,
+    pub tenants: BTreeMap<TenantKey, Arc<TenantRt>>,
     pub owner: String,
     pub public_base_url: String,
+    pub links: ReportLinks,
     pub reconcile_after: Duration,
     pub concurrency: usize,
     pub lookup_pages: u32,
@@ -83,7 +86,7 @@ pub(crate) struct Inner {
     pub wake_orderer: Arc<Notify>,
     pub wake_pusher: Arc<Notify>,
     /// Tenants this process is polling now (the store's lease keeps other replicas out).
-    pub polling: Mutex<HashSet<String>>,
+    pub polling: Mutex<HashSet<TenantKey>>,
     /// What the health monitor has seen of calls and webhooks.
     pub health: Arc<crate::health::Monitor>,
     pub alerts: crate::config::AlertsConfig,
@@ -104,9 +107,9 @@ impl Engine {
             .iter()
             .map(|(key, cfg)| {
                 (
-                    key.clone(),
+                    TenantKey::new(key.clone()),
                     Arc::new(TenantRt {
-                        key: key.clone(),
+                        key: TenantKey::new(key.clone()),
                         pageup: cfg.pageup_tenant(),
                         theary: cfg.theary_config(),
                         cfg: cfg.clone(),
@@ -125,6 +128,7 @@ impl Engine {
                 tenants,
                 owner: s.instance(),
                 public_base_url: s.public_base_url.trim_end_matches('/').to_owned(),
+                links: ReportLinks::new(&s.public_base_url),
                 reconcile_after: Duration::from_secs(s.reconcile_after_secs),
                 concurrency: usize::try_from(s.concurrency).unwrap_or(1).max(1),
                 lookup_pages: u32::try_from(s.order_lookup_pages)
@@ -162,20 +166,24 @@ impl Engine {
     /// Records how a call for `tenant` ended, for health issues.
     pub(crate) fn observe(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         partner: &'static str,
         operation: &str,
         outcome: &crate::health::Outcome,
     ) {
-        self.inner
-            .health
-            .record(tenant, partner, operation, outcome, crate::time::now_ms());
+        self.inner.health.record(
+            tenant.as_str(),
+            partner,
+            operation,
+            outcome,
+            crate::time::now_ms(),
+        );
     }
 
     /// Records how a PageUp call for `tenant` ended, for health issues.
     pub(crate) fn observe_pageup<T>(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         operation: &str,
         r: &Result<T, pageup::Error>,
     ) {
@@ -194,7 +202,7 @@ impl Engine {
     /// Records how a Theary call for `tenant` ended, for health issues.
     pub(crate) fn observe_theary<T>(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         operation: &str,
         r: &Result<T, theary::Error>,
     ) {
@@ -234,8 +242,13 @@ impl Engine {
     }
 
     /// Keys of the configured tenants.
-    pub fn tenant_keys(&self) -> impl Iterator<Item = &str> {
-        self.inner.tenants.keys().map(String::as_str)
+    pub fn tenant_keys(&self) -> impl Iterator<Item = &TenantKey> {
+        self.inner.tenants.keys()
+    }
+
+    /// Where report links point.
+    pub fn links(&self) -> &ReportLinks {
+        &self.inner.links
     }
 
     /// How long a search may stay quiet before the reconciler looks.
@@ -257,7 +270,7 @@ impl Engine {
         }
         self.inner
             .store
-            .ensure_tenants(self.inner.tenants.keys().map(String::as_str))
+            .ensure_tenants(self.inner.tenants.keys())
             .await
     }
 
@@ -337,45 +350,30 @@ impl Engine {
     /// A failure to record is itself only logged: it must not stop the work.
     pub(crate) async fn log_failure(
         &self,
-        tenant: &str,
+        tenant: &TenantKey,
         operation: &str,
         http_status: Option<u16>,
         message: String,
-        check_id: Option<&str>,
+        check_id: Option<&CheckId>,
     ) {
         let entry = crate::store::ErrorEntry {
             at: crate::time::now_ms(),
-            tenant: tenant.to_owned(),
+            tenant: tenant.clone(),
             operation: operation.to_owned(),
             http_status: http_status.map(i64::from),
             message,
             correlation: check_id
-                .map(str::to_owned)
+                .map(|c| c.as_str().to_owned())
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-            check_id: check_id.map(str::to_owned),
+            check_id: check_id.cloned(),
         };
         if let Err(e) = self.inner.store.log_error(&entry).await {
-            tracing::error!(tenant, operation, error = %error_chain(&e), "error log unavailable");
+            tracing::error!(%tenant, operation, error = %error_chain(&e), "error log unavailable");
         }
     }
 
-    pub(crate) fn tenant(&self, key: &str) -> Option<&Arc<TenantRt>> {
+    pub(crate) fn tenant(&self, key: &TenantKey) -> Option<&Arc<TenantRt>> {
         self.inner.tenants.get(key)
-    }
-
-    /// Link to a search's report (or, with no search, the check's overall report). Check
-    /// ids are random UUIDs, and the page behind the link asks for a login.
-    pub(crate) fn report_link(
-        &self,
-        tenant: &str,
-        check_id: &str,
-        search_id: Option<&str>,
-    ) -> String {
-        let base = &self.inner.public_base_url;
-        match search_id {
-            Some(s) => format!("{base}/reports/{tenant}/{check_id}/{s}"),
-            None => format!("{base}/reports/{tenant}/{check_id}"),
-        }
     }
 }
 

@@ -10,6 +10,7 @@ use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
+use crate::domain::ids::TenantKey;
 use crate::health::{kind, Verdict};
 use crate::store::{AlertWork, HealthIssue};
 use crate::time::now_ms;
@@ -54,7 +55,14 @@ impl Engine {
             match f.verdict {
                 Verdict::Open { summary } => {
                     if store
-                        .open_issue(&f.tenant, f.kind, &f.subject, &summary, now, alert)
+                        .open_issue(
+                            &TenantKey::new(f.tenant.clone()),
+                            f.kind,
+                            &f.subject,
+                            &summary,
+                            now,
+                            alert,
+                        )
                         .await?
                     {
                         tracing::warn!(tenant = %f.tenant, kind = f.kind, subject = %f.subject, summary = %summary, "health issue opened");
@@ -64,7 +72,13 @@ impl Engine {
                 Verdict::Resolve => {
                     if is_open(&f.tenant, f.kind, &f.subject)
                         && store
-                            .resolve_issue(&f.tenant, f.kind, &f.subject, now, alert)
+                            .resolve_issue(
+                                &TenantKey::new(f.tenant.clone()),
+                                f.kind,
+                                &f.subject,
+                                now,
+                                alert,
+                            )
                             .await?
                     {
                         tracing::info!(tenant = %f.tenant, kind = f.kind, subject = %f.subject, "health issue resolved");
@@ -80,7 +94,7 @@ impl Engine {
         let owed_for = Duration::from_secs(cfg.stuck_owed_minutes.saturating_mul(60));
         let open_for = Duration::from_secs(cfg.stuck_open_days.saturating_mul(86_400));
         let stuck = store.stuck_checks(now, owed_for, open_for).await?;
-        let mut still: HashSet<(String, &str)> = HashSet::new();
+        let mut still: HashSet<(TenantKey, &str)> = HashSet::new();
         for (tenant, owed, long_open) in &stuck {
             for (subject, n, summary) in [
                 (

@@ -9,6 +9,7 @@ use theary::Error as ThearyError;
 
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
 use crate::crypto::Place;
+use crate::domain::ids::{SearchId, ThearyOrderId, ThearySearchId};
 use crate::domain::mapping::theary_rejection_reason;
 use crate::store::{OrderWork, PlacedOrder};
 use crate::time::now_ms;
@@ -17,7 +18,7 @@ use crate::time::now_ms;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ordered {
     /// Theary holds the order under this reference.
-    Placed(String),
+    Placed(ThearyOrderId),
     /// Theary refused it; PageUp will show `failed`.
     Refused,
     /// Not now; tried again later.
@@ -46,7 +47,7 @@ impl Engine {
             };
             self.inner.metrics.inc(
                 "checkbridge_orders_total",
-                &[("tenant", &w.tenant), ("result", label)],
+                &[("tenant", w.tenant.as_str()), ("result", label)],
             );
         }
         result
@@ -82,12 +83,7 @@ impl Engine {
         let attempt = u32::try_from(w.attempts)
             .unwrap_or(u32::MAX)
             .saturating_add(1);
-        let place = Place {
-            tenant: &w.tenant,
-            table: "checks",
-            column: "order_json",
-            row: &w.id,
-        };
+        let place = Place::order(&w.tenant, &w.id);
         let order_json = match self.inner.keyring.open(place, sealed).await {
             Ok(json) => json,
             Err(e) => {
@@ -183,14 +179,14 @@ impl Engine {
     async fn find_existing(
         &self,
         theary: &theary::ThearyConfig,
-        search_ids: &[String],
+        search_ids: &[SearchId],
     ) -> Result<Option<theary::wire::CreateOrderResponse>, ThearyError> {
         let Some(first) = search_ids.first() else {
             return Ok(None);
         };
         self.inner
             .theary
-            .find_by_external_search_id(theary, first, self.inner.lookup_pages)
+            .find_by_external_search_id(theary, first.as_str(), self.inner.lookup_pages)
             .await
     }
 
@@ -199,15 +195,12 @@ impl Engine {
         w: &OrderWork,
         created: &theary::wire::CreateOrderResponse,
     ) -> Result<Ordered, SyncError> {
-        let reference = created.verification_order_id.clone();
+        let reference = ThearyOrderId::new(created.verification_order_id.clone());
         // Which Theary search is which is only certain with one search; the others are
         // learned from their events or from the reconciler's read.
-        let theary_ids: Vec<(String, String)> =
+        let theary_ids: Vec<(SearchId, ThearySearchId)> =
             match (w.search_ids.as_slice(), created.search_ids.as_slice()) {
-                ([ours], [theirs]) => vec![(
-                    ours.clone(),
-                    theirs.strip_prefix("search_").unwrap_or(theirs).to_owned(),
-                )],
+                ([ours], [theirs]) => vec![(ours.clone(), ThearySearchId::new(theirs))],
                 _ => Vec::new(),
             };
         let now = now_ms();

@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::push::Pushed;
 use super::{backoff, error_chain, ms, Engine, SyncError, TenantRt, IDLE, LEASE};
 use crate::crypto::Place;
+use crate::domain::ids::{CheckId, PageUpCheckId, SearchId, TenantKey};
 use crate::domain::mapping::{build_order, search_types, OrderContext};
 use crate::store::{NewCheck, NewSearch, Plan};
 use crate::time::now_ms;
@@ -119,7 +120,7 @@ impl Engine {
 
     /// Polls one tenant now, if no one else is: GET, record, claim, and again while pages
     /// come back full. Errors talking to PageUp end the poll and are reported, not returned.
-    pub async fn poll_tenant(&self, key: &str) -> Result<PollReport, SyncError> {
+    pub async fn poll_tenant(&self, key: &TenantKey) -> Result<PollReport, SyncError> {
         let mut report = PollReport::default();
         let Some(t) = self.tenant(key).cloned() else {
             report.error = Some(format!("tenant {key} is not configured"));
@@ -154,7 +155,7 @@ impl Engine {
                         .await;
                     self.inner.metrics.inc(
                         "checkbridge_polls_total",
-                        &[("tenant", key), ("result", "error")],
+                        &[("tenant", key.as_str()), ("result", "error")],
                     );
                     report.error = Some(e.to_string());
                     break;
@@ -163,7 +164,7 @@ impl Engine {
             report.pages += 1;
             self.inner.metrics.inc(
                 "checkbridge_polls_total",
-                &[("tenant", key), ("result", "ok")],
+                &[("tenant", key.as_str()), ("result", "ok")],
             );
             let full = page.len() >= PAGE_SIZE;
             // The checks of a page are claimed together: PageUp lists the next page only
@@ -212,20 +213,26 @@ impl Engine {
         inv: &Invitation,
         listed_since: i64,
     ) -> Result<Option<bool>, SyncError> {
-        let Some(pageup_id) = inv.id.as_deref().map(str::trim).filter(|s| !s.is_empty()) else {
+        let Some(pageup_id) = inv
+            .id
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(PageUpCheckId::from)
+        else {
             tracing::warn!(tenant = %t.key, "PageUp listed a check without an id; it cannot be claimed");
             return Ok(None);
         };
         let store = &self.inner.store;
         let now = now_ms();
-        let check_id = uuid::Uuid::new_v4().to_string();
+        let check_id = CheckId::random();
         let secret = webhook_secret();
         let types = search_types(inv, &t.cfg);
         let searches: Vec<NewSearch> = types
             .iter()
             .map(|ty| NewSearch {
-                id: uuid::Uuid::new_v4().to_string(),
-                search_type: ty.as_str().to_owned(),
+                id: SearchId::random(),
+                search_type: ty.clone(),
             })
             .collect();
         // Built here, once: every attempt then sends the same order.
@@ -233,8 +240,8 @@ impl Engine {
             let key_of = |ty: &theary::wire::SearchType| {
                 searches
                     .iter()
-                    .find(|s| s.search_type == ty.as_str())
-                    .map(|s| s.id.clone())
+                    .find(|s| &s.search_type == ty)
+                    .map(|s| s.id.as_str().to_owned())
                     .unwrap_or_default()
             };
             let ctx = OrderContext {
@@ -252,20 +259,14 @@ impl Engine {
                 Err(m) => Err(m.reason_for_fail()),
             }
         };
-        let place = |column| Place {
-            tenant: &t.key,
-            table: "checks",
-            column,
-            row: &check_id,
-        };
         let keyring = &self.inner.keyring;
         let sealed_secret = keyring
-            .seal(place("webhook_secret"), secret.as_bytes())
+            .seal(Place::webhook_secret(&t.key, &check_id), secret.as_bytes())
             .await?;
         let sealed_order = match &built {
             Ok(order_json) => Some(
                 keyring
-                    .seal(place("order_json"), order_json.as_bytes())
+                    .seal(Place::order(&t.key, &check_id), order_json.as_bytes())
                     .await?,
             ),
             Err(_) => None,
@@ -286,7 +287,7 @@ impl Engine {
                 &NewCheck {
                     id: &check_id,
                     tenant: &t.key,
-                    pageup_id,
+                    pageup_id: &pageup_id,
                     webhook_secret: &sealed_secret,
                     searches: searches_kept,
                     plan,
@@ -299,13 +300,13 @@ impl Engine {
         if recorded.new {
             self.inner
                 .metrics
-                .inc("checkbridge_claims_total", &[("tenant", &t.key)]);
+                .inc("checkbridge_claims_total", &[("tenant", t.key.as_str())]);
             match &built {
                 Ok(_) => {
-                    tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")
+                    tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")
                 }
                 Err(reason) => {
-                    tracing::info!(tenant = %t.key, pageup_id, check = %recorded.id, "check claimed; it cannot be ordered as it stands");
+                    tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, "check claimed; it cannot be ordered as it stands");
                     // PageUp support will ask why: the reason names fields, never values.
                     self.log_failure(
                         &t.key,
@@ -330,7 +331,7 @@ impl Engine {
             .reclaim_if_reset(&t.key, &recorded.id, listed_since, now)
             .await?
         {
-            tracing::warn!(tenant = %t.key, pageup_id, check = %recorded.id, "PageUp shows a check we hold as pending again; claiming it again");
+            tracing::warn!(tenant = %t.key, %pageup_id, check = %recorded.id, "PageUp shows a check we hold as pending again; claiming it again");
         }
         self.push_check(&t.key, &recorded.id).await?;
         Ok(Some(false))
@@ -340,7 +341,7 @@ impl Engine {
 /// Marks a tenant as being polled by this process until dropped.
 struct Polling {
     engine: Engine,
-    key: String,
+    key: TenantKey,
 }
 
 impl Drop for Polling {

@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use pageup::{CheckStatus, StatusDocument};
+use pageup::CheckStatus;
 
 use super::{backoff, error_chain, Engine, SyncError, LEASE};
-use crate::domain::events::search_view;
-use crate::domain::status::{desired_document, Phase};
-use crate::store::CheckSnapshot;
+use crate::domain::check::CheckRecord;
+use crate::domain::ids::{CheckId, TenantKey};
+use crate::domain::view::{next_document, view, CheckView};
 use crate::time::now_ms;
 
 /// Outcome of one push attempt.
@@ -40,7 +40,7 @@ impl Engine {
 
     /// Pushes one check now if it owes PageUp a document, until PageUp is current (the
     /// poller's immediate claim). A check another worker holds is left to it.
-    pub async fn push_check(&self, tenant: &str, id: &str) -> Result<Pushed, SyncError> {
+    pub async fn push_check(&self, tenant: &TenantKey, id: &CheckId) -> Result<Pushed, SyncError> {
         let mut last = Pushed::Nothing;
         // A claim that is also a failure owes two documents (`queued`, then `failed`).
         for _ in 0..3 {
@@ -63,13 +63,13 @@ impl Engine {
     /// Pushes a check whose push lease this replica holds.
     pub(super) async fn push_leased(
         &self,
-        tenant: &str,
-        id: &str,
+        tenant: &TenantKey,
+        id: &CheckId,
         attempts: i64,
     ) -> Result<Pushed, SyncError> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
-        let Some(snap) = store.snapshot(tenant, id).await? else {
+        let Some(snap) = store.check_record(tenant, id).await? else {
             return Ok(Pushed::Nothing);
         };
         let Some(t) = self.tenant(tenant).cloned() else {
@@ -82,11 +82,11 @@ impl Engine {
             store.release_push(id, owner).await?;
             return Ok(Pushed::Nothing);
         }
-        let (doc, version) = self.document(&snap, &t.cfg);
+        let (doc, version) = next_document(&snap, &view(&snap, &self.inner.links, &t.cfg));
         let sent = self
             .inner
             .pageup
-            .update_status(&t.pageup, &snap.pageup_id, &doc)
+            .update_status(&t.pageup, snap.pageup_id.as_str(), &doc)
             .await;
         self.observe_pageup(tenant, "pageup.update", &sent);
         match sent {
@@ -95,12 +95,12 @@ impl Engine {
                 self.inner.metrics.inc(
                     "checkbridge_pageup_updates_total",
                     &[
-                        ("tenant", tenant),
+                        ("tenant", tenant.as_str()),
                         ("status", doc.status.as_str()),
                         ("result", "ok"),
                     ],
                 );
-                tracing::info!(tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), version, "PageUp status updated");
+                tracing::info!(%tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), version, "PageUp status updated");
                 if version < snap.desired_version {
                     self.inner.wake_pusher.notify_one();
                 }
@@ -123,14 +123,14 @@ impl Engine {
                 };
                 let level_error = !e.is_transient();
                 if level_error {
-                    tracing::error!(tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), error = %e, "PageUp refused a status update");
+                    tracing::error!(%tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), error = %e, "PageUp refused a status update");
                 } else {
-                    tracing::warn!(tenant, check = %id, pageup_id = %snap.pageup_id, error = %error_chain(&e), "PageUp status update failed; will retry");
+                    tracing::warn!(%tenant, check = %id, pageup_id = %snap.pageup_id, error = %error_chain(&e), "PageUp status update failed; will retry");
                 }
                 self.inner.metrics.inc(
                     "checkbridge_pageup_updates_total",
                     &[
-                        ("tenant", tenant),
+                        ("tenant", tenant.as_str()),
                         ("status", doc.status.as_str()),
                         ("result", "error"),
                     ],
@@ -151,63 +151,20 @@ impl Engine {
         }
     }
 
-    /// The document PageUp should hold, and the version it acknowledges. Until PageUp has
-    /// acknowledged the claim, the claim (`queued`) comes first.
-    /// The status the check has in PageUp once every owed update has landed, in words
-    /// (`in progress`, `completed`...), for operators and report readers.
-    pub async fn pageup_status(&self, tenant: &str, id: &str) -> Result<Option<String>, SyncError> {
+    /// The view of a check as it stands (everyone reads this: the report page, the
+    /// operator page, `checks show`): None for a check or tenant this replica does not know.
+    pub async fn check_view(
+        &self,
+        tenant: &TenantKey,
+        id: &CheckId,
+    ) -> Result<Option<(CheckRecord, CheckView)>, SyncError> {
         let Some(t) = self.tenant(tenant).cloned() else {
             return Ok(None);
         };
-        let Some(mut snap) = self.inner.store.snapshot(tenant, id).await? else {
+        let Some(check) = self.inner.store.check_record(tenant, id).await? else {
             return Ok(None);
         };
-        snap.acked_version = snap.acked_version.max(1);
-        let (doc, _) = self.document(&snap, &t.cfg);
-        Ok(Some(match doc.status.as_str() {
-            "inprogress" => "in progress".to_owned(),
-            other => other.to_owned(),
-        }))
-    }
-
-    fn document(
-        &self,
-        snap: &CheckSnapshot,
-        cfg: &crate::config::TenantConfig,
-    ) -> (StatusDocument, i64) {
-        if snap.acked_version == 0 {
-            return (
-                StatusDocument {
-                    status: CheckStatus::Queued,
-                    reference_number: String::new(),
-                    reason_for_fail: String::new(),
-                    results: Vec::new(),
-                },
-                1,
-            );
-        }
-        let phase = match snap.phase.as_str() {
-            "ordered" => Phase::Ordered {
-                reference: snap.reference.clone().unwrap_or_default(),
-            },
-            "failed" => Phase::Failed {
-                reference: snap.reference.clone(),
-                reason: snap.reason.clone().unwrap_or_default(),
-            },
-            "cancelled" => Phase::Cancelled {
-                reference: snap.reference.clone(),
-            },
-            _ => Phase::Claimed,
-        };
-        let views: Vec<_> = snap
-            .searches
-            .iter()
-            .map(|s| search_view(s, self.report_link(&snap.tenant, &snap.id, Some(&s.id))))
-            .collect();
-        let overall = self.report_link(&snap.tenant, &snap.id, None);
-        (
-            desired_document(&phase, &views, &overall, cfg),
-            snap.desired_version,
-        )
+        let v = view(&check, &self.inner.links, &t.cfg);
+        Ok(Some((check, v)))
     }
 }

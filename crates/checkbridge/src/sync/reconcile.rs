@@ -5,6 +5,7 @@
 use super::{error_chain, Engine, SyncError};
 use crate::crypto::Place;
 use crate::domain::events::update_for_search;
+use crate::domain::ids::ThearySearchId;
 use crate::store::ReconcileWork;
 use crate::time::now_ms;
 
@@ -30,7 +31,11 @@ impl Engine {
         let Some(t) = self.tenant(&w.tenant).cloned() else {
             return Ok(0);
         };
-        let read = self.inner.theary.searches(&t.theary, &w.reference).await;
+        let read = self
+            .inner
+            .theary
+            .searches(&t.theary, w.reference.as_str())
+            .await;
         self.observe_theary(&w.tenant, "theary.searches", &read);
         let theirs = match read {
             Ok(s) => s,
@@ -50,10 +55,10 @@ impl Engine {
         let ours = self.inner.store.searches_of(&w.tenant, &w.check_id).await?;
         let mut moved = 0;
         for s in &theirs {
-            let bare = s.id.strip_prefix("search_").unwrap_or(&s.id);
+            let theirs = ThearySearchId::new(&s.id);
             let Some(mine) = ours.iter().find(|o| {
                 s.external_search_id.as_deref() == Some(o.id.as_str())
-                    || o.theary_search_id.as_deref() == Some(bare)
+                    || o.theary_search_id.as_ref() == Some(&theirs)
             }) else {
                 continue;
             };
@@ -61,25 +66,20 @@ impl Engine {
                 continue;
             };
             if let Some(result) = update.result_json.take() {
-                let place = Place {
-                    tenant: &w.tenant,
-                    table: "searches",
-                    column: "result",
-                    row: &mine.id,
-                };
+                let place = Place::search_result(&w.tenant, &mine.id);
                 update.result_json = Some(self.inner.keyring.seal(place, result.as_bytes()).await?);
             }
             if self
                 .inner
                 .store
-                .apply_search_update(&w.tenant, &mine.id, &update, Some(bare), now_ms())
+                .apply_search_update(&w.tenant, &mine.id, &update, Some(&theirs), now_ms())
                 .await?
             {
-                tracing::info!(tenant = %w.tenant, check = %w.check_id, search = %mine.id, outcome = update.outcome, "search moved by reconciliation (its webhook did not arrive)");
+                tracing::info!(tenant = %w.tenant, check = %w.check_id, search = %mine.id, state = %update.state, "search moved by reconciliation (its webhook did not arrive)");
                 moved += 1;
                 self.inner.metrics.inc(
                     "checkbridge_reconciled_searches_total",
-                    &[("tenant", &w.tenant)],
+                    &[("tenant", w.tenant.as_str())],
                 );
             }
         }

@@ -222,9 +222,11 @@ async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(add_reader(store, "acme", "riley", "a long enough password")
-        .await
-        .unwrap());
+    assert!(
+        add_reader(store, &"acme".into(), "riley", "a long enough password")
+            .await
+            .unwrap()
+    );
 
     let driver = Driver::start(&chromedriver).await;
     let browser = Session::open(&driver, &chromium).await;

@@ -49,7 +49,7 @@ async fn refused_credentials_open_an_issue_that_resolves_after_sustained_success
             body: Some(serde_json::json!({ "error": "invalid_client" })),
             ..FaultRule::default()
         });
-        let report = engine.poll_tenant("acme").await.unwrap();
+        let report = engine.poll_tenant(&"acme".into()).await.unwrap();
         assert!(report.error.is_some());
         let step = engine.monitor_step().await.unwrap();
         assert_eq!((step.opened, step.alerts_sent), (1, 1), "{step:?}");
@@ -94,10 +94,20 @@ async fn refused_credentials_open_an_issue_that_resolves_after_sustained_success
         // Credentials fixed: a few good polls are not enough, five in a row are.
         lab.pageup.state.faults().clear();
         for _ in 0..4 {
-            assert!(engine.poll_tenant("acme").await.unwrap().error.is_none());
+            assert!(engine
+                .poll_tenant(&"acme".into())
+                .await
+                .unwrap()
+                .error
+                .is_none());
         }
         assert_eq!(engine.monitor_step().await.unwrap().resolved, 0);
-        assert!(engine.poll_tenant("acme").await.unwrap().error.is_none());
+        assert!(engine
+            .poll_tenant(&"acme".into())
+            .await
+            .unwrap()
+            .error
+            .is_none());
         let step = engine.monitor_step().await.unwrap();
         assert_eq!((step.resolved, step.alerts_sent), (1, 1), "{step:?}");
         assert!(store.open_issues().await.unwrap().is_empty());

@@ -155,7 +155,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             "nothing moved"
         );
         let refused: Vec<i64> = store
-            .errors("acme", 0)
+            .errors(&"acme".into(), 0)
             .await
             .unwrap()
             .into_iter()
@@ -168,7 +168,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             "refusals are in acme's error log"
         );
         assert!(store
-            .errors("globex", 0)
+            .errors(&"globex".into(), 0)
             .await
             .unwrap()
             .iter()
@@ -208,8 +208,8 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
         );
         let (status, _) = post(&http, &url, late.clone(), &signed(&late, "late-1")).await;
         assert_eq!(status, 200);
-        let rows = store.searches_of("acme", &check).await.unwrap();
-        assert_eq!(rows[0].outcome, "completed");
+        let rows = store.searches_of(&"acme".into(), &check).await.unwrap();
+        assert_eq!(rows[0].state.as_str(), "completed");
         // Without a session, a real check, another tenant's path and a made-up id all lead
         // to the login page alike, and say nothing of the check.
         let no_redirects = reqwest::Client::builder()

@@ -18,7 +18,7 @@ async fn full_pages_are_drained_at_once_and_429_is_honoured() {
             .map(|i| app.seed("acme", Scenario::Clean, i))
             .collect();
 
-        let report = engine.poll_tenant("acme").await.unwrap();
+        let report = engine.poll_tenant(&"acme".into()).await.unwrap();
         assert_eq!(
             (report.pages, report.claimed, report.error),
             (3, 12, None),
@@ -38,19 +38,19 @@ async fn full_pages_are_drained_at_once_and_429_is_honoured() {
             .due_tenants(now_ms() + 1_000, 10)
             .await
             .unwrap()
-            .contains(&"acme".to_owned()));
+            .contains(&"acme".into()));
 
         // Another poller holds the tenant: this one stays out.
         assert!(store
             .lease_tenant_poll(
-                "globex",
+                &"globex".into(),
                 "another-replica",
                 now_ms(),
                 Duration::from_secs(60)
             )
             .await
             .unwrap());
-        assert!(engine.poll_tenant("globex").await.unwrap().skipped);
+        assert!(engine.poll_tenant(&"globex".into()).await.unwrap().skipped);
 
         // PageUp asks for patience: the next poll waits as long as it says.
         lab.pageup.state.faults().add(FaultRule {
@@ -62,7 +62,7 @@ async fn full_pages_are_drained_at_once_and_429_is_honoured() {
             ..FaultRule::default()
         });
         let before = now_ms();
-        let report = engine.poll_tenant("initech").await.unwrap();
+        let report = engine.poll_tenant(&"initech".into()).await.unwrap();
         assert!(report.error.is_some());
         let due = |at: i64| {
             let store = store.clone();
@@ -71,7 +71,7 @@ async fn full_pages_are_drained_at_once_and_429_is_honoured() {
                     .due_tenants(at, 10)
                     .await
                     .unwrap()
-                    .contains(&"initech".to_owned())
+                    .contains(&"initech".into())
             }
         };
         assert!(!due(before + 35_000).await, "not before Retry-After");

@@ -39,14 +39,14 @@ async fn a_theary_refusal_reaches_the_recruiter_in_their_words() {
     let statuses: Vec<&str> = view.history.iter().map(|h| h.to.as_str()).collect();
     assert_eq!(statuses, ["queued", "failed"]);
     // The refusal is in the tenant's error log, as PageUp support would receive it.
-    let errors = store.errors("acme", 0).await.unwrap();
+    let errors = store.errors(&"acme".into(), 0).await.unwrap();
     let e = errors
         .iter()
         .find(|e| e.operation == "theary.order")
         .unwrap();
     assert_eq!(e.http_status, Some(400));
     assert!(e.message.contains("applicant.ssn"), "{e:?}");
-    assert!(e.check_id.is_some() && e.correlation == *e.check_id.as_ref().unwrap());
+    assert!(e.check_id.is_some() && e.correlation == e.check_id.as_ref().unwrap().as_str());
     let csv =
         checkbridge::admin::errorlog::render(&errors, checkbridge::admin::errorlog::Format::Csv)
             .unwrap();

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use checkbridge::crypto::{CryptoError, Place};
+use checkbridge::domain::ids::TenantKey;
 use checkbridge::time::now_ms;
 use checkbridge_lab::testing::{TestApp, TestDb};
 use checkbridge_lab::{LabOptions, Scenario};
@@ -37,11 +38,15 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
         )
         .await;
         let engine = running.engine.clone();
-        let (t0, first) = (seeded[0].0, &seeded[0].1);
-        let check = store.check_id_for(t0, first).await.unwrap().unwrap();
+        let (t0, first) = (&TenantKey::from(seeded[0].0), &seeded[0].1);
+        let check = store
+            .check_id_for(t0, &first.as_str().into())
+            .await
+            .unwrap()
+            .unwrap();
         let search = store.searches_of(t0, &check).await.unwrap()[0].id.clone();
         let sealed_secret = store
-            .webhook_target(t0, &search)
+            .webhook_target(t0, search.as_str())
             .await
             .unwrap()
             .unwrap()
@@ -54,19 +59,26 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
         let r = engine.purge_step(now_ms() + 731 * DAY).await.unwrap();
         assert_eq!(r.checks, seeded.len());
         assert!(
-            store.webhook_target(t0, &search).await.unwrap().is_none(),
+            store
+                .webhook_target(t0, search.as_str())
+                .await
+                .unwrap()
+                .is_none(),
             "a purged check takes no more events"
         );
         let records = store.access_records(t0).await.unwrap();
         for action in ["procured", "ordered", "purged"] {
             assert_eq!(
-                records.iter().filter(|r| r.action == action).count(),
+                records
+                    .iter()
+                    .filter(|r| r.action.as_str() == action)
+                    .count(),
                 3,
                 "{action}: {records:?}"
             );
         }
         assert_eq!(
-            lab.pageup_check(t0, first).unwrap().status,
+            lab.pageup_check(t0.as_str(), first).unwrap().status,
             "completed",
             "PageUp keeps its result"
         );
@@ -75,7 +87,7 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
         assert!(r.records >= 6, "{r:?}");
         let left = store.access_records(t0).await.unwrap();
         assert!(
-            left.iter().all(|r| r.action == "purged"),
+            left.iter().all(|r| r.action.as_str() == "purged"),
             "the purge records are younger: {left:?}"
         );
         engine
@@ -85,56 +97,44 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
         assert!(store.access_records(t0).await.unwrap().is_empty());
 
         // Globex leaves: its keys are destroyed, its rows deleted, and old ciphertext is dead.
+        let globex = TenantKey::from("globex");
         let g = store
-            .check_id_for("globex", &seeded[3].1)
+            .check_id_for(&"globex".into(), &seeded[3].1.as_str().into())
             .await
             .unwrap()
             .unwrap();
-        let g_search = store.searches_of("globex", &g).await.unwrap()[0].id.clone();
+        let g_search = store.searches_of(&"globex".into(), &g).await.unwrap()[0]
+            .id
+            .clone();
         let g_sealed = engine
             .keyring()
-            .seal(
-                Place {
-                    tenant: "globex",
-                    table: "checks",
-                    column: "order_json",
-                    row: &g,
-                },
-                b"copy kept in a backup",
-            )
+            .seal(Place::order(&globex, &g), b"copy kept in a backup")
             .await
             .unwrap();
-        assert_eq!(store.shred_tenant("globex", now_ms()).await.unwrap(), 3);
-        engine.keyring().forget("globex");
+        assert_eq!(store.shred_tenant(&globex, now_ms()).await.unwrap(), 3);
+        engine.keyring().forget(&globex);
         let opened = engine
             .keyring()
-            .open(
-                Place {
-                    tenant: "globex",
-                    table: "checks",
-                    column: "order_json",
-                    row: &g,
-                },
-                &g_sealed,
-            )
+            .open(Place::order(&globex, &g), &g_sealed)
             .await;
         assert!(
             matches!(opened, Err(CryptoError::NoDataKey(_))),
             "{opened:?}"
         );
         assert!(store
-            .webhook_target("globex", &g_search)
+            .webhook_target(&globex, g_search.as_str())
             .await
             .unwrap()
             .is_none());
         assert_eq!(
             store
-                .access_records("globex")
+                .access_records(&globex)
                 .await
                 .unwrap()
                 .last()
                 .unwrap()
-                .action,
+                .action
+                .as_str(),
             "tenant_shredded"
         );
         // The other tenant is untouched by the shredding.

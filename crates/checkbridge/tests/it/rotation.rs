@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use checkbridge::crypto::{Key, Keyring, MasterKeys, Place};
+use checkbridge::domain::ids::TenantKey;
 use checkbridge_lab::testing::{TestApp, TestDb};
 use checkbridge_lab::{LabOptions, Scenario};
 use secrecy::ExposeSecret as _;
@@ -33,12 +34,17 @@ async fn the_master_key_rotates_under_a_running_service() {
     app.start().await;
     let store = app.store.clone();
     all_completed(&app, &ids).await;
-    let check = store.check_id_for("acme", &ids[0]).await.unwrap().unwrap();
-    let search = store.searches_of("acme", &check).await.unwrap()[0]
+    let acme = TenantKey::from("acme");
+    let check = store
+        .check_id_for(&acme, &ids[0].as_str().into())
+        .await
+        .unwrap()
+        .unwrap();
+    let search = store.searches_of(&"acme".into(), &check).await.unwrap()[0]
         .id
         .clone();
     let sealed = store
-        .webhook_target("acme", &search)
+        .webhook_target(&acme, search.as_str())
         .await
         .unwrap()
         .unwrap()
@@ -58,7 +64,7 @@ async fn the_master_key_rotates_under_a_running_service() {
     // The old key is gone from the configuration: everything still opens.
     config.service.master_key = Some(new.clone().into());
     app.start_with(&config).await;
-    let place = Place::webhook_secret("acme", &check);
+    let place = Place::webhook_secret(&acme, &check);
     assert!(app.engine().keyring().open(place, &sealed).await.is_ok());
     ids.push(app.seed("acme", Scenario::Clean, 4));
     all_completed(&app, &ids).await;

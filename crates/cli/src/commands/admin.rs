@@ -11,6 +11,9 @@ use pageup::{CheckStatus, Limits, PageUpClient, StatusDocument};
 use theary::ThearyClient;
 
 use checkbridge::config::{Config, TenantConfig};
+use checkbridge::domain::check::{AccessAction, Phase};
+use checkbridge::domain::ids::TenantKey;
+use checkbridge::domain::view::{view, ReportLinks};
 use checkbridge::store::Store;
 use checkbridge::time::now_ms;
 
@@ -130,10 +133,12 @@ pub enum PageUpCommand {
     },
 }
 
-fn tenant<'a>(config: &'a Config, key: &str) -> anyhow::Result<&'a TenantConfig> {
+/// The tenant named on the command line, with its configuration.
+fn tenant<'a>(config: &'a Config, key: &str) -> anyhow::Result<(TenantKey, &'a TenantConfig)> {
     config
         .tenants
         .get(key)
+        .map(|t| (TenantKey::from(key), t))
         .ok_or_else(|| anyhow::anyhow!("tenant {key:?} is not configured (tenants.{key})"))
 }
 
@@ -164,12 +169,13 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             owing,
             errors,
         } => {
-            tenant(&config, &key)?;
-            if let Some(p) = &phase {
-                if !["claimed", "ordered", "failed", "cancelled"].contains(&p.as_str()) {
-                    anyhow::bail!("--phase {p:?}: use claimed, ordered, failed or cancelled");
-                }
-            }
+            let (key, _) = tenant(&config, &key)?;
+            let phase = match phase.as_deref() {
+                None => None,
+                Some(p) => Some(Phase::parse(p).ok_or_else(|| {
+                    anyhow::anyhow!("--phase {p:?}: use claimed, ordered, failed or cancelled")
+                })?),
+            };
             let since = match since.as_deref() {
                 None => None,
                 Some(text) => Some(
@@ -212,12 +218,21 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             }
         }
         ChecksCommand::Show { tenant: key, check } => {
-            tenant(&config, &key)?;
+            let (key, cfg) = tenant(&config, &key)?;
             let store = open_store(&config).await?;
             let c = store
                 .find_check(&key, &check)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
+            let record = store
+                .check_record(&key, &c.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("check {} went away while reading it", c.id))?;
+            let shown = view(
+                &record,
+                &ReportLinks::new(&config.service.public_base_url),
+                cfg,
+            );
             writeln!(
                 out,
                 "check {} (PageUp {}) in tenant {}",
@@ -225,9 +240,10 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             )?;
             writeln!(
                 out,
-                "  phase {}, Theary order {}",
+                "  PageUp status {} (once every owed update has landed), phase {}, Theary order {}",
+                shown.status_words(),
                 c.phase,
-                c.reference.as_deref().unwrap_or("-")
+                c.reference.as_ref().map_or("-", |r| r.as_str())
             )?;
             writeln!(
                 out,
@@ -249,21 +265,26 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                     writeln!(out, "  last {what} error: {e}")?;
                 }
             }
-            for s in store.searches_of(&key, &c.id).await? {
+            for (s, v) in record.searches.iter().zip(&shown.searches) {
                 writeln!(
                     out,
-                    "  search {} {}: {}{}{}",
+                    "  search {} {}: {}{}{} -> PageUp {}",
                     s.search_type,
                     s.id,
-                    s.outcome,
-                    s.result_outcome
+                    s.state,
+                    s.outcome
+                        .as_ref()
                         .map(|o| format!(" {o}"))
                         .unwrap_or_default(),
-                    if s.discrepancy { " (discrepancy)" } else { "" }
+                    if s.discrepancy { " (discrepancy)" } else { "" },
+                    v.status
                 )?;
                 for (event, kind) in store.webhook_events(&key, &s.id).await? {
                     writeln!(out, "    event {kind} {event}")?;
                 }
+            }
+            if let Some(overall) = &shown.overall {
+                writeln!(out, "  overall result {overall}")?;
             }
             for r in store
                 .access_records(&key)
@@ -277,7 +298,7 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                 .errors(&key, 0)
                 .await?
                 .into_iter()
-                .filter(|e| e.check_id.as_deref() == Some(&c.id))
+                .filter(|e| e.check_id.as_ref() == Some(&c.id))
             {
                 writeln!(
                     out,
@@ -292,7 +313,7 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             }
         }
         ChecksCommand::Retry { tenant: key, check } => {
-            tenant(&config, &key)?;
+            let (key, _) = tenant(&config, &key)?;
             let store = open_store(&config).await?;
             let c = store
                 .find_check(&key, &check)
@@ -300,7 +321,7 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
             store.retry_now(&key, &c.id, now_ms()).await?;
             store
-                .record_access(&key, &c.id, "operator:cli", "retried", now_ms())
+                .record_access(&key, &c.id, "operator:cli", AccessAction::Retried, now_ms())
                 .await?;
             writeln!(
                 out,
@@ -309,7 +330,7 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             )?;
         }
         ChecksCommand::Cancel { tenant: key, check } => {
-            let t = tenant(&config, &key)?;
+            let (key, t) = tenant(&config, &key)?;
             let store = open_store(&config).await?;
             let c = store
                 .find_check(&key, &check)
@@ -318,7 +339,7 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             if let Some(reference) = &c.reference {
                 let theary = ThearyClient::new(RetryPolicy::default())?;
                 theary
-                    .cancel_order(&t.theary_config(), reference)
+                    .cancel_order(&t.theary_config(), reference.as_str())
                     .await
                     .with_context(|| format!("cancelling order {reference} at Theary"))?;
             }
@@ -355,8 +376,9 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                 "tenant", "enabled", "orders", "pushes", "next poll"
             )?;
             for (key, t) in &config.tenants {
-                let owed = store.owed(Some(key)).await?;
-                let poll = store.poll_state(key).await?;
+                let key = TenantKey::from(key.as_str());
+                let owed = store.owed(Some(&key)).await?;
+                let poll = store.poll_state(&key).await?;
                 writeln!(
                     out,
                     "{:<12} {:<8} {:>6} {:>7} {:<25} {}",
@@ -372,7 +394,7 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
             }
         }
         TenantsCommand::Test { tenant: key } => {
-            let t = tenant(&config, &key)?;
+            let (key, t) = tenant(&config, &key)?;
             let pageup = PageUpClient::new(RetryPolicy::none(), Limits::default())?;
             let p = t.pageup_tenant();
             let mut ok = true;
@@ -410,9 +432,10 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
             writeln!(out, "tenant {key} is ready")?;
         }
         TenantsCommand::Health { tenant: only, days } => {
-            if let Some(key) = &only {
-                tenant(&config, key)?;
-            }
+            let only = match &only {
+                Some(key) => Some(tenant(&config, key)?.0),
+                None => None,
+            };
             let store = open_store(&config).await?;
             let mut issues = match days {
                 None => store.open_issues().await?,
@@ -420,7 +443,11 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                     let since = now_ms() - i64::from(d) * 86_400_000;
                     let mut all = Vec::new();
                     for key in config.tenants.keys() {
-                        all.extend(store.issues_of(key, since).await?);
+                        all.extend(
+                            store
+                                .issues_of(&TenantKey::from(key.as_str()), since)
+                                .await?,
+                        );
                     }
                     all
                 }
@@ -454,7 +481,7 @@ pub async fn pageup(args: PageUpArgs) -> anyhow::Result<()> {
     let client = PageUpClient::new(RetryPolicy::default(), Limits::default())?;
     match args.command {
         PageUpCommand::Inspect { tenant: key } => {
-            let t = tenant(&config, &key)?;
+            let (_, t) = tenant(&config, &key)?;
             let raw = client.list_pending_raw(&t.pageup_tenant()).await?;
             eprintln!("(PageUp's raw answer follows; it holds candidate data: keep it private)");
             let mut out = std::io::stdout().lock();
@@ -462,7 +489,7 @@ pub async fn pageup(args: PageUpArgs) -> anyhow::Result<()> {
             writeln!(out)?;
         }
         PageUpCommand::Reset { tenant: key, check } => {
-            let t = tenant(&config, &key)?;
+            let (_, t) = tenant(&config, &key)?;
             let p = t.pageup_tenant();
             for status in [CheckStatus::Queued, CheckStatus::Pending] {
                 let doc = StatusDocument {

@@ -107,7 +107,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for t in &lab.tenants {
         let username = format!("{}-recruiter", t.key);
         let password = checkbridge::admin::users::generate_password();
-        checkbridge::admin::users::add_reader(&store, &t.key, &username, &password).await?;
+        checkbridge::admin::users::add_reader(&store, &t.key.as_str().into(), &username, &password)
+            .await?;
         readers.insert(t.key.clone(), (username, password));
     }
     let operator_password = checkbridge::admin::users::generate_password();

@@ -71,7 +71,9 @@ pub async fn run(args: LogsArgs) -> anyhow::Result<()> {
             let store = Store::connect(&config.service.database_url)
                 .await
                 .context("opening the database")?;
-            let entries = store.errors(&tenant, now_ms() - window).await?;
+            let entries = store
+                .errors(&tenant.as_str().into(), now_ms() - window)
+                .await?;
             let text = errorlog::render(&entries, format.into())?;
             match out {
                 Some(path) => std::fs::write(&path, text)

@@ -53,7 +53,9 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
         RetentionCommand::Due => {
             for (key, t) in &config.tenants {
                 let before = now - i64::try_from(t.retention.pii_days).unwrap_or(0) * 86_400_000;
-                let due = store.purge_due(key, before, i64::MAX).await?;
+                let due = store
+                    .purge_due(&key.as_str().into(), before, i64::MAX)
+                    .await?;
                 writeln!(
                     out,
                     "{key}: {} check(s) due for purging (finished and unchanged for {} days); access records kept {} days",
@@ -73,7 +75,7 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
             )?;
         }
         RetentionCommand::Export { tenant } => {
-            for r in store.access_records(&tenant).await? {
+            for r in store.access_records(&tenant.as_str().into()).await? {
                 writeln!(out, "{}", serde_json::to_string(&r)?)?;
             }
         }
@@ -81,7 +83,7 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
             if tenant != confirm {
                 anyhow::bail!("--confirm must repeat the tenant key ({tenant}); nothing was done");
             }
-            let checks = store.shred_tenant(&tenant, now).await?;
+            let checks = store.shred_tenant(&tenant.as_str().into(), now).await?;
             writeln!(
                 out,
                 "tenant {tenant}: data keys destroyed, {checks} check(s) deleted"

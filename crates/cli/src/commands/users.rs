@@ -74,7 +74,9 @@ pub async fn run(args: UsersArgs) -> anyhow::Result<()> {
                 .await
                 .context("opening the database")?;
             let added = match (&tenant, operator) {
-                (Some(t), false) => add_reader(&store, t, &username, &password).await?,
+                (Some(t), false) => {
+                    add_reader(&store, &t.as_str().into(), &username, &password).await?
+                }
                 _ => add_operator(&store, &username, &password).await?,
             };
             if !added {

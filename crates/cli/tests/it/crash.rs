@@ -363,7 +363,7 @@ async fn run(database_url: &str, dir: &std::path::Path) {
     let mut logged = logged;
     let mut failures = 0;
     for t in &lab.tenants {
-        for e in store.errors(&t.key, 0).await.unwrap() {
+        for e in store.errors(&t.key.as_str().into(), 0).await.unwrap() {
             failures += 1;
             logged.push_str(&e.message);
             logged.push('\n');

@@ -51,7 +51,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     let reset = proc::reset_peak_rss();
     let before = proc::rss()?;
     let peak_before = proc::peak_rss()?;
-    let polled = engine.poll_tenant(&tenants[0].key).await?;
+    let polled = engine.poll_tenant(&tenants[0].key.as_str().into()).await?;
     let peak = proc::peak_rss()?;
     sb.stop().await;
     anyhow::ensure!(
@@ -60,7 +60,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
         polled.claimed,
         polled.error
     );
-    let stored = store.owed(Some(&tenants[0].key)).await?;
+    let stored = store.owed(Some(&tenants[0].key.as_str().into())).await?;
     let base = if reset {
         before
     } else {

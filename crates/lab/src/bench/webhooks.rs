@@ -15,8 +15,10 @@ use serde_json::json;
 use super::world::{self, percentile, Database, ServiceOptions};
 use super::{BenchArgs, Figure, Goal, Report, Size};
 use checkbridge::crypto::{Keyring, Place};
+use checkbridge::domain::check::SearchUpdate;
 use checkbridge::domain::events;
-use checkbridge::store::{EventRecord, NewCheck, NewSearch, Plan, SearchUpdate, Store};
+use checkbridge::domain::ids::{CheckId, PageUpCheckId, SearchId, TenantKey, ThearySearchId};
+use checkbridge::store::{EventRecord, NewCheck, NewSearch, Plan, Store};
 use checkbridge::time::now_ms;
 
 const CONNECTIONS: usize = 64;
@@ -25,17 +27,17 @@ const TENANTS: usize = 10;
 
 /// A search the store holds, with its check's webhook secret.
 struct Search {
-    tenant: String,
-    check_id: String,
-    id: String,
+    tenant: TenantKey,
+    check_id: CheckId,
+    id: SearchId,
     search_type: &'static str,
-    theary_id: String,
+    theary_id: ThearySearchId,
     secret: String,
 }
 
 /// One event as Theary would send it.
 struct Event {
-    tenant: String,
+    tenant: TenantKey,
     search: usize,
     id: String,
     event_type: &'static str,
@@ -85,37 +87,27 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     // The searches, identical in both stores.
     let mut searches = Vec::with_capacity(search_count);
     for i in 0..search_count / 2 {
-        let tenant = tenants[i % TENANTS].key.clone();
-        let check_id = uuid::Uuid::new_v4().to_string();
+        let tenant = TenantKey::new(tenants[i % TENANTS].key.clone());
+        let check_id = CheckId::random();
         let secret = hex::encode(rand::random::<[u8; 32]>());
         let pair: Vec<NewSearch> = ["EMPLOYMENT", "EDUCATION"]
             .iter()
             .map(|ty| NewSearch {
-                id: uuid::Uuid::new_v4().to_string(),
-                search_type: (*ty).to_owned(),
+                id: SearchId::random(),
+                search_type: theary::wire::SearchType::parse(ty),
             })
             .collect();
         for (store, keys) in [(&http_store, &http_keys), (&base_store, &base_keys)] {
             let sealed = keys
                 .seal(Place::webhook_secret(&tenant, &check_id), secret.as_bytes())
                 .await?;
-            let order = keys
-                .seal(
-                    Place {
-                        tenant: &tenant,
-                        table: "checks",
-                        column: "order_json",
-                        row: &check_id,
-                    },
-                    b"{}",
-                )
-                .await?;
+            let order = keys.seal(Place::order(&tenant, &check_id), b"{}").await?;
             store
                 .record_claimed(
                     &NewCheck {
                         id: &check_id,
                         tenant: &tenant,
-                        pageup_id: &format!("{}", 500_000 + i),
+                        pageup_id: &PageUpCheckId::new(format!("{}", 500_000 + i)),
                         webhook_secret: &sealed,
                         searches: &pair,
                         plan: Plan::Order { order_json: &order },
@@ -130,7 +122,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
                 check_id: check_id.clone(),
                 id: s.id.clone(),
                 search_type: ty,
-                theary_id: uuid::Uuid::new_v4().to_string(),
+                theary_id: ThearySearchId::new(&uuid::Uuid::new_v4().to_string()),
                 secret: secret.clone(),
             });
         }
@@ -182,25 +174,12 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
         let mut update = events::update_for_event(&parsed.event, text);
         if let Some(u) = update.as_mut() {
             if let Some(result) = u.result_json.take() {
-                let place = Place {
-                    tenant: &s.tenant,
-                    table: "searches",
-                    column: "result",
-                    row: &s.id,
-                };
+                let place = Place::search_result(&s.tenant, &s.id);
                 u.result_json = Some(base_keys.seal(place, result.as_bytes()).await?);
             }
         }
         let body = base_keys
-            .seal(
-                Place {
-                    tenant: &s.tenant,
-                    table: "webhook_events",
-                    column: "body",
-                    row: &e.id,
-                },
-                text.as_bytes(),
-            )
+            .seal(Place::event_body(&s.tenant, &e.id), text.as_bytes())
             .await?;
         rows.push((e.search, e.id.clone(), e.event_type, body, update));
     }
@@ -266,7 +245,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
                     .header("content-type", "application/json")
                     .header("X-Event-Id", &e.id)
                     .header("X-Event-Type", e.event_type)
-                    .header("X-External-Search-Id", &s.id)
+                    .header("X-External-Search-Id", s.id.as_str())
                     .header(theary::signature::HEADER, &e.signature)
                     .body(e.body.clone())
                     .send()

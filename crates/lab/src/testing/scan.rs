@@ -1,6 +1,8 @@
 //! Looking where nothing personal may be: raw database storage; and the secrets a test needs
 //! to sign webhooks as Theary would.
 
+use checkbridge::domain::check::SearchRecord;
+use checkbridge::domain::ids::{CheckId, PageUpCheckId, TenantKey};
 use sqlx::AnyPool;
 
 /// Which of `needles` appear anywhere in the database's raw storage: the SQLite file and
@@ -49,19 +51,16 @@ pub async fn order_secret(
     engine: &checkbridge::sync::Engine,
     tenant: &str,
     pageup_id: &str,
-) -> (
-    String,
-    checkbridge::store::SearchRow,
-    zeroize::Zeroizing<Vec<u8>>,
-) {
+) -> (CheckId, SearchRecord, zeroize::Zeroizing<Vec<u8>>) {
+    let tenant = &TenantKey::from(tenant);
     let check = store
-        .check_id_for(tenant, pageup_id)
+        .check_id_for(tenant, &PageUpCheckId::from(pageup_id))
         .await
         .unwrap()
         .unwrap();
     let search = store.searches_of(tenant, &check).await.unwrap().remove(0);
     let target = store
-        .webhook_target(tenant, &search.id)
+        .webhook_target(tenant, search.id.as_str())
         .await
         .unwrap()
         .unwrap();

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::ids::TenantKey;
 use crate::domain::test_support::tenant;
 use serde_json::json;
 
@@ -27,9 +28,11 @@ fn ctx_key(t: &SearchType) -> String {
     format!("chk-1-{}", t.as_str().to_ascii_lowercase())
 }
 
+static ACME: std::sync::LazyLock<TenantKey> = std::sync::LazyLock::new(|| TenantKey::from("acme"));
+
 fn ctx() -> OrderContext<'static> {
     OrderContext {
-        tenant_key: "acme",
+        tenant_key: &ACME,
         public_base_url: "https://cb.example.com/",
         webhook_secret: "per-order-secret-xyz",
         search_key: &ctx_key,

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use theary::signature::sign;
 
 use super::*;
+use crate::domain::ids::{CheckId, ThearyOrderId};
 use crate::store::{NewCheck, NewSearch, Plan};
 
 const SECRET: &str = "per-order-secret-0123";
@@ -24,20 +25,22 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let keyring = Keyring::new(crate::crypto::MasterKeys::ephemeral(), store.clone());
+    let acme = TenantKey::from("acme");
+    let check_id = CheckId::from("check-1");
     let sealed_secret = keyring
-        .seal(Place::webhook_secret("acme", "check-1"), SECRET.as_bytes())
+        .seal(Place::webhook_secret(&acme, &check_id), SECRET.as_bytes())
         .await
         .unwrap();
     let searches = [NewSearch {
         id: "ours-emp".into(),
-        search_type: "EMPLOYMENT".into(),
+        search_type: theary::wire::SearchType::Employment,
     }];
     let check = store
         .record_claimed(
             &NewCheck {
-                id: "check-1",
-                tenant: "acme",
-                pageup_id: "42",
+                id: &check_id,
+                tenant: &acme,
+                pageup_id: &"42".into(),
                 webhook_secret: &sealed_secret,
                 searches: &searches,
                 plan: Plan::Order { order_json: "{}" },
@@ -53,18 +56,18 @@ async fn fixture() -> Fixture {
     assert!(store
         .record_order(
             &crate::store::PlacedOrder {
-                tenant: "acme",
+                tenant: &acme,
                 check_id: &check.id,
                 owner: "w",
-                reference: "ord_1",
-                theary_ids: &[("ours-emp".to_owned(), "e2b1c9a4".to_owned())],
+                reference: &ThearyOrderId::new("ord_1"),
+                theary_ids: &[("ours-emp".into(), ThearySearchId::new("e2b1c9a4"))],
                 reconcile_at: 1_000,
             },
             2
         )
         .await
         .unwrap());
-    let tenants = Arc::new(BTreeSet::from(["acme".to_owned(), "globex".to_owned()]));
+    let tenants = Arc::new(BTreeSet::from([acme.clone(), TenantKey::from("globex")]));
     let server = serve(
         bind_local(0).await.unwrap(),
         router(WebhookState {
@@ -153,7 +156,11 @@ async fn a_verified_event_is_stored_once_then_acknowledged() {
         json!(true),
         "identical bodies dedupe"
     );
-    let stored = f.store.webhook_events("acme", "ours-emp").await.unwrap();
+    let stored = f
+        .store
+        .webhook_events(&"acme".into(), &"ours-emp".into())
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 2);
     assert!(stored.iter().all(|(_, t)| t == "verification.notification"));
 }
@@ -249,7 +256,7 @@ async fn bad_input_gets_a_clear_error_and_nothing_is_stored() {
     );
     assert!(
         f.store
-            .webhook_events("acme", "ours-emp")
+            .webhook_events(&"acme".into(), &"ours-emp".into())
             .await
             .unwrap()
             .is_empty(),

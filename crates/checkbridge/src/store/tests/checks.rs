@@ -1,6 +1,7 @@
 //! Recording a claimed check and reading it back within its tenant.
 
 use super::*;
+use crate::domain::check::Phase;
 
 #[tokio::test]
 async fn a_claim_is_recorded_once_per_tenant_and_pageup_id() {
@@ -19,14 +20,14 @@ async fn a_claim_is_recorded_once_per_tenant_and_pageup_id() {
         assert!(other_tenant.new && other_tenant.id != first.id);
         assert_eq!(
             store
-                .check_phase("acme", &first.id)
+                .check_phase(&t("acme"), &first.id)
                 .await
                 .unwrap()
-                .as_deref(),
+                .map(Phase::as_str),
             Some("claimed")
         );
         assert_eq!(
-            store.check_phase("globex", &first.id).await.unwrap(),
+            store.check_phase(&t("globex"), &first.id).await.unwrap(),
             None,
             "another tenant's check reads as absent"
         );

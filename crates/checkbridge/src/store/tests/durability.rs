@@ -35,17 +35,17 @@ async fn concurrent_writes_are_durable_and_a_failing_one_fails_alone() {
         let store = store.clone();
         let clash = taken_search.clone();
         writes.push(tokio::spawn(async move {
-            let id = uuid::Uuid::new_v4().to_string();
+            let id = CheckId::random();
             let searches = [NewSearch {
-                id: if i == 17 { clash } else { format!("{id}-emp") },
-                search_type: "EMPLOYMENT".into(),
+                id: SearchId::new(if i == 17 { clash } else { format!("{id}-emp") }),
+                search_type: SearchType::Employment,
             }];
-            let pageup_id = format!("p{i}");
+            let pageup_id = PageUpCheckId::new(format!("p{i}"));
             store
                 .record_claimed(
                     &NewCheck {
                         id: &id,
-                        tenant: "acme",
+                        tenant: &t("acme"),
                         pageup_id: &pageup_id,
                         webhook_secret: "s",
                         searches: &searches,
@@ -70,7 +70,7 @@ async fn concurrent_writes_are_durable_and_a_failing_one_fails_alone() {
     // Every acknowledged write is on disk: a second store (another process would see the
     // same) reads them all, and nothing of the failed one.
     let other = Store::connect(&url).await.unwrap();
-    let owed = other.owed(Some("acme")).await.unwrap();
+    let owed = other.owed(Some(&t("acme"))).await.unwrap();
     assert_eq!(owed.orders, 64, "{owed:?}");
     let again = claim(&other, "acme", "p17", "s", 3).await;
     assert!(again.new, "the failed claim left no row behind");

@@ -6,13 +6,13 @@ use super::*;
 async fn one_open_issue_per_subject_and_each_change_owes_one_alert() {
     on_each_backend(|store| async move {
         assert!(store
-            .open_issue("acme", "auth", "pageup", "PageUp refuses", 1_000, true)
+            .open_issue(&t("acme"), "auth", "pageup", "PageUp refuses", 1_000, true)
             .await
             .unwrap());
         // Open already: only its summary and last-seen time change.
         assert!(!store
             .open_issue(
-                "acme",
+                &t("acme"),
                 "auth",
                 "pageup",
                 "PageUp still refuses",
@@ -22,7 +22,14 @@ async fn one_open_issue_per_subject_and_each_change_owes_one_alert() {
             .await
             .unwrap());
         assert!(store
-            .open_issue("globex", "auth", "pageup", "PageUp refuses", 2_000, false)
+            .open_issue(
+                &t("globex"),
+                "auth",
+                "pageup",
+                "PageUp refuses",
+                2_000,
+                false
+            )
             .await
             .unwrap());
         let open = store.open_issues().await.unwrap();
@@ -67,11 +74,11 @@ async fn one_open_issue_per_subject_and_each_change_owes_one_alert() {
 
         // Resolving owes the second alert; a second resolve does nothing.
         assert!(store
-            .resolve_issue("acme", "auth", "pageup", 30_000, true)
+            .resolve_issue(&t("acme"), "auth", "pageup", 30_000, true)
             .await
             .unwrap());
         assert!(!store
-            .resolve_issue("acme", "auth", "pageup", 31_000, true)
+            .resolve_issue(&t("acme"), "auth", "pageup", 31_000, true)
             .await
             .unwrap());
         let work = store.lease_alerts("me", 32_000, MINUTE, 10).await.unwrap();
@@ -81,10 +88,10 @@ async fn one_open_issue_per_subject_and_each_change_owes_one_alert() {
 
         // After resolution a new issue of the same subject may open.
         assert!(store
-            .open_issue("acme", "auth", "pageup", "again", 40_000, false)
+            .open_issue(&t("acme"), "auth", "pageup", "again", 40_000, false)
             .await
             .unwrap());
-        let history = store.issues_of("acme", 0).await.unwrap();
+        let history = store.issues_of(&t("acme"), 0).await.unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].summary, "again");
     })
@@ -103,7 +110,7 @@ async fn checks_owing_work_too_long_are_counted_as_stuck() {
             .unwrap();
         // acme's two checks have owed an order (and PageUp `queued`) since 1 000 ms;
         // globex's is younger than a minute.
-        assert_eq!(stuck, vec![("acme".to_owned(), 2, 0)]);
+        assert_eq!(stuck, vec![(t("acme"), 2, 0)]);
     })
     .await;
 }

@@ -6,6 +6,11 @@
 use std::future::Future;
 
 use super::*;
+use crate::domain::check::{SearchState, SearchUpdate};
+use crate::domain::ids::{
+    CheckId, PageUpCheckId, SearchId, TenantKey, ThearyOrderId, ThearySearchId,
+};
+use theary::wire::{Outcome, SearchType};
 
 mod checks;
 mod durability;
@@ -17,24 +22,29 @@ mod searches;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
+/// `key` as a tenant key (tests name tenants by their text).
+fn t(key: &str) -> TenantKey {
+    TenantKey::from(key)
+}
+
 async fn claim(store: &Store, tenant: &str, pageup_id: &str, secret: &str, now: i64) -> Recorded {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = CheckId::random();
     let searches = [
         NewSearch {
-            id: format!("{id}-emp"),
-            search_type: "EMPLOYMENT".into(),
+            id: SearchId::new(format!("{id}-emp")),
+            search_type: SearchType::Employment,
         },
         NewSearch {
-            id: format!("{id}-edu"),
-            search_type: "EDUCATION".into(),
+            id: SearchId::new(format!("{id}-edu")),
+            search_type: SearchType::Education,
         },
     ];
     store
         .record_claimed(
             &NewCheck {
                 id: &id,
-                tenant,
-                pageup_id,
+                tenant: &t(tenant),
+                pageup_id: &PageUpCheckId::from(pageup_id),
                 webhook_secret: secret,
                 searches: &searches,
                 plan: Plan::Order { order_json: "{}" },
@@ -83,18 +93,21 @@ where
 }
 
 /// Claims a check and records its order; returns the check id and its search ids.
-async fn ordered(store: &Store, pageup_id: &str) -> (String, Vec<String>) {
+async fn ordered(store: &Store, pageup_id: &str) -> (CheckId, Vec<SearchId>) {
     let check = claim(store, "acme", pageup_id, "order-secret", 1).await;
     let work = store.lease_order_work("w", 2, MINUTE, 100).await.unwrap();
     let work = work.iter().find(|w| w.id == check.id).unwrap();
     assert!(store
         .record_order(
             &PlacedOrder {
-                tenant: "acme",
+                tenant: &t("acme"),
                 check_id: &check.id,
                 owner: "w",
-                reference: "ord_1",
-                theary_ids: &[(work.search_ids[0].clone(), format!("theirs-{pageup_id}"))],
+                reference: &ThearyOrderId::new("ord_1"),
+                theary_ids: &[(
+                    work.search_ids[0].clone(),
+                    ThearySearchId::new(&format!("theirs-{pageup_id}")),
+                )],
                 reconcile_at: 50_000,
             },
             3,
@@ -106,8 +119,8 @@ async fn ordered(store: &Store, pageup_id: &str) -> (String, Vec<String>) {
 
 fn completed(outcome: &str) -> SearchUpdate {
     SearchUpdate {
-        outcome: "completed",
-        result_outcome: Some(outcome.into()),
+        state: SearchState::Completed,
+        outcome: Some(Outcome::parse(outcome)),
         discrepancy: false,
         reason_code: None,
         result_json: Some("{}".into()),

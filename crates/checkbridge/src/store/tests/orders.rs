@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use super::*;
+use crate::domain::check::Phase;
 
 #[tokio::test]
 async fn order_work_is_leased_to_one_worker_and_taken_over_after_expiry() {
@@ -52,16 +53,16 @@ async fn order_work_is_leased_to_one_worker_and_taken_over_after_expiry() {
 async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
     on_each_backend(|store| async move {
         let check = claim(&store, "acme", "42", "order-secret", 1).await;
-        let record = |owner: &'static str, ids: Vec<(String, String)>| {
+        let record = |owner: &'static str, ids: Vec<(SearchId, ThearySearchId)>| {
             let (store, id) = (store.clone(), check.id.clone());
             async move {
                 store
                     .record_order(
                         &PlacedOrder {
-                            tenant: "acme",
+                            tenant: &t("acme"),
                             check_id: &id,
                             owner,
-                            reference: "ord_1",
+                            reference: &ThearyOrderId::new("ord_1"),
                             theary_ids: &ids,
                             reconcile_at: 50_000,
                         },
@@ -78,20 +79,24 @@ async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
         let emp = work[0]
             .search_ids
             .iter()
-            .find(|s| s.ends_with("-emp"))
+            .find(|s| s.as_str().ends_with("-emp"))
             .unwrap()
             .clone();
-        let ids = vec![(emp.clone(), "aaaa-1".to_owned())];
+        let ids = vec![(emp.clone(), ThearySearchId::new("aaaa-1"))];
         // A webhook can arrive before the order is recorded: the search is known from the claim.
-        assert!(store.webhook_target("acme", &emp).await.unwrap().is_some());
+        assert!(store
+            .webhook_target(&t("acme"), emp.as_str())
+            .await
+            .unwrap()
+            .is_some());
         assert!(record("w", ids.clone()).await);
         assert!(!record("w", ids).await, "recorded once");
         assert_eq!(
             store
-                .check_phase("acme", &check.id)
+                .check_phase(&t("acme"), &check.id)
                 .await
                 .unwrap()
-                .as_deref(),
+                .map(Phase::as_str),
             Some("ordered")
         );
         assert!(
@@ -103,41 +108,49 @@ async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
             "no order work owed any more"
         );
         for search_ref in [emp.as_str(), "aaaa-1", "search_aaaa-1"] {
-            let t = store
-                .webhook_target("acme", search_ref)
+            let target = store
+                .webhook_target(&t("acme"), search_ref)
                 .await
                 .unwrap()
                 .unwrap();
             assert_eq!(
-                (t.search_id.as_str(), t.secret.as_str()),
+                (target.search_id.as_str(), target.secret.as_str()),
                 (emp.as_str(), "order-secret"),
                 "{search_ref}"
             );
         }
         assert!(
             store
-                .webhook_target("globex", &emp)
+                .webhook_target(&t("globex"), emp.as_str())
                 .await
                 .unwrap()
                 .is_none(),
             "another tenant's search is not found"
         );
         assert!(store
-            .webhook_target("acme", "nope")
+            .webhook_target(&t("acme"), "nope")
             .await
             .unwrap()
             .is_none());
-        let snap = store.snapshot("acme", &check.id).await.unwrap().unwrap();
+        let snap = store
+            .check_record(&t("acme"), &check.id)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (
                 snap.phase.as_str(),
-                snap.reference.as_deref(),
+                snap.reference.as_ref().map(ThearyOrderId::as_str),
                 snap.desired_version,
                 snap.acked_version
             ),
             ("ordered", Some("ord_1"), 2, 0)
         );
-        assert!(store.snapshot("globex", &check.id).await.unwrap().is_none());
+        assert!(store
+            .check_record(&t("globex"), &check.id)
+            .await
+            .unwrap()
+            .is_none());
     })
     .await;
 }

@@ -17,14 +17,18 @@ async fn pushes_are_versioned_and_acknowledged_by_the_lease_holder() {
             !store.lease_push(&check, "p2", 100, MINUTE).await.unwrap(),
             "leased already"
         );
-        let snap = store.snapshot("acme", &check).await.unwrap().unwrap();
+        let snap = store
+            .check_record(&t("acme"), &check)
+            .await
+            .unwrap()
+            .unwrap();
         // The searches move while the push is in flight.
         store
             .apply_search_update(
-                "acme",
+                &t("acme"),
                 &searches[0],
                 &completed("VERIFIED"),
-                Some("t-0"),
+                Some(&ThearySearchId::new("t-0")),
                 101,
             )
             .await
@@ -35,7 +39,7 @@ async fn pushes_are_versioned_and_acknowledged_by_the_lease_holder() {
             .unwrap();
         assert_eq!(
             store
-                .snapshot("acme", &check)
+                .check_record(&t("acme"), &check)
                 .await
                 .unwrap()
                 .unwrap()
@@ -47,7 +51,11 @@ async fn pushes_are_versioned_and_acknowledged_by_the_lease_holder() {
             .ack_push(&check, "p1", snap.desired_version, 102)
             .await
             .unwrap();
-        let after = store.snapshot("acme", &check).await.unwrap().unwrap();
+        let after = store
+            .check_record(&t("acme"), &check)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(after.acked_version, snap.desired_version);
         assert!(
             after.desired_version > after.acked_version,
@@ -80,18 +88,18 @@ async fn pushes_are_versioned_and_acknowledged_by_the_lease_holder() {
         // PageUp lists it as pending again, after our acknowledgement: it is claimed again.
         assert!(
             !store
-                .reclaim_if_reset("acme", &check, 9_000, 20_000)
+                .reclaim_if_reset(&t("acme"), &check, 9_000, 20_000)
                 .await
                 .unwrap(),
             "listing older than the ack"
         );
         assert!(store
-            .reclaim_if_reset("acme", &check, 15_000, 20_000)
+            .reclaim_if_reset(&t("acme"), &check, 15_000, 20_000)
             .await
             .unwrap());
         assert_eq!(
             store
-                .snapshot("acme", &check)
+                .check_record(&t("acme"), &check)
                 .await
                 .unwrap()
                 .unwrap()

@@ -6,11 +6,11 @@ use super::*;
 async fn events_are_stored_once_and_move_searches_only_forward() {
     on_each_backend(|store| async move {
         let (check, searches) = ordered(&store, "7").await;
-        let event = |id: &'static str, search: String| {
+        let event = |id: &'static str, search: SearchId| {
             let check = check.clone();
             (id, search, check)
         };
-        let record = |(id, search, check): (&'static str, String, String),
+        let record = |(id, search, check): (&'static str, SearchId, CheckId),
                       u: Option<SearchUpdate>,
                       now: i64| {
             let store = store.clone();
@@ -19,7 +19,7 @@ async fn events_are_stored_once_and_move_searches_only_forward() {
                     .record_event(
                         &EventRecord {
                             event_id: id,
-                            tenant: "acme",
+                            tenant: &t("acme"),
                             search_id: &search,
                             check_id: &check,
                             event_type: "verification.completed",
@@ -34,9 +34,9 @@ async fn events_are_stored_once_and_move_searches_only_forward() {
                     .unwrap()
             }
         };
-        let version = |store: Store, check: String| async move {
+        let version = |store: Store, check: CheckId| async move {
             store
-                .snapshot("acme", &check)
+                .check_record(&t("acme"), &check)
                 .await
                 .unwrap()
                 .unwrap()
@@ -64,10 +64,10 @@ async fn events_are_stored_once_and_move_searches_only_forward() {
         assert_eq!(v1, v0 + 1, "a move makes a new document owed");
         // A late action_required (reordered delivery) does not move a completed search back.
         let late = SearchUpdate {
-            outcome: "action_required",
-            result_outcome: None,
+            state: SearchState::ActionRequired,
+            outcome: None,
             discrepancy: false,
-            reason_code: Some("SLA_REACHED".into()),
+            reason_code: Some(theary::wire::ReasonCode::SlaReached),
             result_json: None,
         };
         assert!(record(event("e0", searches[0].clone()), Some(late), 12).await);
@@ -80,15 +80,18 @@ async fn events_are_stored_once_and_move_searches_only_forward() {
             record(event("n1", searches[1].clone()), None, 13).await,
             "progress is stored"
         );
-        let rows = store.searches_of("acme", &check).await.unwrap();
+        let rows = store.searches_of(&t("acme"), &check).await.unwrap();
         let done = rows.iter().find(|r| r.id == searches[0]).unwrap();
         assert_eq!(
-            (done.outcome.as_str(), done.result_outcome.as_deref()),
+            (
+                done.state.as_str(),
+                done.outcome.as_ref().map(Outcome::as_str)
+            ),
             ("completed", Some("VERIFIED"))
         );
         assert_eq!(
             store
-                .webhook_events("acme", &searches[0])
+                .webhook_events(&t("acme"), &searches[0])
                 .await
                 .unwrap()
                 .len(),
@@ -96,11 +99,11 @@ async fn events_are_stored_once_and_move_searches_only_forward() {
         );
         assert!(store.has_event("n1").await.unwrap());
         assert!(store
-            .searches_of("globex", &check)
+            .searches_of(&t("globex"), &check)
             .await
             .unwrap()
             .is_empty());
-        let owed = store.owed(Some("acme")).await.unwrap();
+        let owed = store.owed(Some(&t("acme"))).await.unwrap();
         assert_eq!((owed.orders, owed.open_searches), (0, 1));
     })
     .await;
@@ -126,8 +129,8 @@ async fn the_reconciler_takes_quiet_searches_of_ordered_checks() {
             work,
             vec![ReconcileWork {
                 check_id: check.clone(),
-                tenant: "acme".into(),
-                reference: "ord_1".into()
+                tenant: t("acme"),
+                reference: ThearyOrderId::new("ord_1")
             }]
         );
         assert!(
@@ -148,9 +151,12 @@ async fn the_reconciler_takes_quiet_searches_of_ordered_checks() {
         );
         assert_eq!(
             store.due_tenants(0, 10).await.unwrap(),
-            Vec::<String>::new()
+            Vec::<TenantKey>::new()
         );
-        store.ensure_tenants(["acme", "globex"]).await.unwrap();
+        store
+            .ensure_tenants(&[t("acme"), t("globex")])
+            .await
+            .unwrap();
         assert_eq!(store.due_tenants(0, 10).await.unwrap().len(), 2);
     })
     .await;
