@@ -11,6 +11,7 @@ pub mod admin;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod error;
 pub mod health;
 pub mod http;
 pub mod metrics;

@@ -130,7 +130,7 @@ async fn metrics(
     ) {
         (Ok(o), Ok(t), Ok(i)) => (o, t, i),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "metrics: database unavailable");
+            tracing::error!(error = %crate::error::error_chain(&e), "metrics: database unavailable");
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response();
         }
     };
@@ -197,7 +197,7 @@ async fn ready(State(store): State<Store>) -> Response {
     match store.ping().await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "not ready: database unavailable");
+            tracing::error!(error = %crate::error::error_chain(&e), "not ready: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }

@@ -69,7 +69,7 @@ pub async fn page(
     match context(&store, &views, &q, csrf, &user.username).await {
         Ok(ctx) => no_store(pages.render("ops.html", ctx)),
         Err(e) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "operator page: database unavailable");
+            tracing::error!(error = %crate::error::error_chain(&e), "operator page: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response()
         }
     }

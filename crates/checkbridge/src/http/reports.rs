@@ -88,7 +88,7 @@ async fn report(
         Ok(Some(d)) => d,
         Ok(None) => return not_found(),
         Err(e) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "report data unavailable");
+            tracing::error!(error = %crate::error::error_chain(&e), "report data unavailable");
             return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
         }
     };
@@ -115,7 +115,7 @@ async fn report(
         .await
     {
         // A view that cannot be recorded is not shown.
-        tracing::error!(error = %crate::sync::error_chain(&e), "report view not recorded");
+        tracing::error!(error = %crate::error::error_chain(&e), "report view not recorded");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
     let mut ctx = report_context(&keyring, cfg, &data, &view, csrf_for_session(&token)).await;
@@ -225,7 +225,7 @@ async fn report_context(
                 })
             }),
             Err(e) => {
-                tracing::error!(error = %crate::sync::error_chain(&e), "report: order does not open");
+                tracing::error!(error = %crate::error::error_chain(&e), "report: order does not open");
                 None
             }
         },

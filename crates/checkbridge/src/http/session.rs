@@ -154,7 +154,7 @@ pub(super) async fn session(store: &Store, headers: &HeaderMap) -> Option<(Sessi
         Ok(Some(user)) => Some((user, token.to_owned())),
         Ok(None) => None,
         Err(e) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "session lookup failed");
+            tracing::error!(error = %crate::error::error_chain(&e), "session lookup failed");
             None
         }
     }
@@ -233,7 +233,7 @@ async fn login(
     let user = match store.user_for_login(&username).await {
         Ok(u) => u,
         Err(e) => {
-            tracing::error!(error = %crate::sync::error_chain(&e), "user lookup failed");
+            tracing::error!(error = %crate::error::error_chain(&e), "user lookup failed");
             return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
         }
     };
@@ -267,7 +267,7 @@ async fn login(
         )
         .await
     {
-        tracing::error!(error = %crate::sync::error_chain(&e), "session not stored");
+        tracing::error!(error = %crate::error::error_chain(&e), "session not stored");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
@@ -298,7 +298,7 @@ async fn logout(
             return (StatusCode::FORBIDDEN, "the sign-out form expired").into_response();
         }
         if let Err(e) = store.delete_session(&digest(&token)).await {
-            tracing::error!(error = %crate::sync::error_chain(&e), "session not deleted");
+            tracing::error!(error = %crate::error::error_chain(&e), "session not deleted");
         }
     }
     let mut r = (
@@ -376,5 +376,21 @@ mod tests {
         assert!(!throttle.refuses("dana", 1_000 + WINDOW_MS));
         throttle.succeeded("dana");
         assert!(!throttle.refuses("dana", 1_000));
+    }
+
+    #[test]
+    fn the_sign_in_page_matches_its_snapshot_and_escapes_what_it_echoes() {
+        let html = super::super::pages::templates()
+            .get_template("login.html")
+            .and_then(|t| {
+                t.render(serde_json::json!({
+                    "csrf": "fixed-csrf-token",
+                    "next": "/reports/acme/c-1?x=\"><script>",
+                    "error": "That user name and password do not match.",
+                }))
+            })
+            .unwrap();
+        assert!(!html.contains("<script>"), "the echoed next is escaped");
+        insta::assert_snapshot!("login", html);
     }
 }

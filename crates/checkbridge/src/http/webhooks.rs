@@ -137,7 +137,7 @@ async fn receive(
                 check_id: None,
             };
             if let Err(err) = state.store.log_error(&entry).await {
-                tracing::error!(error = %crate::sync::error_chain(&err), "error log unavailable");
+                tracing::error!(error = %crate::error::error_chain(&err), "error log unavailable");
             }
         }
     }

@@ -28,6 +28,7 @@ use crate::config::{Config, Roles, TenantConfig};
 use crate::crypto::{CryptoError, Keyring};
 use crate::domain::ids::{CheckId, TenantKey};
 use crate::domain::view::ReportLinks;
+use crate::error::error_chain;
 use crate::store::{Store, StoreError};
 
 /// Why a step of a loop could not be done (an outbound failure is not one: it is recorded
@@ -434,16 +435,4 @@ pub(crate) fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
 
 pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// An error with its sources, for logs (never carries request bodies).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
