@@ -94,16 +94,16 @@ pub fn no_store(mut r: Response) -> Response {
 
 /// The configured tenants by key, as the pages read them (names, labels, severities).
 #[derive(Clone)]
-pub struct Tenants(Arc<BTreeMap<TenantKey, TenantConfig>>);
+pub struct Tenants(Arc<BTreeMap<TenantKey, Arc<TenantConfig>>>);
 
 impl Tenants {
-    pub fn new(tenants: BTreeMap<TenantKey, TenantConfig>) -> Tenants {
+    pub fn new(tenants: BTreeMap<TenantKey, Arc<TenantConfig>>) -> Tenants {
         Tenants(Arc::new(tenants))
     }
 
     /// The configuration of tenant `key`, if it is one of ours.
     pub fn get(&self, key: &TenantKey) -> Option<&TenantConfig> {
-        self.0.get(key)
+        self.0.get(key).map(|c| &**c)
     }
 
     /// The tenants' keys, in order.

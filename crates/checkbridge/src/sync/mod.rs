@@ -58,7 +58,9 @@ const IDLE: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub(crate) struct TenantRt {
     pub key: TenantKey,
-    pub cfg: TenantConfig,
+    /// Shared with the pages (`http::pages::Tenants`), not copied: 10,000 tenants' settings
+    /// are held once.
+    pub cfg: Arc<TenantConfig>,
     pub pageup: PageUpTenant,
     pub theary: ThearyConfig,
 }
@@ -113,7 +115,7 @@ impl Engine {
                         key: TenantKey::new(key.clone()),
                         pageup: cfg.pageup_tenant(),
                         theary: cfg.theary_config(),
-                        cfg: cfg.clone(),
+                        cfg: Arc::new(cfg.clone()),
                     }),
                 )
             })
