@@ -30,6 +30,8 @@ pub mod kind {
     pub const OPERATION: &str = "operation";
     pub const WEBHOOK_VERIFICATION: &str = "webhook_verification";
     pub const STUCK_CHECKS: &str = "stuck_checks";
+    /// The database cannot be reached (tenant `*`: the whole service).
+    pub const DATABASE: &str = "database_unreachable";
 }
 
 /// How a call ended, as far as health is concerned.

@@ -154,6 +154,11 @@ impl Journal {
         inner.entries.push_back(entry);
     }
 
+    /// Milliseconds since the sandbox started, on the clock entries' `at_ms` use.
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     /// Everything recorded, oldest first.
     pub fn entries(&self) -> Vec<JournalEntry> {
         self.lock().entries.iter().cloned().collect()

@@ -33,6 +33,10 @@ pub struct HealthConfig {
     /// ...or has been open at Theary this long since it was claimed.
     #[serde(deserialize_with = "lenient::unsigned")]
     pub stuck_open_days: u64,
+    /// The database is reported unreachable (alerted directly, recorded once it answers)
+    /// after it has failed this many seconds in a row.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub database_unreachable_secs: u64,
 }
 
 impl Default for HealthConfig {
@@ -45,6 +49,7 @@ impl Default for HealthConfig {
             resolve_after_successes: 5,
             stuck_owed_minutes: 60,
             stuck_open_days: 30,
+            database_unreachable_secs: 30,
         }
     }
 }
@@ -65,6 +70,11 @@ impl HealthConfig {
             ),
             ("health.stuck_owed_minutes", h.stuck_owed_minutes, 1),
             ("health.stuck_open_days", h.stuck_open_days, 1),
+            (
+                "health.database_unreachable_secs",
+                h.database_unreachable_secs,
+                1,
+            ),
         ] {
             if value < min {
                 return Err(invalid(key, format!("must be at least {min}")));

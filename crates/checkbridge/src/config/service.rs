@@ -40,6 +40,11 @@ pub struct ServiceConfig {
     /// Outbound calls each loop (poller, orderer, pusher, reconciler) may have in flight.
     #[serde(deserialize_with = "lenient::unsigned")]
     pub concurrency: u64,
+    /// Seconds a lease on work (a tenant's poll, a check's order or PageUp update, an alert)
+    /// lasts from its last renewal. Live work is renewed every third of it, so this bounds
+    /// how long a replica that died holds its work before others take it over.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub lease_secs: u64,
     /// Pages of 50 orders searched when an order request's outcome was unknown and the
     /// order must be found by its `externalSearchId` (Theary has no lookup endpoint).
     #[serde(deserialize_with = "lenient::unsigned")]
@@ -120,6 +125,12 @@ impl ServiceConfig {
         if self.concurrency == 0 {
             return Err(invalid("service.concurrency", "must be at least 1"));
         }
+        if self.lease_secs < 3 {
+            return Err(invalid(
+                "service.lease_secs",
+                "must be at least 3 (seconds): leases are renewed every third of it",
+            ));
+        }
         if self.reconcile_after_secs == 0 {
             return Err(invalid(
                 "service.reconcile_after_secs",
@@ -142,6 +153,7 @@ impl Default for ServiceConfig {
             instance_id: String::new(),
             reconcile_after_secs: 900,
             concurrency: 32,
+            lease_secs: 30,
             order_lookup_pages: 20,
             metrics_tenant_limit: 100,
         }

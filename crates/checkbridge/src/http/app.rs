@@ -47,6 +47,8 @@ pub struct AppState {
     /// How long a search may stay quiet before the reconciler asks Theary about it.
     #[from_ref(skip)]
     pub reconcile_after: Duration,
+    /// Whether the store takes writes, as the lease keeper last found (readiness).
+    pub(crate) leases: Arc<crate::sync::Leases>,
     pub partners: PartnerCounters,
 }
 
@@ -71,6 +73,7 @@ impl AppState {
             health: engine.health().clone(),
             pusher_wake: engine.pusher_wake(),
             reconcile_after: engine.reconcile_after(),
+            leases: engine.inner.leases.clone(),
             partners: PartnerCounters {
                 pageup: pageup.clone(),
                 theary: theary.clone(),
@@ -193,11 +196,29 @@ async fn metrics(
         .into_response()
 }
 
-async fn ready(State(store): State<Store>) -> Response {
-    match store.ping().await {
-        Ok(_) => (StatusCode::OK, "ready").into_response(),
-        Err(e) => {
+/// Ready while the database answers within two seconds (a load balancer asks often; a
+/// database that does not answer must not hold its requests for the pool's timeout).
+async fn ready(
+    State(store): State<Store>,
+    State(leases): State<Arc<crate::sync::Leases>>,
+) -> Response {
+    // A store that answers reads but refuses writes (a SQLite file locked elsewhere) is not
+    // ready either: the lease keeper's last write told.
+    if leases.failing_since().is_some() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database not taking writes",
+        )
+            .into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(2), store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => {
             tracing::error!(error = %crate::error::error_chain(&e), "not ready: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        Err(_) => {
+            tracing::error!("not ready: the database did not answer within 2 s");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
     }

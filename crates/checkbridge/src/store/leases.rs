@@ -1,10 +1,12 @@
 //! Leases: the one statement that claims a batch of checks for a worker (order or push
-//! work), and freeing every lease an owner holds when a replica starts again.
+//! work), renewing the leases a replica is working under, giving back one it could not
+//! finish, and freeing every lease an owner holds when a replica starts again.
 
 use std::time::Duration;
 
 use super::writer::WriteQuery as _;
 use super::{Backend, Store, StoreError};
+use crate::domain::ids::CheckId;
 
 /// A lease length in milliseconds, as the lease columns hold it.
 pub(super) fn ms(d: Duration) -> i64 {
@@ -56,4 +58,96 @@ impl Store {
         }
         Ok(n)
     }
+
+    /// Extends to `until` the leases `owner` holds on the work named (its live holds),
+    /// in one statement per kind of work. Leases of `owner` not named are left to lapse.
+    pub async fn renew_leases(
+        &self,
+        owner: &str,
+        until: i64,
+        live: &RenewSet<'_>,
+    ) -> Result<(), StoreError> {
+        for (table, until_col, owner_col, key_col, keys) in [
+            ("checks", "lease_until", "lease_owner", "id", live.orders),
+            (
+                "checks",
+                "push_lease_until",
+                "push_lease_owner",
+                "id",
+                live.pushes,
+            ),
+            (
+                "tenant_polls",
+                "lease_until",
+                "lease_owner",
+                "tenant",
+                live.polls,
+            ),
+            (
+                "health_issues",
+                "alert_lease_until",
+                "alert_lease_owner",
+                "id",
+                live.alerts,
+            ),
+        ] {
+            for chunk in keys.chunks(500) {
+                let list = (3..3 + chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "UPDATE {table} SET {until_col} = $1 WHERE {owner_col} = $2 AND {key_col} IN ({list})"
+                );
+                let mut q = sqlx::query(&sql).bind(until).bind(owner);
+                for k in chunk {
+                    q = q.bind(*k);
+                }
+                q.execute_w(self).await?;
+            }
+        }
+        // Always one write, even with nothing to renew: the keeper learns from it whether
+        // the database takes writes (a locked SQLite file still answers reads).
+        sqlx::query(
+            "UPDATE tenant_polls SET lease_until = lease_until WHERE lease_owner = $1 AND 1 = 0",
+        )
+        .bind(owner)
+        .execute_w(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives back `owner`'s order lease on a check; its order stays due.
+    pub async fn release_order(&self, id: &CheckId, owner: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE checks SET lease_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id.as_str())
+        .bind(owner)
+        .execute_w(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Makes a check's open searches due for the reconciler's look now (the look taken for
+    /// them did not finish).
+    pub async fn reconcile_again(&self, check: &CheckId, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE searches SET reconcile_at = $1 WHERE check_id = $2 AND outcome_rank < 2 AND reconcile_at IS NOT NULL",
+        )
+        .bind(now)
+        .bind(check.as_str())
+        .execute_w(self)
+        .await?;
+        Ok(())
+    }
+}
+
+/// The work whose leases to renew, by kind (ids as stored).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RenewSet<'a> {
+    pub orders: &'a [&'a str],
+    pub pushes: &'a [&'a str],
+    pub polls: &'a [&'a str],
+    pub alerts: &'a [&'a str],
 }

@@ -147,6 +147,7 @@ mod users;
 pub use admin::{CheckFilter, CheckSummary, PollState};
 pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};
+pub use leases::RenewSet;
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};
 

@@ -33,7 +33,14 @@ struct State {
     epoch: u64,
     /// A write gave up inside its savepoint: roll it back before anything else.
     rollback_pending: bool,
+    /// The last BEGIN failed (the file is locked by another process): the writes queued
+    /// behind fail fast instead of each waiting the whole busy timeout, until one succeeds.
+    busy: bool,
 }
+
+/// How long a write waits for SQLite's lock normally, and while the last attempt failed.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 10000";
+const BUSY_TIMEOUT_FAILING: &str = "PRAGMA busy_timeout = 100";
 
 /// Where the committed transactions stand.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +75,7 @@ impl GroupWriter {
                 open: false,
                 epoch: 1,
                 rollback_pending: false,
+                busy: false,
             }),
             dirty: Notify::new(),
             committed: watch::Sender::new(Committed::default()),
@@ -83,9 +91,19 @@ impl GroupWriter {
             return Err(e);
         }
         if !st.open {
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut *st.conn)
-                .await?;
+            if let Err(e) = sqlx::query("BEGIN IMMEDIATE").execute(&mut *st.conn).await {
+                if !st.busy {
+                    st.busy = true;
+                    let _ = sqlx::query(BUSY_TIMEOUT_FAILING)
+                        .execute(&mut *st.conn)
+                        .await;
+                }
+                return Err(e.into());
+            }
+            if st.busy {
+                st.busy = false;
+                sqlx::query(BUSY_TIMEOUT).execute(&mut *st.conn).await?;
+            }
             st.open = true;
         }
         if savepoint {

@@ -6,6 +6,8 @@
 //! Each step is a public method, so tests can drive the pipeline one step at a time; `run`
 //! loops them until shutdown.
 
+mod keeper;
+mod leases;
 mod monitor;
 mod order;
 mod poll;
@@ -39,16 +41,17 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("encryption")]
     Crypto(#[from] CryptoError),
+    /// The step stopped before an outbound call because this replica's leases could not be
+    /// renewed in time (the store is unreachable); its work is given back and done again.
+    #[error("the lease could not be renewed in time; the work is given back")]
+    LeaseLapsed,
 }
 
 pub use monitor::{alert_body, MonitorReport};
 pub use poll::{PollReport, PAGE_SIZE};
 pub use purge::PurgeReport;
 
-/// How long leased work stays ours: longer than any outbound call with its retries (a
-/// request may take 120 s and is tried up to 4 times), so a slow but live worker is never
-/// overtaken by another doing the same work.
-pub(crate) const LEASE: Duration = Duration::from_secs(600);
+pub(crate) use leases::{Held, Hold, Leases};
 /// Checks taken per step of the orderer, pusher and reconciler.
 const BATCH: i64 = 100;
 /// Idle wait of a loop that found nothing to do (a wake-up cuts it short).
@@ -94,6 +97,10 @@ pub(crate) struct Inner {
     pub health: Arc<crate::health::Monitor>,
     pub alerts: crate::config::AlertsConfig,
     pub alert_http: reqwest::Client,
+    /// The leases this replica works under (renewed by the keeper while work runs).
+    pub leases: Arc<Leases>,
+    /// A database outage long enough to report, while it lasts and until it is recorded.
+    pub outage: Mutex<Option<monitor::Outage>>,
 }
 
 impl Engine {
@@ -147,6 +154,8 @@ impl Engine {
                 health: Arc::new(crate::health::Monitor::new(config.health.clone())),
                 alerts: config.alerts.clone(),
                 alert_http,
+                leases: Arc::new(Leases::new(Duration::from_secs(s.lease_secs))),
+                outage: Mutex::new(None),
             }),
         })
     }
@@ -282,6 +291,10 @@ impl Engine {
     pub async fn run(&self, shutdown: CancellationToken) {
         let roles = self.inner.roles.clone();
         let mut tasks = tokio::task::JoinSet::new();
+        {
+            let (e, s) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move { e.lease_keeper(s).await });
+        }
         if roles.poller {
             let (e, s) = (self.clone(), shutdown.clone());
             tasks.spawn(async move { e.poll_scheduler(s).await });
@@ -290,7 +303,7 @@ impl Engine {
             let (e, s) = (self.clone(), shutdown.clone());
             let wake = self.inner.wake_orderer.clone();
             tasks.spawn(async move {
-                run_loop("orderer", s, wake, || {
+                run_loop(&e.clone(), "orderer", s, wake, || {
                     let e = e.clone();
                     async move { e.order_step().await }
                 })
@@ -301,7 +314,7 @@ impl Engine {
             let (e, s) = (self.clone(), shutdown.clone());
             let wake = self.inner.wake_pusher.clone();
             tasks.spawn(async move {
-                run_loop("pusher", s, wake, || {
+                run_loop(&e.clone(), "pusher", s, wake, || {
                     let e = e.clone();
                     async move { e.push_step().await }
                 })
@@ -311,7 +324,7 @@ impl Engine {
         if roles.reconciler {
             let (e, s) = (self.clone(), shutdown.clone());
             tasks.spawn(async move {
-                run_loop("reconciler", s, Arc::new(Notify::new()), || {
+                run_loop(&e.clone(), "reconciler", s, Arc::new(Notify::new()), || {
                     let e = e.clone();
                     async move { e.reconcile_step().await }
                 })
@@ -329,17 +342,38 @@ impl Engine {
         while tasks.join_next().await.is_some() {}
     }
 
-    /// Runs `f` on each piece of leased work, at most `concurrency` at a time, and returns
-    /// how many there were, or the first error once all have run.
-    pub(crate) async fn each<T, R, F, Fut>(&self, work: Vec<T>, f: F) -> Result<usize, SyncError>
+    /// Runs `f` on each piece of leased work, at most `concurrency` at a time, each held
+    /// (see [`Leases`]) while it runs: work whose step fails is given back at once when the
+    /// store answers. Returns how many there were, or the first error once all have run.
+    pub(crate) async fn each<T, R, F, Fut>(
+        &self,
+        work: Vec<T>,
+        held: impl Fn(&T) -> Held,
+        f: F,
+    ) -> Result<usize, SyncError>
     where
         F: Fn(T) -> Fut,
         Fut: std::future::Future<Output = Result<R, SyncError>>,
     {
         use futures::StreamExt as _;
         let n = work.len();
-        let results: Vec<Result<R, SyncError>> = futures::stream::iter(work)
-            .map(f)
+        let held_work: Vec<(Hold, T)> = work
+            .into_iter()
+            .map(|w| (self.inner.leases.hold(held(&w)), w))
+            .collect();
+        let results: Vec<Result<R, SyncError>> = futures::stream::iter(held_work)
+            .map(|(hold, w)| {
+                let done = f(w);
+                async move {
+                    let r = done.await;
+                    // Only a failed store (or a lapsed lease) leaves the work to give back;
+                    // any other error was the work's own, and it stands as recorded.
+                    if !matches!(r, Err(SyncError::Store(_) | SyncError::LeaseLapsed)) {
+                        hold.done();
+                    }
+                    r
+                }
+            })
             .buffer_unordered(self.inner.concurrency)
             .collect()
             .await;
@@ -378,10 +412,39 @@ impl Engine {
     pub(crate) fn tenant(&self, key: &TenantKey) -> Option<&Arc<TenantRt>> {
         self.inner.tenants.get(key)
     }
+
+    /// How long this replica's leases last from their last renewal.
+    pub(crate) fn lease(&self) -> Duration {
+        self.inner.leases.lease
+    }
+
+    /// Runs an outbound call only while this replica's leases are certainly its own (see
+    /// [`Leases::within`]); `LeaseLapsed` otherwise.
+    pub(crate) async fn within_lease<F: std::future::Future>(
+        &self,
+        call: F,
+    ) -> Result<F::Output, SyncError> {
+        self.inner
+            .leases
+            .within(call)
+            .await
+            .ok_or(SyncError::LeaseLapsed)
+    }
+
+    /// A loop met a store error: counted by loop, and the start of an outage if it is one.
+    pub(crate) fn store_error(&self, loop_name: &'static str, e: &SyncError) {
+        if matches!(e, SyncError::Store(_) | SyncError::LeaseLapsed) {
+            self.inner.leases.store_failed(crate::time::now_ms());
+            self.inner
+                .metrics
+                .inc("checkbridge_store_errors_total", &[("loop", loop_name)]);
+        }
+    }
 }
 
 /// Repeats `step` while it finds work; when it finds none, waits for a wake-up or `IDLE`.
 async fn run_loop<F, Fut>(
+    engine: &Engine,
     name: &'static str,
     shutdown: CancellationToken,
     wake: Arc<Notify>,
@@ -403,6 +466,7 @@ async fn run_loop<F, Fut>(
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
+                engine.store_error(name, &e);
                 tracing::error!(loop_name = name, error = %error_chain(&e), "store unavailable; retrying");
                 backoff(
                     failures,

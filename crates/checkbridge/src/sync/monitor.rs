@@ -9,11 +9,19 @@ use std::time::Duration;
 use secrecy::ExposeSecret as _;
 use tokio_util::sync::CancellationToken;
 
-use super::{backoff, error_chain, Engine, SyncError, LEASE};
+use super::{backoff, error_chain, Engine, Held, SyncError};
 use crate::domain::ids::TenantKey;
 use crate::health::{kind, Verdict};
-use crate::store::{AlertWork, HealthIssue};
+use crate::store::HealthIssue;
 use crate::time::now_ms;
+
+/// A database outage long enough to report: since when, and whether its opening alert was
+/// delivered (straight to the alert webhook, since the outbox is in the database).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outage {
+    pub since: i64,
+    pub alerted: bool,
+}
 
 /// What one evaluation did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -29,7 +37,9 @@ impl Engine {
     pub(crate) async fn monitor_loop(&self, shutdown: CancellationToken) {
         let every = Duration::from_secs(self.inner.health.config().evaluate_every_secs.max(1));
         loop {
+            self.watch_store().await;
             if let Err(e) = self.monitor_step().await {
+                self.store_error("monitor", &e);
                 tracing::error!(error = %error_chain(&e), "health evaluation failed; will try again");
             }
             tokio::select! {
@@ -143,6 +153,94 @@ impl Engine {
         Ok(report)
     }
 
+    /// The database's own health issue. While the store has been failing for
+    /// `health.database_unreachable_secs`, the issue is open in memory and its opening alert
+    /// goes straight to the alert webhook (the outbox is in the database); once the store
+    /// answers, the issue is recorded as it was (opened when the failures began) and
+    /// resolved, and the resolution is announced through the outbox like any other.
+    /// Returns whether an outage is open now.
+    pub async fn watch_store(&self) -> bool {
+        let now = now_ms();
+        let threshold = i64::try_from(self.inner.health.config().database_unreachable_secs)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000);
+        let failing = self.inner.leases.failing_since();
+        let outage = self.inner.outage.lock().ok().and_then(|o| *o);
+        match (failing, outage) {
+            (Some(since), None) if now - since >= threshold => {
+                let mut o = Outage {
+                    since,
+                    alerted: false,
+                };
+                tracing::error!(down_ms = now - since, "the database cannot be reached");
+                if self.alerts_enabled() {
+                    o.alerted = self
+                        .send_alert(&database_issue(since, None), true)
+                        .await
+                        .inspect_err(|e| tracing::warn!(error = %e, "the database outage could not be announced"))
+                        .is_ok();
+                }
+                self.set_outage(Some(o));
+                true
+            }
+            (Some(_), Some(mut o)) => {
+                if !o.alerted && self.alerts_enabled() {
+                    o.alerted = self
+                        .send_alert(&database_issue(o.since, None), true)
+                        .await
+                        .is_ok();
+                    self.set_outage(Some(o));
+                }
+                true
+            }
+            (None, Some(o)) => {
+                // Back: record the outage as it was, and resolve it.
+                let star = TenantKey::new("*");
+                let summary = database_issue(o.since, None).summary;
+                let alert = self.alerts_enabled();
+                let recorded = async {
+                    self.inner
+                        .store
+                        .open_issue(
+                            &star,
+                            kind::DATABASE,
+                            "database",
+                            &summary,
+                            o.since,
+                            alert && !o.alerted,
+                        )
+                        .await?;
+                    self.inner
+                        .store
+                        .resolve_issue(&star, kind::DATABASE, "database", now, alert)
+                        .await
+                }
+                .await;
+                match recorded {
+                    Ok(_) => {
+                        tracing::info!(
+                            down_ms = now - o.since,
+                            "database outage recorded and resolved"
+                        );
+                        self.set_outage(None);
+                        false
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %error_chain(&e), "the database outage could not be recorded yet");
+                        true
+                    }
+                }
+            }
+            _ => false,
+        }
+    }
+
+    fn set_outage(&self, o: Option<Outage>) {
+        if let Ok(mut slot) = self.inner.outage.lock() {
+            *slot = o;
+        }
+    }
+
     fn alerts_enabled(&self) -> bool {
         self.inner
             .alerts
@@ -154,14 +252,20 @@ impl Engine {
     async fn deliver_alerts(&self, report: &mut MonitorReport) -> Result<(), SyncError> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
-        let work = store.lease_alerts(owner, now_ms(), LEASE, 50).await?;
+        let work = store
+            .lease_alerts(owner, now_ms(), self.lease(), 50)
+            .await?;
         for w in work {
+            let hold = self.inner.leases.hold(Held::Alert(w.issue.id.clone()));
             let mut failed = None;
             for (opening, owed) in [(true, w.open_owed), (false, w.resolve_owed)] {
                 if !owed {
                     continue;
                 }
-                match self.send_alert(&w, opening).await {
+                match self
+                    .within_lease(self.send_alert(&w.issue, opening))
+                    .await?
+                {
                     Ok(()) => {
                         store.alert_done(&w.issue.id, owner, opening).await?;
                         report.alerts_sent += 1;
@@ -190,15 +294,16 @@ impl Engine {
                         .await?;
                 }
             }
+            hold.done();
         }
         Ok(())
     }
 
-    async fn send_alert(&self, w: &AlertWork, opening: bool) -> Result<(), String> {
+    async fn send_alert(&self, issue: &HealthIssue, opening: bool) -> Result<(), String> {
         let Some(url) = self.inner.alerts.webhook_url.as_ref() else {
             return Ok(());
         };
-        let body = alert_body(&w.issue, opening, self.inner.alerts.environment.as_deref());
+        let body = alert_body(issue, opening, self.inner.alerts.environment.as_deref());
         let response = self
             .inner
             .alert_http
@@ -223,6 +328,23 @@ impl Engine {
     }
 }
 
+/// The database's health issue (tenant `*`), as the alert shows it.
+fn database_issue(since: i64, resolved_at: Option<i64>) -> HealthIssue {
+    HealthIssue {
+        id: format!("database-{since}"),
+        tenant: TenantKey::new("*"),
+        kind: kind::DATABASE.to_owned(),
+        subject: "database".to_owned(),
+        summary: format!(
+            "The database has not answered since {}: no check moves until it does (nothing is lost; the work resumes by itself).",
+            crate::time::rfc3339(since)
+        ),
+        opened_at: since,
+        last_seen_at: since,
+        resolved_at,
+    }
+}
+
 /// An alert: `text` for Slack and people, the issue's fields for machines.
 pub fn alert_body(
     issue: &HealthIssue,
@@ -238,6 +360,7 @@ pub fn alert_body(
         kind::OPERATION => "operation failing",
         kind::WEBHOOK_VERIFICATION => "webhooks failing verification",
         kind::STUCK_CHECKS => "checks stuck",
+        kind::DATABASE => "database unreachable",
         other => other,
     };
     let text = if opening {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use theary::Error as ThearyError;
 
-use super::{backoff, error_chain, Engine, SyncError, LEASE};
+use super::{backoff, error_chain, Engine, Held, SyncError};
 use crate::crypto::Place;
 use crate::domain::ids::{SearchId, ThearyOrderId, ThearySearchId};
 use crate::domain::mapping::theary_rejection_reason;
@@ -31,10 +31,14 @@ impl Engine {
         let work = self
             .inner
             .store
-            .lease_order_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
+            .lease_order_work(&self.inner.owner, now_ms(), self.lease(), super::BATCH)
             .await?;
-        self.each(work, |w| async move { self.order_one(&w).await })
-            .await
+        self.each(
+            work,
+            |w| Held::Order(w.id.clone()),
+            |w| async move { self.order_one(&w).await },
+        )
+        .await
     }
 
     async fn order_one(&self, w: &OrderWork) -> Result<Ordered, SyncError> {
@@ -104,7 +108,9 @@ impl Engine {
 
         // A POST may have reached Theary before: find it rather than order twice.
         if w.attempts > 0 {
-            let found = self.find_existing(&t.theary, &w.search_ids).await;
+            let found = self
+                .within_lease(self.find_existing(&t.theary, &w.search_ids))
+                .await?;
             self.observe_theary(&w.tenant, "theary.lookup", &found);
             match found {
                 Ok(Some(found)) => {
@@ -126,10 +132,12 @@ impl Engine {
             return Ok(Ordered::Deferred);
         }
         let posted = self
-            .inner
-            .theary
-            .create_order_json(&t.theary, order_json.to_vec())
-            .await;
+            .within_lease(
+                self.inner
+                    .theary
+                    .create_order_json(&t.theary, order_json.to_vec()),
+            )
+            .await?;
         self.observe_theary(&w.tenant, "theary.order", &posted);
         match posted {
             Ok(created) => self.record_placed(w, &created).await,

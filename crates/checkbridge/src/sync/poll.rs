@@ -15,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::push::Pushed;
-use super::{backoff, error_chain, ms, Engine, SyncError, TenantRt, IDLE, LEASE};
+use super::{backoff, error_chain, ms, Engine, Held, SyncError, TenantRt, IDLE};
 use crate::crypto::Place;
 use crate::domain::ids::{CheckId, PageUpCheckId, SearchId, TenantKey};
 use crate::domain::mapping::{build_order, search_types, OrderContext};
@@ -86,7 +86,8 @@ impl Engine {
                             };
                             let report = engine.poll_tenant(&t.key).await;
                             if let Err(e) = report {
-                                tracing::error!(tenant = %t.key, error = %error_chain(&e), "poll not recorded");
+                                engine.store_error("poller", &e);
+                                tracing::error!(tenant = %t.key, error = %error_chain(&e), "poll not recorded; the tenant is polled again once the database answers");
                             }
                             drop(permit);
                         });
@@ -103,7 +104,8 @@ impl Engine {
                 }
                 Err(e) => {
                     failures += 1;
-                    tracing::error!(error = %error_chain(&e), "poll schedule unavailable; retrying");
+                    self.store_error("poller", &SyncError::Store(e));
+                    tracing::error!("poll schedule unavailable (database); retrying");
                     backoff(
                         failures,
                         Duration::from_millis(500),
@@ -128,17 +130,55 @@ impl Engine {
         };
         let store = &self.inner.store;
         let owner = &self.inner.owner;
-        if !store.lease_tenant_poll(key, owner, now_ms(), LEASE).await? {
+        // Held from before the lease is asked for: if the store fails from here on, the
+        // keeper gives the lease back (whether or not it was granted) once it answers.
+        let hold = self.inner.leases.hold(Held::Poll(key.clone()));
+        if !store
+            .lease_tenant_poll(key, owner, now_ms(), self.lease())
+            .await?
+        {
+            hold.done();
             report.skipped = true;
             return Ok(report);
         }
         let interval = Duration::from_secs(t.cfg.poll_interval_secs.max(1));
+        match self.poll_leased(&t, interval, &mut report).await {
+            Ok(next_at) => {
+                store
+                    .release_tenant_poll(key, owner, next_at, report.error.as_deref())
+                    .await?;
+                hold.done();
+                Ok(report)
+            }
+            // The store works but the step could not (candidate data would not seal): the
+            // tenant waits its interval, as after any failed poll, rather than retrying hot.
+            Err(e @ SyncError::Crypto(_)) => {
+                store
+                    .release_tenant_poll(key, owner, now_ms() + ms(interval), Some(&e.to_string()))
+                    .await?;
+                hold.done();
+                Err(e)
+            }
+            // The store (or the lease) failed: the hold is given back by the keeper, and the
+            // tenant is due at once, when the store answers.
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The GETs and claims of one poll under its lease; returns when the tenant is next due.
+    async fn poll_leased(
+        &self,
+        t: &TenantRt,
+        interval: Duration,
+        report: &mut PollReport,
+    ) -> Result<i64, SyncError> {
+        let key = &t.key;
         // The next poll is due one interval after this one began, whatever this one costs,
         // so a check never waits more than an interval for its first GET.
         let mut next_at = now_ms() + ms(jittered(interval));
         loop {
             let listed_since = now_ms();
-            let listed = self.list(&t).await;
+            let listed = self.within_lease(self.list(t)).await?;
             self.observe_pageup(key, "pageup.list", &listed);
             let page = match listed {
                 Ok(page) => page,
@@ -170,7 +210,7 @@ impl Engine {
             // The checks of a page are claimed together: PageUp lists the next page only
             // once all of these are `queued`, so the page costs one round of PUTs, not five.
             let claims =
-                futures::future::join_all(page.iter().map(|inv| self.claim(&t, inv, listed_since)))
+                futures::future::join_all(page.iter().map(|inv| self.claim(t, inv, listed_since)))
                     .await;
             let mut new_here = 0;
             for claimed in claims {
@@ -190,10 +230,7 @@ impl Engine {
                 break;
             }
         }
-        store
-            .release_tenant_poll(key, owner, next_at, report.error.as_deref())
-            .await?;
-        Ok(report)
+        Ok(next_at)
     }
 
     /// One GET of pending checks. With field overrides the raw answer is rewritten first.
@@ -294,7 +331,7 @@ impl Engine {
                 },
                 now,
                 &self.inner.owner,
-                LEASE,
+                self.lease(),
             )
             .await?;
         if recorded.new {
@@ -321,7 +358,9 @@ impl Engine {
             // Claim at once: PageUp must see `queued` before the next GET lists it again.
             // The push lease came with the new row; a check that cannot be ordered owes
             // `failed` next.
+            let hold = self.inner.leases.hold(Held::Push(recorded.id.clone()));
             let sent = self.push_leased(&t.key, &recorded.id, 0).await?;
+            hold.done();
             if built.is_err() && matches!(sent, Pushed::Sent(_)) {
                 self.push_check(&t.key, &recorded.id).await?;
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use pageup::CheckStatus;
 
-use super::{backoff, error_chain, Engine, SyncError, LEASE};
+use super::{backoff, error_chain, Engine, Held, SyncError};
 use crate::domain::check::CheckRecord;
 use crate::domain::ids::{CheckId, TenantKey};
 use crate::domain::view::{next_document, view, CheckView};
@@ -30,11 +30,13 @@ impl Engine {
     pub async fn push_step(&self) -> Result<usize, SyncError> {
         let store = &self.inner.store;
         let work = store
-            .lease_push_work(&self.inner.owner, now_ms(), LEASE, super::BATCH)
+            .lease_push_work(&self.inner.owner, now_ms(), self.lease(), super::BATCH)
             .await?;
-        self.each(work, |w| async move {
-            self.push_leased(&w.tenant, &w.id, w.attempts).await
-        })
+        self.each(
+            work,
+            |w| Held::Push(w.id.clone()),
+            |w| async move { self.push_leased(&w.tenant, &w.id, w.attempts).await },
+        )
         .await
     }
 
@@ -44,15 +46,18 @@ impl Engine {
         let mut last = Pushed::Nothing;
         // A claim that is also a failure owes two documents (`queued`, then `failed`).
         for _ in 0..3 {
+            let hold = self.inner.leases.hold(Held::Push(id.clone()));
             if !self
                 .inner
                 .store
-                .lease_push(id, &self.inner.owner, now_ms(), LEASE)
+                .lease_push(id, &self.inner.owner, now_ms(), self.lease())
                 .await?
             {
+                hold.done();
                 return Ok(last);
             }
             last = self.push_leased(tenant, id, 0).await?;
+            hold.done();
             if !matches!(last, Pushed::Sent(_)) {
                 return Ok(last);
             }
@@ -84,10 +89,12 @@ impl Engine {
         }
         let (doc, version) = next_document(&snap, &view(&snap, &self.inner.links, &t.cfg));
         let sent = self
-            .inner
-            .pageup
-            .update_status(&t.pageup, snap.pageup_id.as_str(), &doc)
-            .await;
+            .within_lease(
+                self.inner
+                    .pageup
+                    .update_status(&t.pageup, snap.pageup_id.as_str(), &doc),
+            )
+            .await?;
         self.observe_pageup(tenant, "pageup.update", &sent);
         match sent {
             Ok(()) => {

@@ -2,7 +2,7 @@
 //! a cancellation (Theary is not known to announce one). Open searches quiet for longer
 //! than `reconcile_after` are read from Theary and moved forward like an event would.
 
-use super::{error_chain, Engine, SyncError};
+use super::{error_chain, Engine, Held, SyncError};
 use crate::crypto::Place;
 use crate::domain::events::update_for_search;
 use crate::domain::ids::ThearySearchId;
@@ -22,8 +22,12 @@ impl Engine {
                 super::BATCH,
             )
             .await?;
-        self.each(work, |w| async move { self.reconcile_one(&w).await })
-            .await
+        self.each(
+            work,
+            |w| Held::Reconcile(w.check_id.clone()),
+            |w| async move { self.reconcile_one(&w).await },
+        )
+        .await
     }
 
     /// Reads one check's searches from Theary and applies what moved. Returns how many moved.

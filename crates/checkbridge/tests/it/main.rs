@@ -6,6 +6,7 @@ mod browser;
 mod health;
 mod isolation;
 mod life;
+mod outage;
 mod poller;
 mod refusal;
 mod reports;

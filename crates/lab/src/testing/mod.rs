@@ -7,12 +7,16 @@
     reason = "test helpers fail the test loudly, with the reason"
 )]
 
+mod alerts;
 mod app;
 mod db;
+mod proxy;
 mod scan;
 mod wait;
 
+pub use alerts::{alert_receiver, Alerts};
 pub use app::{spawn_app, TestApp, FINISH};
 pub use db::TestDb;
+pub use proxy::TcpProxy;
 pub use scan::{found_in_raw_database, order_secret};
 pub use wait::{eventually, until_changed};
