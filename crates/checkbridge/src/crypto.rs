@@ -253,7 +253,9 @@ impl<'a> Place<'a> {
     }
 }
 
-/// Tenants' data keys, unwrapped on first use and cached.
+/// Tenants' data keys, unwrapped on first use and cached. A cached key is used only after
+/// the database confirms it still lives (one primary-key read), so destroying a tenant's
+/// keys takes effect in every running process as soon as it commits.
 #[derive(Clone, Debug)]
 pub struct Keyring {
     master: Arc<MasterKeys>,
@@ -310,7 +312,14 @@ impl Keyring {
             .ok()
             .and_then(|c| c.get(&(tenant.clone(), version)).cloned());
         if let Some(k) = hit {
-            return Ok(k);
+            // The key may have been destroyed since it was cached, by this process or
+            // another (`retention shred` runs in its own): ask the database each time, so
+            // no replica uses a shredded key once the shred has committed.
+            if self.store.data_key_live(tenant, version).await? {
+                return Ok(k);
+            }
+            self.forget(tenant);
+            return Err(CryptoError::NoDataKey(version));
         }
         let (master_id, wrapped) = self
             .store
@@ -377,7 +386,8 @@ impl Keyring {
         Ok(n)
     }
 
-    /// Forgets cached keys of `tenant` (after its keys were destroyed).
+    /// Forgets cached keys of `tenant`. Uses do this by themselves when they find the key
+    /// destroyed; calling it drops the key material from memory at once.
     pub fn forget(&self, tenant: &TenantKey) {
         if let Ok(mut c) = self.cache.lock() {
             c.retain(|(t, _), _| t != tenant);

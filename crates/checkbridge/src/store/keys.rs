@@ -60,6 +60,23 @@ impl Store {
         })
     }
 
+    /// Whether a data key is still live (not destroyed). Asked on every use of a cached
+    /// key, so a shred committed by any process is honoured by every replica at once.
+    pub async fn data_key_live(
+        &self,
+        tenant: &TenantKey,
+        version: i64,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 AS live FROM tenant_keys WHERE tenant = $1 AND version = $2 AND destroyed_at IS NULL",
+        )
+        .bind(tenant.as_str())
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Every live data key: tenant, version, master key id, wrapped key.
     pub async fn data_keys(&self) -> Result<Vec<(TenantKey, i64, String, String)>, StoreError> {
         let rows = sqlx::query(

@@ -171,8 +171,9 @@ impl Store {
     }
 
     /// Shreds a tenant that leaves: its data keys are destroyed first (so whatever a backup
-    /// still holds can never be read), then its rows are deleted. The access record keeps
-    /// one entry saying so. Returns how many checks were deleted.
+    /// still holds can never be read), then its rows are deleted (checks, searches, events,
+    /// polls, readers and their sessions, its error log and health issues). The access
+    /// record is kept for its own retention period, with one entry saying so. Returns how many checks were deleted.
     pub async fn shred_tenant(&self, tenant: &TenantKey, now: i64) -> Result<u64, StoreError> {
         self.destroy_data_keys(tenant).await?;
         let mut tx = self.write().await?;
@@ -181,6 +182,8 @@ impl Store {
             "DELETE FROM searches WHERE tenant = $1",
             "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE tenant = $1)",
             "DELETE FROM users WHERE tenant = $1",
+            "DELETE FROM error_log WHERE tenant = $1",
+            "DELETE FROM health_issues WHERE tenant = $1",
         ] {
             sqlx::query(sql)
                 .bind(tenant.as_str())

@@ -112,7 +112,6 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
             .await
             .unwrap();
         assert_eq!(store.shred_tenant(&globex, now_ms()).await.unwrap(), 3);
-        engine.keyring().forget(&globex);
         let opened = engine
             .keyring()
             .open(Place::order(&globex, &g), &g_sealed)
@@ -143,6 +142,88 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
             .open(Place::webhook_secret(t0, &check), &sealed_secret)
             .await;
         assert!(still.is_ok());
+        app.finish().await;
+    }
+}
+
+/// A shred run by another process (as `checkbridge retention shred` is) while two replicas
+/// run with the tenant's key in their caches: from the commit on, neither replica opens or
+/// seals anything of that tenant, and both go on serving the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shred_reaches_every_running_replica_at_once() {
+    for db in TestDb::all().await {
+        let mut app = TestApp::prepare(db, LabOptions::default()).await;
+        let first = [
+            app.seed("acme", Scenario::Clean, 0),
+            app.seed("globex", Scenario::Clean, 0),
+        ];
+        app.start().await;
+        let second = app.engine_only(&app.config()).await;
+        let replicas = [app.engine().clone(), second];
+        app.final_view("acme", &first[0]).await;
+        app.final_view("globex", &first[1]).await;
+
+        // Both replicas hold globex's key: each has sealed and opened with it.
+        let (globex, acme) = (TenantKey::from("globex"), TenantKey::from("acme"));
+        let g = app
+            .store
+            .check_id_for(&globex, &first[1].as_str().into())
+            .await
+            .unwrap()
+            .unwrap();
+        let mut copies = Vec::new();
+        for r in &replicas {
+            let sealed = r
+                .keyring()
+                .seal(Place::order(&globex, &g), b"a copy kept in a backup")
+                .await
+                .unwrap();
+            assert!(r
+                .keyring()
+                .open(Place::order(&globex, &g), &sealed)
+                .await
+                .is_ok());
+            copies.push(sealed);
+        }
+
+        // Another process shreds globex (a store of its own, as the CLI opens one).
+        let cli = checkbridge::store::Store::connect(&app.db().url)
+            .await
+            .unwrap();
+        assert_eq!(cli.shred_tenant(&globex, now_ms()).await.unwrap(), 1);
+
+        for (n, r) in replicas.iter().enumerate() {
+            for sealed in &copies {
+                let opened = r.keyring().open(Place::order(&globex, &g), sealed).await;
+                assert!(
+                    matches!(opened, Err(CryptoError::NoDataKey(_))),
+                    "replica {n} still opens globex's data: {opened:?}"
+                );
+            }
+            let sealed = r
+                .keyring()
+                .seal(Place::order(&globex, &g), b"new data after the shred")
+                .await;
+            assert!(
+                matches!(sealed, Err(CryptoError::NoDataKey(_))),
+                "replica {n} still seals for globex: {sealed:?}"
+            );
+            let a = app
+                .store
+                .check_id_for(&acme, &first[0].as_str().into())
+                .await
+                .unwrap()
+                .unwrap();
+            let s = r
+                .keyring()
+                .seal(Place::order(&acme, &a), b"acme is unaffected")
+                .await
+                .unwrap();
+            assert!(r.keyring().open(Place::order(&acme, &a), &s).await.is_ok());
+        }
+        // The running service keeps serving acme end to end.
+        let next = app.seed("acme", Scenario::Clean, 1);
+        assert_eq!(app.final_view("acme", &next).await.status, "completed");
         app.finish().await;
     }
 }

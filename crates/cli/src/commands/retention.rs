@@ -86,7 +86,8 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
             let checks = store.shred_tenant(&tenant.as_str().into(), now).await?;
             writeln!(
                 out,
-                "tenant {tenant}: data keys destroyed, {checks} check(s) deleted"
+                "tenant {tenant}: data keys destroyed, {checks} check(s) deleted; running \
+                 services refuse the destroyed keys from now on (no restart needed)"
             )?;
         }
     }

@@ -18,6 +18,7 @@ mod health;
 mod orders;
 mod polls;
 mod pushes;
+mod retention;
 mod searches;
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -68,6 +69,10 @@ where
     test(sqlite).await;
 
     let Ok(admin_url) = std::env::var("CHECKBRIDGE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CHECKBRIDGE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "CHECKBRIDGE_REQUIRE_POSTGRES=1 but CHECKBRIDGE_TEST_POSTGRES_URL is not set"
+        );
         eprintln!(
             "CHECKBRIDGE_TEST_POSTGRES_URL is not set: PostgreSQL half of the store tests skipped"
         );
