@@ -55,24 +55,33 @@ pub fn update_for_search(s: &Search) -> Option<SearchUpdate> {
     match s.search_status.as_ref()? {
         SearchStatus::Completed => {
             let last = s.verification_result.last();
+            // The read API's result shape is not published: the webhook's fields
+            // (`discrepancy`, the verification sections) may sit on the entry itself or in
+            // its `resultDetails` object. Both are read, so a search the reconciler
+            // finishes (its webhook late or lost) keeps its discrepancy and its details.
+            let details = last
+                .and_then(|r| r.result_details.as_ref())
+                .filter(|d| d.is_object());
             let discrepancy = last
                 .and_then(|r| r.extra.get("discrepancy"))
+                .or_else(|| details.and_then(|d| d.get("discrepancy")))
                 .and_then(serde_json::Value::as_bool)
                 .unwrap_or(false);
+            let mut result = serde_json::json!({
+                "source": "reconciler",
+                "searchStatus": "COMPLETED",
+                "outcome": last.and_then(|r| r.outcome.as_ref()).map(Outcome::as_str),
+                "completedAt": s.completed_at,
+            });
+            if let Some(d) = details {
+                result["verificationResult"] = d.clone();
+            }
             Some(SearchUpdate {
                 state: SearchState::Completed,
                 outcome: last.and_then(|r| r.outcome.clone()),
                 discrepancy,
                 reason_code: None,
-                result_json: Some(
-                    serde_json::json!({
-                        "source": "reconciler",
-                        "searchStatus": "COMPLETED",
-                        "outcome": last.and_then(|r| r.outcome.as_ref()).map(Outcome::as_str),
-                        "completedAt": s.completed_at,
-                    })
-                    .to_string(),
-                ),
+                result_json: Some(result.to_string()),
             })
         }
         SearchStatus::Cancelled => Some(cancelled()),
@@ -121,5 +130,41 @@ mod tests {
 
         let note = r#"{"event":"verification.notification","data":{"searchId":"s1","notificationType":"OUTBOUND_ATTEMPT"}}"#;
         assert_eq!(update_for_event(&parse(note), note), None);
+    }
+
+    #[test]
+    fn a_search_read_back_keeps_its_discrepancy_wherever_the_entry_holds_it() {
+        let read = |entry: serde_json::Value| -> Search {
+            serde_json::from_value(serde_json::json!({
+                "id": "s1", "searchStatus": "COMPLETED", "verificationResult": [entry]
+            }))
+            .unwrap()
+        };
+        let nested = read(serde_json::json!({
+            "id": "v1", "outcome": "VERIFIED",
+            "resultDetails": { "discrepancy": true, "employmentVerification": { "verifiedPosition": "Senior Engineer" } }
+        }));
+        let u = update_for_search(&nested).unwrap();
+        assert_eq!(
+            (u.state, u.outcome.clone()),
+            (SearchState::Completed, Some(Outcome::Verified))
+        );
+        assert!(u.discrepancy, "from resultDetails");
+        let kept: serde_json::Value =
+            serde_json::from_str(u.result_json.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            kept["verificationResult"]["employmentVerification"]["verifiedPosition"],
+            "Senior Engineer",
+            "the report keeps the details"
+        );
+        let flat =
+            read(serde_json::json!({ "id": "v1", "outcome": "VERIFIED", "discrepancy": true }));
+        assert!(
+            update_for_search(&flat).unwrap().discrepancy,
+            "on the entry itself"
+        );
+        let clean =
+            read(serde_json::json!({ "id": "v1", "outcome": "VERIFIED", "resultDetails": "ok" }));
+        assert!(!update_for_search(&clean).unwrap().discrepancy);
     }
 }
