@@ -141,3 +141,47 @@ async fn every_outcome(mut app: TestApp) {
     );
     app.finish().await;
 }
+
+/// Theary delivers every event of every search late, after the next one of its search (the
+/// last after a pause): each check still ends exactly as it does in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reordered_webhooks_end_every_check_as_in_order() {
+    let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
+    let scenarios = [
+        Scenario::Clean,
+        Scenario::Discrepancy,
+        Scenario::ActionRequired,
+    ];
+    let seeded: Vec<(String, Scenario)> = scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (app.seed("acme", *s, i), *s))
+        .collect();
+    let faults = app.lab.theary.state.delivery_faults();
+    faults.reorder_next(1_000);
+    app.start().await;
+    for (id, s) in &seeded {
+        let view = app.final_view("acme", id).await;
+        assert_eq!(
+            view.status,
+            s.expected_status(),
+            "{}: {}",
+            s.label(),
+            view.document
+        );
+        let results = view.document["results"].as_array().unwrap();
+        assert_eq!(
+            results.last().unwrap()["status"],
+            s.expected_overall().unwrap(),
+            "{}: {}",
+            s.label(),
+            view.document
+        );
+        let statuses: Vec<&str> = view.history.iter().map(|h| h.to.as_str()).collect();
+        assert!(orderly(&statuses), "never backwards: {statuses:?}");
+    }
+    let fired = app.lab.theary.state.delivery_faults().fired().reorder;
+    // Two searches a check, each with two notifications and a terminal event.
+    assert!(fired >= 18, "every event was held back: {fired}");
+    app.finish().await;
+}

@@ -49,7 +49,8 @@ pub struct DeliveryRecord {
 pub struct DeliveryFaultSettings {
     /// Deliver the next N events twice (same event id).
     pub duplicate: u32,
-    /// Hold the next N events and send them in reverse order.
+    /// Hold each of the next N events until a later event of the same search has been
+    /// delivered (or [`HOLD_AT_MOST`] has passed), so the receiver sees them out of order.
     pub reorder: u32,
     /// Sign the next N events with a wrong signature.
     pub bad_signature: u32,
@@ -59,10 +60,14 @@ pub struct DeliveryFaultSettings {
     pub delay_ms: u64,
 }
 
-/// The delivery fault knobs of a sandbox.
+/// How long a reordered event is held at most when no later event of its search comes.
+pub const HOLD_AT_MOST: Duration = Duration::from_secs(2);
+
+/// The delivery fault knobs of a sandbox, and how many times each fault fired.
 #[derive(Debug, Default)]
 pub struct DeliveryFaults {
     inner: Mutex<DeliveryFaultSettings>,
+    fired: Mutex<DeliveryFaultSettings>,
 }
 
 impl DeliveryFaults {
@@ -109,6 +114,10 @@ impl DeliveryFaults {
     }
     pub fn settings(&self) -> DeliveryFaultSettings {
         self.lock().clone()
+    }
+    /// How many events each counted fault has applied to so far (`delay_ms` unused).
+    pub fn fired(&self) -> DeliveryFaultSettings {
+        self.fired.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
     fn take(counter: &mut u32) -> bool {
         if *counter > 0 {
@@ -255,12 +264,23 @@ impl Delivery {
         let body = Arc::new(p.body);
         let (duplicate, bad_signature, drop, reorder) = {
             let mut f = self.shared.faults.lock();
-            (
+            let taken = (
                 DeliveryFaults::take(&mut f.duplicate),
                 DeliveryFaults::take(&mut f.bad_signature),
                 DeliveryFaults::take(&mut f.drop),
                 DeliveryFaults::take(&mut f.reorder),
-            )
+            );
+            let mut fired = self
+                .shared
+                .faults
+                .fired
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            fired.duplicate += u32::from(taken.0);
+            fired.bad_signature += u32::from(taken.1);
+            fired.drop += u32::from(taken.2);
+            fired.reorder += u32::from(taken.3);
+            taken
         };
         for (t, source) in chosen {
             let events: Vec<String> = t
@@ -321,11 +341,7 @@ impl Delivery {
                 continue;
             }
             if reorder {
-                self.shared
-                    .held
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push_back(job);
+                self.hold(job);
                 continue;
             }
             if duplicate {
@@ -335,17 +351,34 @@ impl Delivery {
         }
     }
 
-    /// Sends held (reordered) events, newest first.
-    pub(super) fn release_held(&self) {
-        let held: Vec<Job> = self
-            .shared
+    /// Holds a reordered event: it goes out once a later event of its search has been
+    /// delivered, or after [`HOLD_AT_MOST`]. A held event counts as in flight.
+    fn hold(&self, job: Job) {
+        self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        let event_id = job.event_id.clone();
+        self.shared
             .held
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .drain(..)
-            .collect();
-        for job in held.into_iter().rev() {
+            .push_back(job);
+        let this = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(HOLD_AT_MOST).await;
+            this.release(|j| j.event_id == event_id);
+        });
+    }
+
+    /// Sends the held events `which` selects, newest first.
+    fn release(&self, which: impl Fn(&Job) -> bool) {
+        let released: Vec<Job> = {
+            let mut held = self.shared.held.lock().unwrap_or_else(|p| p.into_inner());
+            let (out, keep): (Vec<Job>, Vec<Job>) = held.drain(..).partition(|j| which(j));
+            held.extend(keep);
+            out
+        };
+        for job in released.into_iter().rev() {
             self.spawn(job);
+            self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         }
     }
 
@@ -373,7 +406,10 @@ impl Delivery {
         self.shared.in_flight.fetch_add(1, Ordering::SeqCst);
         let this = self.clone();
         tokio::spawn(async move {
+            let search_id = job.search_id.clone();
             this.deliver(job).await;
+            // Events held back for reordering go out after this later one of their search.
+            this.release(|j| j.search_id == search_id);
             this.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
         });
     }

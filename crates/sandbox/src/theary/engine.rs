@@ -361,7 +361,6 @@ fn advance(state: &ThearyState) -> usize {
     for e in events {
         state.delivery.enqueue(e);
     }
-    state.delivery.release_held();
     moved
 }
 
@@ -381,7 +380,6 @@ fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) -> bool {
     state.changes.bump();
     if let Some(p) = pending {
         state.delivery.enqueue(p);
-        state.delivery.release_held();
     }
     true
 }

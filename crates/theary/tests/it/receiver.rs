@@ -126,4 +126,35 @@ async fn each_event_is_seen_exactly_once_through_duplicates_reordering_and_bad_s
         .filter(|e| matches!(e.event, Event::Completed(_) | Event::ActionRequired(_)))
         .count();
     assert_eq!(terminal, 2);
+    // The three outbound attempts were held back: each reached the receiver only after the
+    // terminal event of its own search, the reverse of the order Theary produced them in.
+    let position = |search: &str, terminal: bool| {
+        events.iter().position(|e| {
+            e.search_id() == Some(search)
+                && (terminal == matches!(e.event, Event::Completed(_) | Event::ActionRequired(_)))
+                && (terminal
+                    || matches!(&e.event, Event::Notification(n)
+                        if n.notification_type == Some(NotificationType::OutboundAttempt)))
+        })
+    };
+    let mut reversed = 0;
+    for e in &events {
+        let Some(search) = e.search_id() else {
+            continue;
+        };
+        if !matches!(e.event, Event::Completed(_) | Event::ActionRequired(_)) {
+            continue;
+        }
+        let (done, attempt) = (position(search, true), position(search, false));
+        assert!(
+            done.zip(attempt).is_some_and(|(d, a)| d < a),
+            "search {search}: the held outbound attempt arrived after its completion"
+        );
+        reversed += 1;
+    }
+    assert_eq!(
+        reversed, 2,
+        "both searches whose terminal event was accepted"
+    );
+    assert_eq!(sandbox.state.delivery_faults().fired().reorder, 3);
 }

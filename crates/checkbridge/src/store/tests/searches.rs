@@ -1,6 +1,7 @@
 //! Webhook events, forward-only outcomes and the reconciler's work.
 
 use super::*;
+use sqlx::Row as _;
 
 #[tokio::test]
 async fn events_are_stored_once_and_move_searches_only_forward() {
@@ -160,4 +161,112 @@ async fn the_reconciler_takes_quiet_searches_of_ordered_checks() {
         assert_eq!(store.due_tenants(0, 10).await.unwrap().len(), 2);
     })
     .await;
+}
+
+/// Every order of one search's events (two progress notifications, an action-required, the
+/// completion, and the completion again as Theary redelivers it) ends in the same record:
+/// the search completed with its outcome and the completion's data, never moved back.
+#[tokio::test]
+async fn every_order_of_a_searchs_events_ends_in_the_same_state() {
+    use crate::domain::events::update_for_event;
+    let bodies = [
+        r#"{"event":"verification.notification","data":{"searchId":"S","notificationType":"CONTACT_PLAN"}}"#,
+        r#"{"event":"verification.notification","data":{"searchId":"S","notificationType":"OUTBOUND_ATTEMPT"}}"#,
+        r#"{"event":"verification.action_required","data":{"searchId":"S","reasonCode":"SLA_REACHED"}}"#,
+        r#"{"event":"verification.completed","data":{"searchId":"S","status":"COMPLETED","verificationResult":{"outcome":"VERIFIED","discrepancy":true}}}"#,
+    ];
+    // (event id, body index): the completion comes twice under one id.
+    let events = [("n1", 0), ("n2", 1), ("ar", 2), ("c", 3), ("c", 3)];
+    let parse = |body: &str| {
+        let sig = theary::signature::sign(b"k", body.as_bytes());
+        theary::signature::verify(b"k", body.as_bytes(), Some(&sig))
+            .unwrap()
+            .parse()
+            .unwrap()
+            .event
+    };
+    let orders = permutations(events.len());
+    assert_eq!(orders.len(), 120);
+    on_each_backend(|store| {
+        let orders = orders.clone();
+        async move {
+            let mut finals = std::collections::BTreeSet::new();
+            for (n, order) in orders.iter().enumerate() {
+                let (check, searches) = ordered(&store, &format!("perm-{n}")).await;
+                for (step, &i) in order.iter().enumerate() {
+                    let (id, b) = events[i];
+                    let update = update_for_event(&parse(bodies[b]), bodies[b]);
+                    store
+                        .record_event(
+                            &EventRecord {
+                                event_id: &format!("{n}-{id}"),
+                                tenant: &t("acme"),
+                                search_id: &searches[0],
+                                check_id: &check,
+                                event_type: "e",
+                                body: bodies[b],
+                                theary_search_id: None,
+                            },
+                            update.as_ref(),
+                            10 + step as i64,
+                            60_000,
+                        )
+                        .await
+                        .unwrap();
+                }
+                let s = store.searches_of(&t("acme"), &check).await.unwrap();
+                let s = s.iter().find(|s| s.id == searches[0]).unwrap();
+                let result: Option<String> =
+                    sqlx::query("SELECT result FROM searches WHERE id = $1")
+                        .bind(searches[0].as_str())
+                        .fetch_one(&store.pool)
+                        .await
+                        .unwrap()
+                        .try_get("result")
+                        .unwrap();
+                let stored: i64 =
+                    sqlx::query("SELECT COUNT(*) AS n FROM webhook_events WHERE search_id = $1")
+                        .bind(searches[0].as_str())
+                        .fetch_one(&store.pool)
+                        .await
+                        .unwrap()
+                        .try_get("n")
+                        .unwrap();
+                assert_eq!(
+                    stored, 4,
+                    "order {order:?}: the redelivery is not stored again"
+                );
+                finals.insert(format!(
+                    "{:?} {:?} {} {:?} {}",
+                    s.state,
+                    s.outcome,
+                    s.discrepancy,
+                    s.reason_code,
+                    result.as_deref() == Some(bodies[3])
+                ));
+            }
+            assert_eq!(
+                finals.into_iter().collect::<Vec<_>>(),
+                ["Completed Some(Verified) true None true"],
+                "one final state whatever the order"
+            );
+        }
+    })
+    .await;
+}
+
+/// Every ordering of `0..n`.
+fn permutations(n: usize) -> Vec<Vec<usize>> {
+    if n == 0 {
+        return vec![Vec::new()];
+    }
+    let mut out = Vec::new();
+    for rest in permutations(n - 1) {
+        for at in 0..=rest.len() {
+            let mut p = rest.clone();
+            p.insert(at, n - 1);
+            out.push(p);
+        }
+    }
+    out
 }

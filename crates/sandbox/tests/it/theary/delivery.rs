@@ -146,7 +146,7 @@ async fn retries_on_5xx_up_to_the_limit_and_never_on_4xx() {
 }
 
 #[tokio::test]
-async fn delivery_faults_duplicate_reorder_bad_signature_and_drop() {
+async fn delivery_faults_duplicate_bad_signature_and_drop() {
     let (sb, http, token) = setup().await;
     let (server, rx) = Receiver::spawn().await;
     let hook = json!({ "secret": "k", "fallbackEndpoint": { "url": format!("{}/h", server.base_url()), "events": all_events() } });
@@ -176,4 +176,51 @@ async fn delivery_faults_duplicate_reorder_bad_signature_and_drop() {
         .deliveries()
         .iter()
         .any(|d| d.error.as_deref() == Some("dropped by a sandbox delivery fault")));
+    let fired = sb.state.delivery_faults().fired();
+    assert_eq!(
+        (
+            fired.duplicate,
+            fired.bad_signature,
+            fired.drop,
+            fired.reorder
+        ),
+        (1, 1, 1, 0)
+    );
+}
+
+/// The notification type of a received event (`CONTACT_PLAN`, `OUTBOUND_ATTEMPT`), or its
+/// event type for a terminal one.
+fn kind_of(event: &(String, axum::http::HeaderMap, serde_json::Value)) -> String {
+    event.2["data"]["notificationType"]
+        .as_str()
+        .or_else(|| event.1["x-event-type"].to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_reordered_event_arrives_after_the_later_event_of_its_search() {
+    let (sb, http, token) = setup().await;
+    let (server, rx) = Receiver::spawn().await;
+    let hook = json!({ "secret": "k", "fallbackEndpoint": { "url": format!("{}/h", server.base_url()), "events": all_events() } });
+    create(&sb, &http, &token, &order("Tech Corp", Some(hook))).await;
+    sb.state.delivery_faults().reorder_next(1);
+    sb.state.advance(); // CONTACT_PLAN, held back
+    sb.state.advance(); // OUTBOUND_ATTEMPT, delivered; then CONTACT_PLAN goes
+    let events = rx.wait_for(&sb, 2).await;
+    let order: Vec<String> = events.iter().map(kind_of).collect();
+    assert_eq!(
+        order,
+        ["OUTBOUND_ATTEMPT", "CONTACT_PLAN"],
+        "produced the other way round"
+    );
+    assert_eq!(sb.state.delivery_faults().fired().reorder, 1);
+
+    // The last event of a search has nothing after it: it is held for a bounded time only.
+    sb.state.delivery_faults().reorder_next(1);
+    sb.state.advance(); // verification.completed, held, then sent anyway
+    let events = rx.wait_for(&sb, 3).await;
+    assert_eq!(kind_of(&events[2]), "verification.completed");
+    assert!(sb.state.wait_deliveries_idle(Duration::from_secs(5)).await);
+    assert_eq!(sb.state.delivery_faults().fired().reorder, 2);
 }
