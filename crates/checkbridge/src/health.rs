@@ -310,10 +310,11 @@ mod tests {
         Monitor::new(HealthConfig::default())
     }
 
+    /// Acme's verdict on one subject (the tests' tenant; another tenant's never counts).
     fn verdict(m: &Monitor, now: i64, k: &str, subject: &str) -> Option<Verdict> {
         m.findings(now)
             .into_iter()
-            .find(|f| f.kind == k && f.subject == subject)
+            .find(|f| f.tenant == "acme" && f.kind == k && f.subject == subject)
             .map(|f| f.verdict)
     }
 
@@ -332,7 +333,11 @@ mod tests {
                 i,
             );
         }
-        // Four calls: too few to judge.
+        // Another tenant's calls of the same operation, all fine, in between.
+        for i in 0..6 {
+            m.record("globex", "pageup", "pageup.list", &Outcome::Ok, i);
+        }
+        // Four calls: too few to judge (globex's six do not count for acme).
         assert_eq!(verdict(&m, 10, kind::OPERATION, "pageup.list"), None);
         m.record(
             "acme",
@@ -349,8 +354,37 @@ mod tests {
             }
             other => panic!("expected an open verdict, got {other:?}"),
         }
-        // Another tenant is unaffected.
-        assert!(m.findings(10).iter().all(|f| f.tenant == "acme"));
+        // Another tenant is unaffected: globex's window holds its own six good calls only,
+        // and nothing of acme's failures opens anything for it.
+        let globex: Vec<_> = m
+            .findings(10)
+            .into_iter()
+            .filter(|f| f.tenant == "globex")
+            .collect();
+        assert!(
+            globex
+                .iter()
+                .all(|f| !matches!(f.verdict, Verdict::Open { .. })),
+            "{globex:?}"
+        );
+        for i in 6..9 {
+            m.record(
+                "globex",
+                "pageup",
+                "pageup.list",
+                &Outcome::Failed("PageUp answered 500".into()),
+                i,
+            );
+        }
+        // Three failures of nine calls is under half for globex; acme's verdict is unchanged.
+        assert!(m
+            .findings(10)
+            .iter()
+            .all(|f| f.tenant != "globex" || !matches!(f.verdict, Verdict::Open { .. })));
+        match verdict(&m, 10, kind::OPERATION, "pageup.list") {
+            Some(Verdict::Open { summary }) => assert!(summary.contains("3 of the last 5")),
+            other => panic!("acme's verdict changed: {other:?}"),
+        }
     }
 
     #[test]

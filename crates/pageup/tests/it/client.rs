@@ -125,14 +125,37 @@ async fn short_lived_tokens_are_refreshed_before_expiry_without_401s() {
 #[tokio::test]
 async fn concurrent_calls_share_one_token_request() {
     let (sandbox, client, tenant) = setup().await;
-    let calls = (0..20).map(|_| {
-        let (client, tenant) = (client.clone(), tenant.clone());
-        tokio::spawn(async move { client.list_pending(&tenant).await.unwrap() })
+    // The token endpoint answers slowly, so every call below asks for a token while the
+    // first request for one is still out.
+    sandbox.state.faults().add(FaultRule {
+        path_prefix: Some("/connect/token".into()),
+        latency_ms: Some(300),
+        ..FaultRule::default()
     });
-    for call in calls {
-        call.await.unwrap();
-    }
-    assert_eq!(token_requests(&sandbox), 1);
+    let started = Instant::now();
+    // Spawned eagerly (collected before any is awaited), then joined together.
+    let calls: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, tenant) = (client.clone(), tenant.clone());
+            tokio::spawn(async move { client.list_pending(&tenant).await.map(|_| Instant::now()) })
+        })
+        .collect();
+    let finished: Vec<Instant> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    assert_eq!(
+        token_requests(&sandbox),
+        1,
+        "one token request for 20 overlapping calls"
+    );
+    // They overlapped: all 20 waited on the one slow token request, none started after it.
+    let lists = sandbox.state.journal().matching("GET", "/v3/");
+    assert_eq!(lists.len(), 20);
+    assert!(finished
+        .iter()
+        .all(|f| *f >= started + Duration::from_millis(300)));
 }
 
 #[tokio::test]
