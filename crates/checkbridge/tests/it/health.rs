@@ -1,35 +1,10 @@
 //! Health issues open and resolve by themselves, and each opening and resolution is
 //! announced once on the alert webhook (JSON with a `text` field, as Slack accepts it).
 
-use std::sync::{Arc, Mutex};
-
-use axum::routing::post;
-use axum::{Json, Router};
-use checkbridge_lab::testing::{TestApp, TestDb};
+use checkbridge_lab::testing::{alert_receiver, TestApp, TestDb};
 use checkbridge_lab::LabOptions;
 use sandbox::common::FaultRule;
 use secrecy::SecretString;
-use serde_json::Value;
-
-/// A receiver for alerts, on port 0, keeping every body it gets.
-async fn alert_receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    let app = Router::new().route(
-        "/hooks/alerts",
-        post(move |Json(body): Json<Value>| {
-            let keep = keep.clone();
-            async move {
-                keep.lock().unwrap().push(body);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/alerts", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, got)
-}
 
 #[tokio::test]
 async fn refused_credentials_open_an_issue_that_resolves_after_sustained_success() {
@@ -71,7 +46,7 @@ async fn refused_credentials_open_an_issue_that_resolves_after_sustained_success
             open[0].summary
         );
         {
-            let got = alerts.lock().unwrap();
+            let got = alerts.all();
             assert_eq!(got.len(), 1);
             let text = got[0]["text"].as_str().unwrap();
             assert!(
@@ -111,7 +86,7 @@ async fn refused_credentials_open_an_issue_that_resolves_after_sustained_success
         let step = engine.monitor_step().await.unwrap();
         assert_eq!((step.resolved, step.alerts_sent), (1, 1), "{step:?}");
         assert!(store.open_issues().await.unwrap().is_empty());
-        let got = alerts.lock().unwrap().clone();
+        let got = alerts.all();
         assert_eq!(got.len(), 2);
         assert_eq!(got[1]["event"], "issue.resolved");
         assert!(got[1]["issue"]["resolved_at"].is_string());

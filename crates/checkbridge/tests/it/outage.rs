@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use checkbridge::domain::ids::TenantKey;
-use checkbridge_lab::testing::{alert_receiver, Alerts, TcpProxy, TestApp, TestDb};
+use checkbridge_lab::testing::{alert_receiver, Alerts, SqliteLocker, TcpProxy, TestApp, TestDb};
 use checkbridge_lab::{orderly, LabOptions, Scenario};
 use secrecy::SecretString;
 
@@ -245,64 +245,13 @@ async fn a_postgresql_restart_silences_no_tenant() {
     );
 }
 
-/// Another connection holding SQLite's write lock, as another process would (on a thread
-/// of its own, so the lock is held whatever the test's runtime does).
-#[derive(Default)]
-struct Locker {
-    release: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
-    thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
-}
-
-impl Locker {
-    async fn lock(&self, url: String) {
-        let (release_tx, release_rx) = tokio::sync::oneshot::channel::<()>();
-        let (held_tx, held_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                use sqlx::Connection as _;
-                let mut c = sqlx::AnyConnection::connect(&url).await.unwrap();
-                sqlx::raw_sql("PRAGMA busy_timeout = 60000")
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-                sqlx::raw_sql("BEGIN IMMEDIATE")
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
-                let _ = held_tx.send(());
-                let _ = release_rx.await;
-                sqlx::raw_sql("ROLLBACK").execute(&mut c).await.unwrap();
-            });
-        });
-        *self.release.lock().unwrap() = Some(release_tx);
-        *self.thread.lock().unwrap() = Some(thread);
-        held_rx.await.unwrap();
-    }
-
-    async fn unlock(&self) {
-        if let Some(tx) = self.release.lock().unwrap().take() {
-            let _ = tx.send(());
-        }
-        let thread = self.thread.lock().unwrap().take();
-        if let Some(thread) = thread {
-            tokio::task::spawn_blocking(move || thread.join().unwrap())
-                .await
-                .unwrap();
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_locked_sqlite_database_silences_no_tenant() {
     let mut app = TestApp::prepare(TestDb::sqlite(), options()).await;
     let alerts = configured(&mut app).await;
     // Another connection takes the write lock and keeps it past the busy timeout (10 s),
     // so the service's writes fail with SQLITE_BUSY until it lets go.
-    let locker = Locker::default();
+    let locker = SqliteLocker::default();
     let url = app.db().url.clone();
     through_an_outage(app, alerts, locker.lock(url), locker.unlock()).await;
 }

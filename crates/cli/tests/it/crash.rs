@@ -4,15 +4,17 @@
 //! random moments several times, then restarted. Afterwards: every check is in its right
 //! final state in PageUp; Theary holds exactly one order per orderable check; every webhook
 //! Theary saw acknowledged is in the database; PageUp's history of every check only moves
-//! forward and PageUp refused no update; nothing is left owed. On SQLite, and on PostgreSQL
-//! when `CHECKBRIDGE_TEST_POSTGRES_URL` is set.
+//! forward and PageUp refused no update; nothing is left owed. In one life the database
+//! goes away for 2.5 s (PostgreSQL: a proxy cut, as in a restart; SQLite: locked by another
+//! connection) and the service rides it out. On SQLite, and on PostgreSQL when
+//! `CHECKBRIDGE_TEST_POSTGRES_URL` is set.
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use checkbridge::store::Store;
-use checkbridge_lab::testing::{eventually, until_changed};
+use checkbridge_lab::testing::{eventually, until_changed, SqliteLocker, TcpProxy};
 use checkbridge_lab::{orderly, pii_needles, Lab, LabOptions, Scenario, FINAL_STATUSES};
 use rand::{Rng, SeedableRng};
 use sandbox::common::FaultRule;
@@ -20,6 +22,34 @@ use sqlx::AnyPool;
 
 const CHECKS_PER_TENANT: usize = 70;
 const KILLS: usize = 6;
+/// The life (counted from 0) in which the database goes away for a while.
+const OUTAGE_LIFE: usize = 2;
+/// When, in that life, the database goes away, and when it comes back.
+const OUTAGE: (Duration, Duration) = (Duration::from_millis(300), Duration::from_millis(2_800));
+
+/// How the database goes away in the outage life: PostgreSQL behind a proxy the test cuts
+/// (every connection reset, new ones refused, as in a restart); SQLite locked by another
+/// connection (every write meets `SQLITE_BUSY`).
+enum Outage {
+    Proxy(TcpProxy),
+    Lock(SqliteLocker),
+}
+
+impl Outage {
+    async fn begin(&self, database_url: &str) {
+        match self {
+            Outage::Proxy(p) => p.cut(),
+            Outage::Lock(l) => l.lock(database_url.to_owned()).await,
+        }
+    }
+
+    async fn end(&self) {
+        match self {
+            Outage::Proxy(p) => p.restore(),
+            Outage::Lock(l) => l.unlock().await,
+        }
+    }
+}
 
 fn fault(name: &str, method: Option<&str>, prefix: &str, rate: f64) -> FaultRule {
     FaultRule {
@@ -118,12 +148,22 @@ fn log_tail(log: &std::path::Path) -> String {
 async fn survives_sigkill_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/checkbridge.db", dir.path().display());
-    run(&url, dir.path()).await;
+    run(
+        &url,
+        &url,
+        Outage::Lock(SqliteLocker::default()),
+        dir.path(),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn survives_sigkill_on_postgres() {
     let Ok(admin) = std::env::var("CHECKBRIDGE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CHECKBRIDGE_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+            "CHECKBRIDGE_REQUIRE_POSTGRES=1 but CHECKBRIDGE_TEST_POSTGRES_URL is not set"
+        );
         eprintln!("CHECKBRIDGE_TEST_POSTGRES_URL is not set: PostgreSQL crash test skipped");
         return;
     };
@@ -136,15 +176,29 @@ async fn survives_sigkill_on_postgres() {
         .unwrap();
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&name);
+    // The service reaches PostgreSQL through a proxy the test can cut.
+    let server = url.socket_addrs(|| Some(5432)).unwrap()[0];
+    let proxy = TcpProxy::start(server).await.unwrap();
+    let mut through = url.clone();
+    through.set_host(Some("127.0.0.1")).unwrap();
+    through.set_port(Some(proxy.addr().port())).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    run(url.as_str(), dir.path()).await;
+    run(
+        url.as_str(),
+        through.as_str(),
+        Outage::Proxy(proxy),
+        dir.path(),
+    )
+    .await;
     sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&pool)
         .await
         .unwrap();
 }
 
-async fn run(database_url: &str, dir: &std::path::Path) {
+/// One crash run: `database_url` is the test's own way to the database, `service_url` the
+/// service's (through the proxy on PostgreSQL).
+async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::path::Path) {
     let started = Instant::now();
     let mut lab = Lab::start(LabOptions {
         reconcile_after_secs: 3,
@@ -176,7 +230,7 @@ async fn run(database_url: &str, dir: &std::path::Path) {
     turn_faults_on(&lab);
 
     let config = dir.join("checkbridge.toml");
-    std::fs::write(&config, lab.config_toml(database_url)).unwrap();
+    std::fs::write(&config, lab.config_toml(service_url)).unwrap();
     let log = dir.join("checkbridge.log");
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xC0FFEE);
     let mut cancelled: HashSet<String> = HashSet::new();
@@ -205,23 +259,54 @@ async fn run(database_url: &str, dir: &std::path::Path) {
         }
     }
 
+    // Opened before the first life (it prepares the schema as `serve` would), to look at
+    // what was owed at each kill.
+    let store = Store::connect(database_url).await.unwrap();
     let mut kills = 0;
+    let mut kills_with_work_owed = 0;
+    let mut outage_survived = false;
     while kills < KILLS {
         let mut svc = spawn_service(&config, &log);
-        let alive = Duration::from_millis(rng.gen_range(400..2_500));
-        let until = Instant::now() + alive;
-        while Instant::now() < until {
+        let born = Instant::now();
+        let mut alive = Duration::from_millis(rng.gen_range(400..2_500));
+        // In one life the database goes away and comes back; the service must ride it out
+        // (no exit), and is killed a while after the database returned.
+        let mut phase = if kills == OUTAGE_LIFE {
+            alive = OUTAGE.1 + Duration::from_millis(1_500);
+            Some(false)
+        } else {
+            None
+        };
+        while born.elapsed() < alive {
             assert!(
                 svc.child.try_wait().unwrap().is_none(),
                 "checkbridge exited by itself:\n{}",
                 log_tail(&log)
             );
+            match phase {
+                Some(false) if born.elapsed() >= OUTAGE.0 => {
+                    outage.begin(database_url).await;
+                    phase = Some(true);
+                }
+                Some(true) if born.elapsed() >= OUTAGE.1 => {
+                    outage.end().await;
+                    outage_survived = true;
+                    phase = None;
+                }
+                _ => {}
+            }
             cancel_placed(&lab, &seeded, &mut cancelled).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         svc.child.kill().unwrap(); // SIGKILL
         svc.child.wait().unwrap();
         kills += 1;
+        // What the dead process owed is frozen in the database: an order not yet placed
+        // or a PageUp update not yet acknowledged means the kill hit work in flight.
+        let owed = store.owed(None).await.unwrap();
+        if owed.orders > 0 || owed.pushes > 0 {
+            kills_with_work_owed += 1;
+        }
         if kills == KILLS / 2 {
             lab.pageup.state.expire_tokens();
             lab.theary.state.expire_tokens();
@@ -261,7 +346,6 @@ async fn run(database_url: &str, dir: &std::path::Path) {
         open(),
         log_tail(&log)
     );
-    let store = Store::connect(database_url).await.unwrap();
     // Pushes of terminal documents may still be acknowledged a moment after PageUp shows them.
     let settled = tokio::time::timeout(
         Duration::from_secs(30),
@@ -388,10 +472,41 @@ async fn run(database_url: &str, dir: &std::path::Path) {
         .unwrap()
         .matches("an earlier order request had reached Theary")
         .count();
+    // The faults really hit the pipeline: kills landed on owed work, answers lost after
+    // Theary took an order were resolved by lookup (not by a second order), and every
+    // kind of webhook fault fired.
+    assert!(
+        kills_with_work_owed > 0,
+        "no kill landed while an order or a PageUp update was owed"
+    );
+    assert!(
+        lookups > 0,
+        "no order was found by lookup after an unknown outcome"
+    );
+    assert!(
+        outage_survived,
+        "the database outage happened and the service rode it out"
+    );
+    if let Outage::Proxy(p) = &outage {
+        assert!(
+            p.refused() > 0,
+            "the service tried the database while it was away"
+        );
+    }
+    let fired = lab.theary.state.delivery_faults().fired();
+    for (kind, n) in [
+        ("duplicate", fired.duplicate),
+        ("reorder", fired.reorder),
+        ("bad signature", fired.bad_signature),
+        ("drop", fired.drop),
+    ] {
+        assert!(n > 0, "the {kind} webhook fault never fired");
+    }
     eprintln!(
         "crash test on {}: {} checks, {KILLS} SIGKILLs survived, {} webhooks acknowledged, \
          {pageup_faults} PageUp and {theary_faults} Theary faults injected, {lookups} orders found by lookup \
-         instead of posted twice, {:.1} s",
+         instead of posted twice, {kills_with_work_owed} kills with work owed, webhook faults fired \
+         {fired:?}, {:.1} s",
         if database_url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" },
         seeded.len(),
         acked.len(),

@@ -10,6 +10,7 @@
 mod alerts;
 mod app;
 mod db;
+mod locker;
 mod proxy;
 mod scan;
 mod wait;
@@ -17,6 +18,7 @@ mod wait;
 pub use alerts::{alert_receiver, Alerts};
 pub use app::{spawn_app, TestApp, FINISH};
 pub use db::TestDb;
+pub use locker::SqliteLocker;
 pub use proxy::TcpProxy;
 pub use scan::{found_in_raw_database, order_secret};
 pub use wait::{eventually, until_changed};

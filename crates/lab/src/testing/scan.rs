@@ -19,13 +19,24 @@ pub async fn found_in_raw_database(url: &str, needles: &[String]) -> Vec<String>
     } else {
         sqlx::any::install_default_drivers();
         let pool = AnyPool::connect(url).await.unwrap();
-        for table in [
-            "checks",
-            "searches",
-            "webhook_events",
-            "tenant_polls",
-            "tenant_keys",
-        ] {
+        // Every table of the schema, whole rows as text (every column).
+        let tables: Vec<String> = sqlx::query(
+            "SELECT CAST(table_name AS TEXT) AS t FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| sqlx::Row::try_get(r, "t").unwrap())
+        .collect();
+        for table in ["checks", "searches", "webhook_events", "users", "error_log"] {
+            assert!(
+                tables.iter().any(|t| t == table),
+                "{table} is scanned: {tables:?}"
+            );
+        }
+        for table in &tables {
             let rows = sqlx::query(&format!("SELECT CAST(t AS TEXT) AS r FROM {table} t"))
                 .fetch_all(&pool)
                 .await

@@ -118,15 +118,23 @@ async fn measure_one_page_of_five_20_mb_resumes() {
     assert!(decoded >= 5 * DOC);
     let wire = (5 * DOC).div_ceil(3) * 4; // the resumes as base64 on the wire
     let growth = after.saturating_sub(before);
-    let ratio = growth as f64 / wire as f64;
+    let ratio = growth as f64 / decoded as f64;
     println!(
-        "peak RSS growth {:.1} MiB for a {:.1} MiB response ({:.1} MiB of documents decoded): {ratio:.2}x the payload",
+        "peak RSS growth {:.1} MiB for {:.1} MiB of documents decoded ({:.1} MiB of base64 on the wire): \
+         {ratio:.2}x the documents (bound {BOUND})",
         growth as f64 / 1048576.0,
+        decoded as f64 / 1048576.0,
         wire as f64 / 1048576.0,
-        decoded as f64 / 1048576.0
     );
+    // The decoded documents must be held (1.0x). A client that streams the response holds
+    // little more: one document's base64 text while decoding it (0.27x) and allocator
+    // slack. A client that buffers the whole response body holds the body (1.33x, the base64
+    // is 4/3 of the documents) and the documents decoded from it (1.0x): at least 2.33x.
+    // The bound sits between the two.
+    const BOUND: f64 = 1.75;
     assert!(
-        ratio < 2.0,
-        "the payload must not be held more than about twice: {ratio:.2}x"
+        ratio < BOUND,
+        "the response must be streamed, not buffered: peak growth {ratio:.2}x the decoded \
+         documents (bound {BOUND}; a buffered body costs at least 2.33x)"
     );
 }

@@ -26,7 +26,7 @@ async fn finished(store: &Store, tenant: &str, pageup_id: &str) -> (CheckId, Sea
                 tenant: &t(tenant),
                 check_id: &check.id,
                 owner: "w",
-                reference: &ThearyOrderId::new(&format!("ord_{pageup_id}")),
+                reference: &ThearyOrderId::new(format!("ord_{pageup_id}")),
                 theary_ids: &[],
                 reconcile_at: 50_000,
             },
