@@ -31,7 +31,14 @@ pub enum Scenario {
     ActionRequired,
     /// Theary never finishes; the order is cancelled at Theary.
     Cancelled,
+    /// Employment, education and a criminal check (package [`CRIMINAL_PACKAGE`]), all clear.
+    /// Not in [`Scenario::ALL`]: it completes only where Theary runs criminal checks
+    /// ([`ThearyRules::Seed`]); elsewhere it fails at once, naming the criminal check.
+    Criminal,
 }
+
+/// The lab's package code for employment + education + criminal.
+pub const CRIMINAL_PACKAGE: &str = "FULL-CRIM";
 
 impl Scenario {
     pub const ALL: [Scenario; 5] = [
@@ -45,7 +52,10 @@ impl Scenario {
     /// PageUp's final status for this scenario.
     pub fn expected_status(self) -> &'static str {
         match self {
-            Scenario::Clean | Scenario::Discrepancy | Scenario::ActionRequired => "completed",
+            Scenario::Clean
+            | Scenario::Discrepancy
+            | Scenario::ActionRequired
+            | Scenario::Criminal => "completed",
             Scenario::MissingFields => "failed",
             Scenario::Cancelled => "cancelled",
         }
@@ -54,7 +64,7 @@ impl Scenario {
     /// The overall result PageUp should show, for completed scenarios.
     pub fn expected_overall(self) -> Option<&'static str> {
         match self {
-            Scenario::Clean => Some("pass"),
+            Scenario::Clean | Scenario::Criminal => Some("pass"),
             Scenario::Discrepancy | Scenario::ActionRequired => Some("review"),
             Scenario::MissingFields | Scenario::Cancelled => None,
         }
@@ -67,6 +77,7 @@ impl Scenario {
             Scenario::MissingFields => "missing fields",
             Scenario::ActionRequired => "action required",
             Scenario::Cancelled => "cancelled",
+            Scenario::Criminal => "criminal check",
         }
     }
 
@@ -86,7 +97,7 @@ impl Scenario {
         }
         // The Theary sandbox picks outcomes by keywords in the employer's name.
         let employer = match self {
-            Scenario::Clean | Scenario::MissingFields => "Northwind Traders",
+            Scenario::Clean | Scenario::MissingFields | Scenario::Criminal => "Northwind Traders",
             Scenario::Discrepancy => "Discrepancy Logistics",
             Scenario::ActionRequired => "Escalate Health Partners",
             Scenario::Cancelled => "Stall Manufacturing",
@@ -102,6 +113,9 @@ impl Scenario {
         if self == Scenario::Cancelled {
             // Only the stalled employment search, so the order stays open until cancelled.
             inv["checkTypes"] = json!(["EMPLOYMENT"]);
+        }
+        if self == Scenario::Criminal {
+            inv["packageCode"] = json!(CRIMINAL_PACKAGE);
         }
         if self == Scenario::MissingFields {
             inv["candidate"]["lastName"] = Value::Null;
@@ -176,6 +190,20 @@ pub struct LabOptions {
     pub reconcile_after_secs: u64,
     /// PageUp's fuzzy serializer (shuffled properties, extra GUID fields).
     pub fuzz: bool,
+    /// Which Theary rules the sandbox follows; in `Seed` the tenants' accounts run criminal
+    /// checks (`theary.criminal = true`).
+    pub theary_rules: ThearyRules,
+}
+
+/// Which of Theary's documents the sandbox follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ThearyRules {
+    /// The newer public docs: EMPLOYMENT and EDUCATION only.
+    #[default]
+    Current,
+    /// The Create Order document the project started from: CRIMINAL searches accepted,
+    /// with `criminalCheck.jurisdictions` required.
+    Seed,
 }
 
 impl Default for LabOptions {
@@ -190,6 +218,7 @@ impl Default for LabOptions {
             poll_interval_secs: 5,
             reconcile_after_secs: 2,
             fuzz: true,
+            theary_rules: ThearyRules::Current,
         }
     }
 }
@@ -223,6 +252,7 @@ impl Lab {
             retry_base: Duration::from_millis(200),
             delivery_timeout: Duration::from_secs(5),
             seed: Some(11),
+            legacy_criminal: options.theary_rules == ThearyRules::Seed,
             ..SandboxConfig::default()
         })
         .await
@@ -298,8 +328,11 @@ impl Lab {
                  client_id = \"{pid}\"\nclient_secret = \"{psecret}\"\n\
                  token_url = \"{token}\"\nlist_url = \"{list}\"\nupdate_url = \"{update}\"\n\n\
                  [tenants.{key}.theary]\nenvironment = \"sandbox\"\nauth_url = \"{auth}\"\naudience = \"{aud}\"\n\
-                 api_base = \"{api}\"\nclient_id = \"{tcid}\"\nclient_secret = \"{tsecret}\"\n\n\
-                 [tenants.{key}.business]\nentity_name = \"{name}\"\nposition_level = \"STANDARD\"\n\n",
+                 api_base = \"{api}\"\nclient_id = \"{tcid}\"\nclient_secret = \"{tsecret}\"\ncriminal = {criminal}\n\n\
+                 [tenants.{key}.business]\nentity_name = \"{name}\"\nposition_level = \"STANDARD\"\n\n\
+                 [tenants.{key}.checks.packages]\n{crim_package} = [\"EMPLOYMENT\", \"EDUCATION\", \"CRIMINAL\"]\n\n",
+                criminal = self.options.theary_rules == ThearyRules::Seed,
+                crim_package = CRIMINAL_PACKAGE,
                 key = t.key,
                 name = t.name,
                 poll = self.options.poll_interval_secs,

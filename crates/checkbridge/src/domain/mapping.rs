@@ -23,6 +23,8 @@ pub struct OrderContext<'a> {
     pub webhook_secret: &'a str,
     /// Our id for each search, sent as `externalSearchId`: called with the search type.
     pub search_key: &'a dyn Fn(&SearchType) -> String,
+    /// Today as `YYYY-MM-DD` (UTC): where a criminal check's address lookback starts from.
+    pub today: &'a str,
 }
 
 impl std::fmt::Debug for OrderContext<'_> {
@@ -31,22 +33,32 @@ impl std::fmt::Debug for OrderContext<'_> {
             .field("tenant_key", &self.tenant_key)
             .field("public_base_url", &self.public_base_url)
             .field("webhook_secret", &"<redacted>")
+            .field("today", &self.today)
             .finish_non_exhaustive()
     }
 }
 
 /// Why an invitation cannot become an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MappingError {
     /// Fields the recruiter must fill in, in their words.
     pub missing: Vec<String>,
     /// Fields present but unusable, with why.
     pub invalid: Vec<String>,
+    /// What was asked for that this organisation's setup does not offer, in full sentences
+    /// that say what to do instead.
+    pub refused: Vec<String>,
 }
 
 impl MappingError {
     /// The `reasonForFail` shown to the recruiter in PageUp.
     pub fn reason_for_fail(&self) -> String {
+        if !self.refused.is_empty() && self.missing.is_empty() && self.invalid.is_empty() {
+            return format!(
+                "The background check could not be ordered: {}",
+                self.refused.join(" ")
+            );
+        }
         let mut parts = Vec::new();
         if !self.missing.is_empty() {
             parts.push(format!(
@@ -60,10 +72,15 @@ impl MappingError {
                 self.invalid.join("; ")
             ));
         }
-        format!(
+        let fields = format!(
             "The background check could not be ordered because of {}. Please fill in or correct these in PageUp and try again.",
             parts.join(", and ")
-        )
+        );
+        if self.refused.is_empty() {
+            fields
+        } else {
+            format!("{fields} Also: {}", self.refused.join(" "))
+        }
     }
 }
 
@@ -357,8 +374,21 @@ pub fn build_order(
                 .into(),
         );
     }
-    if !missing.is_empty() || !invalid.is_empty() {
-        return Err(MappingError { missing, invalid });
+    let mut refused = Vec::new();
+    if types.contains(&SearchType::Criminal) && !tenant.theary.criminal {
+        refused.push(
+            "the package asks for a criminal record check, which this organisation's background \
+             check account does not offer. Please order a package without a criminal check, or ask \
+             your checkbridge administrator to enable criminal checks for this account."
+                .to_owned(),
+        );
+    }
+    if !missing.is_empty() || !invalid.is_empty() || !refused.is_empty() {
+        return Err(MappingError {
+            missing,
+            invalid,
+            refused,
+        });
     }
     let (
         Some(first_name),
@@ -383,10 +413,11 @@ pub fn build_order(
         // Every None above was recorded as missing or invalid, which returned already.
         return Err(MappingError {
             missing: vec!["required fields".into()],
-            invalid: Vec::new(),
+            ..MappingError::default()
         });
     };
 
+    let worksite_state = state.clone();
     let webhook = webhook_config(ctx, &types);
     let search_types = types
         .iter()
@@ -433,9 +464,110 @@ pub fn build_order(
             education,
         }),
         default_search_config: None,
-        criminal_check: None,
+        criminal_check: types
+            .contains(&SearchType::Criminal)
+            .then(|| criminal_check(inv, tenant, &worksite_state, ctx.today)),
         webhook_config: Some(webhook),
     })
+}
+
+/// `criminalCheck` for an order with a CRIMINAL search: jurisdictions from the candidate's
+/// recent addresses and the worksite (see [`crate::config::tenant::CriminalMapping`]), and
+/// the business context the order document lists.
+fn criminal_check(
+    inv: &Invitation,
+    tenant: &TenantConfig,
+    worksite_state: &str,
+    today: &str,
+) -> serde_json::Value {
+    let rules = &tenant.criminal;
+    // Addresses that ended before this date are outside the lookback.
+    let cutoff = today
+        .get(..4)
+        .and_then(|y| y.parse::<u64>().ok())
+        .map(|y| format!("{}{}", y.saturating_sub(rules.lookback_years), &today[4..]))
+        .unwrap_or_default();
+    let mut places: Vec<[(&str, String); 5]> = Vec::new();
+    for a in &inv.candidate.addresses {
+        let ended = nonempty(&a.to_date).and_then(|d| date(&d));
+        if ended.is_some_and(|d| d < cutoff) {
+            continue;
+        }
+        let Some(state) = nonempty(&a.state) else {
+            continue;
+        };
+        places.push([
+            ("state", state.to_ascii_uppercase()),
+            (
+                "country",
+                nonempty(&a.country).unwrap_or_else(|| rules.default_country.clone()),
+            ),
+            ("city", nonempty(&a.city).unwrap_or_default()),
+            ("zip", nonempty(&a.postcode).unwrap_or_default()),
+            ("source", "address".to_owned()),
+        ]);
+    }
+    if rules.include_worksite {
+        places.push([
+            ("state", worksite_state.to_owned()),
+            ("country", rules.default_country.clone()),
+            ("city", nonempty(&inv.job.worksite.city).unwrap_or_default()),
+            ("zip", String::new()),
+            ("source", "worksite".to_owned()),
+        ]);
+    }
+    let mut jurisdictions: Vec<serde_json::Value> = Vec::new();
+    for place in &places {
+        let j = serde_json::Value::Object(
+            rules
+                .jurisdiction
+                .iter()
+                .map(|(k, v)| (k.clone(), fill(v, place)))
+                .collect(),
+        );
+        // The same jurisdiction from two places is searched once; `{source}` in a template
+        // makes an address and the worksite distinct on purpose.
+        if !jurisdictions.contains(&j) {
+            jurisdictions.push(j);
+        }
+    }
+    let business = &tenant.business;
+    let mut check = serde_json::json!({
+        "jurisdictions": jurisdictions,
+        "worksiteState": worksite_state,
+    });
+    if let Some(level) = &business.position_level {
+        check["positionLevel"] = level.clone().into();
+    }
+    if let Some(clearance) = business.security_clearance_required {
+        check["securityClearanceRequired"] = clearance.into();
+    }
+    if let Some(sector) = &business.industry_sector {
+        check["industrySector"] = sector.clone().into();
+    }
+    check
+}
+
+/// A template value with `{name}` placeholders filled in from `place`.
+fn fill(template: &serde_json::Value, place: &[(&str, String)]) -> serde_json::Value {
+    match template {
+        serde_json::Value::String(t) => {
+            let mut out = t.clone();
+            for (name, value) in place {
+                out = out.replace(&format!("{{{name}}}"), value);
+            }
+            serde_json::Value::String(out)
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|i| fill(i, place)).collect())
+        }
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), fill(v, place)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// Turns Theary's 400 messages into a `reasonForFail` a recruiter can act on.

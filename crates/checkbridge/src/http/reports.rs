@@ -178,6 +178,13 @@ fn text(v: &Value) -> String {
             o.get("provided").map(text).unwrap_or_else(|| "—".into()),
             o.get("verified").map(text).unwrap_or_else(|| "—".into())
         ),
+        Value::Array(items) if items.is_empty() => "none".to_owned(),
+        Value::Array(items) => items.iter().map(text).collect::<Vec<_>>().join("; "),
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| format!("{}: {}", label(k).to_lowercase(), text(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         other => other.to_string(),
     }
 }
@@ -246,7 +253,11 @@ async fn report_context(
                         &body
                     };
                     let vr = &data["verificationResult"];
-                    for section in ["employmentVerification", "educationVerification"] {
+                    for section in [
+                        "employmentVerification",
+                        "educationVerification",
+                        "criminalVerification",
+                    ] {
                         if let Some(map) = vr[section].as_object() {
                             for (k, v) in map {
                                 fields.push(

@@ -281,11 +281,13 @@ impl Engine {
                     .map(|s| s.id.as_str().to_owned())
                     .unwrap_or_default()
             };
+            let today = crate::time::rfc3339(crate::time::now_ms());
             let ctx = OrderContext {
                 tenant_key: &t.key,
                 public_base_url: &self.inner.public_base_url,
                 webhook_secret: &secret,
                 search_key: &key_of,
+                today: today.get(..10).unwrap_or_default(),
             };
             match build_order(inv, &t.cfg, &ctx) {
                 Ok(order) => serde_json::to_string(&order)

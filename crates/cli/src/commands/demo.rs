@@ -14,6 +14,8 @@ use clap::Args;
 use checkbridge::store::Store;
 use checkbridge_lab::{Lab, LabOptions, Scenario, FINAL_STATUSES};
 
+use super::sandbox::ThearyRules;
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Checks seeded per tenant (three tenants).
@@ -29,10 +31,15 @@ pub struct DemoArgs {
     /// serving, so the report link can be opened, until Ctrl-C).
     #[arg(long)]
     pub exit: bool,
+    /// Which of Theary's documents the Theary sandbox follows. With `seed`, the tenants'
+    /// Theary accounts run criminal checks and each tenant gets one check with a package
+    /// that orders employment, education and a criminal check.
+    #[arg(long, value_enum, default_value_t = ThearyRules::Current)]
+    pub theary_rules: ThearyRules,
 }
 
 /// The mix each tenant gets, in order; the rarer outcomes are spread across tenants.
-fn scenario_for(tenant_index: usize, i: usize) -> Scenario {
+fn scenario_for(tenant_index: usize, i: usize, rules: ThearyRules) -> Scenario {
     let special = [
         Scenario::Discrepancy,
         Scenario::MissingFields,
@@ -45,6 +52,7 @@ fn scenario_for(tenant_index: usize, i: usize) -> Scenario {
         3 => special[(tenant_index + 1) % special.len()],
         5 if tenant_index == 0 => special[(tenant_index + 2) % special.len()],
         6 if tenant_index == 0 => special[(tenant_index + 3) % special.len()],
+        2 if rules.criminal() => Scenario::Criminal,
         _ => Scenario::Clean,
     }
 }
@@ -66,7 +74,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}/checkbridge-demo.db", tmp.path().display()));
 
-    let mut lab = Lab::start(LabOptions::default()).await?;
+    let mut lab = Lab::start(LabOptions {
+        theary_rules: if args.theary_rules.criminal() {
+            checkbridge_lab::ThearyRules::Seed
+        } else {
+            checkbridge_lab::ThearyRules::Current
+        },
+        ..LabOptions::default()
+    })
+    .await?;
     writeln!(
         out,
         "checkbridge demo: PageUp sandbox {}, Theary sandbox {}, checkbridge http://{}",
@@ -77,7 +93,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut seeded = Vec::new();
     for (ti, t) in lab.tenants.clone().iter().enumerate() {
         for i in 0..args.checks_per_tenant.max(1) {
-            let scenario = scenario_for(ti, i);
+            let scenario = scenario_for(ti, i, args.theary_rules);
             let pageup_id = lab
                 .seed(&t.key, scenario, ti * 100 + i)
                 .context("seeding PageUp")?;
@@ -236,7 +252,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 _ => "other",
             };
             *c.entry(key).or_default() += 1;
-            if report_link.is_none() && s.scenario == Scenario::Clean {
+            // The report to open: a criminal check's where there is one, else a clean pass.
+            let wanted = if args.theary_rules.criminal() {
+                Scenario::Criminal
+            } else {
+                Scenario::Clean
+            };
+            if report_link.is_none() && s.scenario == wanted {
                 report_link = v.and_then(|v| {
                     v.document["results"]
                         .as_array()
@@ -264,7 +286,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         out,
         "One check of each kind, as the recruiter sees it in PageUp:"
     )?;
-    for scenario in Scenario::ALL {
+    for scenario in Scenario::ALL.into_iter().chain([Scenario::Criminal]) {
         let Some(s) = seeded.iter().find(|s| s.scenario == scenario) else {
             continue;
         };
@@ -292,6 +314,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             overall,
             reason
         )?;
+        // Each result entry of a check with a criminal search, as PageUp lists them.
+        if scenario == Scenario::Criminal {
+            for r in v.document["results"].as_array().into_iter().flatten() {
+                writeln!(
+                    out,
+                    "  {:<16} {:<30} {}",
+                    "",
+                    r["reportType"].as_str().unwrap_or("-"),
+                    r["status"].as_str().unwrap_or("-")
+                )?;
+            }
+        }
     }
     writeln!(out)?;
     writeln!(

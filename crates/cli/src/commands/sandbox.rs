@@ -19,6 +19,26 @@ pub enum Which {
     Theary,
 }
 
+/// Which of Theary's documents the Theary sandbox follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ThearyRules {
+    /// The newer public docs: EMPLOYMENT and EDUCATION only; CRIMINAL and criminalCheck are
+    /// refused with 400.
+    #[default]
+    Current,
+    /// The Create Order document: CRIMINAL searches accepted (with
+    /// `criminalCheck.jurisdictions` required, answered with that document's message when
+    /// missing) and run to outcomes.
+    Seed,
+}
+
+impl ThearyRules {
+    /// Whether the sandbox accepts criminal checks under these rules.
+    pub fn criminal(self) -> bool {
+        self == ThearyRules::Seed
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
     /// Run only this emulator.
@@ -45,6 +65,9 @@ pub struct SandboxArgs {
     /// URL that Theary's quick start should point its webhooks at.
     #[arg(long)]
     pub webhook_url: Option<String>,
+    /// Which of Theary's documents the Theary sandbox follows.
+    #[arg(long, value_enum, default_value_t = ThearyRules::Current)]
+    pub theary_rules: ThearyRules,
 }
 
 /// Starts the chosen sandboxes and serves until Ctrl-C.
@@ -79,6 +102,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
             .with_context(|| format!("binding the Theary sandbox to port {}", args.theary_port))?;
         let config = theary::SandboxConfig {
             step: Duration::from_secs(args.step_secs.max(1)),
+            legacy_criminal: args.theary_rules.criminal(),
             ..Default::default()
         };
         let sb = theary::spawn_on(listener, config)

@@ -53,6 +53,29 @@ const DEFAULT_RULES: &[Rule] = &[
     (&["stall"], || Outcome::Stall),
 ];
 
+/// A criminal search's outcome by keyword in the applicant's name: `records` or
+/// `conviction` finds records, `stall` never finishes, `escalate` needs a person; anything
+/// else is clear.
+fn choose_criminal(name: &str) -> Outcome {
+    if name.contains("records") || name.contains("conviction") {
+        Outcome::Completed {
+            outcome: "RECORDS_FOUND".into(),
+            discrepancy: false,
+        }
+    } else if name.contains("stall") {
+        Outcome::Stall
+    } else if name.contains("escalate") {
+        Outcome::ActionRequired {
+            reason_code: "HUMAN_ESCALATION".into(),
+        }
+    } else {
+        Outcome::Completed {
+            outcome: "CLEAR".into(),
+            discrepancy: false,
+        }
+    }
+}
+
 fn choose(data: &mut Data, search_type: &str, subject_name: &str) -> Outcome {
     let name = subject_name.to_ascii_lowercase();
     for rule in &data.rules {
@@ -63,6 +86,9 @@ fn choose(data: &mut Data, search_type: &str, subject_name: &str) -> Outcome {
         if type_ok && name.contains(&rule.keyword.to_ascii_lowercase()) {
             return rule.outcome.clone();
         }
+    }
+    if search_type.eq_ignore_ascii_case("CRIMINAL") {
+        return choose_criminal(&name);
     }
     for (keywords, outcome) in DEFAULT_RULES {
         if keywords.iter().any(|k| name.contains(k)) {
@@ -119,6 +145,16 @@ pub(super) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String
     for st in body["searchTypes"].as_array().unwrap_or(&empty) {
         let search_type = st["searchType"].as_str().unwrap_or("EMPLOYMENT").to_owned();
         let subject = match search_type.as_str() {
+            // A criminal search is about the applicant, in the order's jurisdictions.
+            "CRIMINAL" => Some(json!({
+                "name": format!(
+                    "{} {}",
+                    applicant["firstName"].as_str().unwrap_or(""),
+                    applicant["lastName"].as_str().unwrap_or("")
+                ),
+                "title": body["businessContext"]["appliedJobTitle"],
+                "jurisdictions": body.pointer("/criminalCheck/jurisdictions").cloned().unwrap_or(json!([])),
+            })),
             "EDUCATION" => body["history"]["education"].get(0).map(|e| json!({
                 "name": e["institutionName"], "title": e["qualification"], "fieldOfStudy": e["fieldOfStudy"],
                 "graduationDate": e["graduationDate"],
@@ -211,6 +247,28 @@ fn result_data(s: &SearchRec, outcome: &str, discrepancy: bool) -> Value {
     let text = |k: &str| sub.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
     let mut result =
         json!({ "id": s.verification_id, "outcome": outcome, "discrepancy": discrepancy });
+    if s.search_type == "CRIMINAL" {
+        let jurisdictions = sub.get("jurisdictions").cloned().unwrap_or(json!([]));
+        let records = if outcome == "RECORDS_FOUND" {
+            json!([{
+                "offense": "Misdemeanor: disorderly conduct", "disposition": "Convicted",
+                "dispositionDate": "2019-03-12", "jurisdiction": jurisdictions.get(0).cloned().unwrap_or(json!({})),
+            }])
+        } else {
+            json!([])
+        };
+        result["criminalVerification"] = json!({
+            "jurisdictionsSearched": jurisdictions,
+            "recordsFound": records.as_array().map_or(0, Vec::len),
+            "records": records,
+        });
+        result["comments"] = json!(if outcome == "RECORDS_FOUND" {
+            "One record found; review before any decision (FCRA pre-adverse action applies)."
+        } else {
+            "No records found in the jurisdictions searched."
+        });
+        return result;
+    }
     if outcome == "VERIFIED" {
         if s.search_type == "EDUCATION" {
             let verified_q = if discrepancy {

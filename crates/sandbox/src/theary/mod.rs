@@ -77,6 +77,7 @@ impl ThearySandbox {
              Client secret:  {secret}\n\
              Audience:       {aud}\n\
              Step:           {step} s between a search's stages\n\
+             Rules:          {rules}\n\
              \n\
              # 1. Get a token:\n\
              THEARY_TOKEN=$(curl -s {base}/oauth/token -H 'Content-Type: application/json' \\\n\
@@ -100,6 +101,11 @@ impl ThearySandbox {
             secret = client.client_secret,
             aud = client.audience,
             step = self.state.config.step.as_secs_f64(),
+            rules = if self.state.config.legacy_criminal {
+                "seed (the Create Order document: CRIMINAL searches accepted, criminalCheck.jurisdictions required)"
+            } else {
+                "current (the newer docs: EMPLOYMENT and EDUCATION only; CRIMINAL and criminalCheck refused)"
+            },
         )
     }
 }

@@ -76,6 +76,12 @@ pub struct ThearySection {
     #[serde(deserialize_with = "lenient::string")]
     pub client_id: String,
     pub client_secret: SecretString,
+    /// Whether this Theary account runs criminal checks. The order document describes
+    /// CRIMINAL searches; Theary's newer documentation says they are not accepted, so only
+    /// an account that confirmed them turns this on. Off: a package that asks for a
+    /// criminal check fails at once with a reason the recruiter can act on.
+    #[serde(default, deserialize_with = "lenient::boolean")]
+    pub criminal: bool,
 }
 
 impl std::fmt::Debug for ThearySection {
@@ -85,6 +91,7 @@ impl std::fmt::Debug for ThearySection {
             .field("api_base", &self.api_base)
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
+            .field("criminal", &self.criminal)
             .finish_non_exhaustive()
     }
 }

@@ -51,6 +51,7 @@ impl Default for ChecksMapping {
                     "Employment verification".to_owned(),
                 ),
                 ("EDUCATION".to_owned(), "Education verification".to_owned()),
+                ("CRIMINAL".to_owned(), "Criminal record check".to_owned()),
             ]),
             overall_report_type: "Background check report".to_owned(),
         }
@@ -95,6 +96,10 @@ impl Default for ResultMapping {
                 ("WRONG_ORG", "review"),
                 ("UNABLE_TO_VERIFY", "review"),
                 ("THIRD_PARTY", "review"),
+                // Criminal outcomes were never published: these two are the sandbox's and
+                // a sensible reading; anything else is `unknown` (review).
+                ("CLEAR", "pass"),
+                ("RECORDS_FOUND", "review"),
             ]),
             discrepancy: "review".to_owned(),
             action_required: map(&[
@@ -133,4 +138,46 @@ pub const MAPPABLE_FIELDS: &[&str] = &[
 ];
 
 /// The Theary search types a code may map to.
-pub(super) const SEARCH_TYPES: &[&str] = &["EMPLOYMENT", "EDUCATION"];
+pub(super) const SEARCH_TYPES: &[&str] = &["EMPLOYMENT", "EDUCATION", "CRIMINAL"];
+
+/// How a criminal check's `criminalCheck.jurisdictions` are built. The shape of a
+/// jurisdiction object was never published (the order document shows `{}`), so each one is
+/// made from a template: every string value may hold `{state}`, `{country}`, `{city}`,
+/// `{zip}` and `{source}` (`address` or `worksite`), filled in per place. One jurisdiction
+/// per distinct result, from the candidate's addresses lived at within `lookback_years`
+/// and, with `include_worksite`, the job's worksite.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CriminalMapping {
+    /// One jurisdiction, with placeholders. Default: `{ type = "STATE", state = "{state}",
+    /// country = "{country}" }` (a statewide search per state).
+    pub jurisdiction: serde_json::Map<String, serde_json::Value>,
+    /// Addresses whose end date is older than this many years are left out (seven years
+    /// is the reporting limit for most records under the FCRA).
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub lookback_years: u64,
+    /// Include the job's worksite state as a jurisdiction.
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub include_worksite: bool,
+    /// Country filled in where an address has none.
+    pub default_country: String,
+}
+
+impl Default for CriminalMapping {
+    fn default() -> Self {
+        let mut jurisdiction = serde_json::Map::new();
+        for (k, v) in [
+            ("type", "STATE"),
+            ("state", "{state}"),
+            ("country", "{country}"),
+        ] {
+            jurisdiction.insert(k.to_owned(), serde_json::Value::String(v.to_owned()));
+        }
+        Self {
+            jurisdiction,
+            lookback_years: 7,
+            include_worksite: true,
+            default_country: "US".to_owned(),
+        }
+    }
+}

@@ -15,7 +15,9 @@ mod mapping;
 
 pub use apis::{PageUpEnv, PageUpSection, ThearyEnv, ThearySection};
 use mapping::SEARCH_TYPES;
-pub use mapping::{BusinessDefaults, ChecksMapping, ResultMapping, MAPPABLE_FIELDS};
+pub use mapping::{
+    BusinessDefaults, ChecksMapping, CriminalMapping, ResultMapping, MAPPABLE_FIELDS,
+};
 
 /// One mutual customer.
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +39,9 @@ pub struct TenantConfig {
     pub checks: ChecksMapping,
     #[serde(default)]
     pub results: ResultMapping,
+    /// How criminal checks' jurisdictions are built (used when a package orders CRIMINAL).
+    #[serde(default)]
+    pub criminal: CriminalMapping,
     /// How long candidate data and records are kept.
     #[serde(default)]
     pub retention: Retention,
@@ -220,7 +225,9 @@ impl TenantConfig {
             match types.iter().find(|t| !SEARCH_TYPES.contains(&t.as_str())) {
                 Some(bad) => Err(invalid(
                     what,
-                    format!("{bad:?} is not a Theary search type (EMPLOYMENT or EDUCATION)"),
+                    format!(
+                        "{bad:?} is not a Theary search type (EMPLOYMENT, EDUCATION or CRIMINAL)"
+                    ),
                 )),
                 None => Ok(()),
             }

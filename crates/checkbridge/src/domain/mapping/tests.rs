@@ -36,6 +36,7 @@ fn ctx() -> OrderContext<'static> {
         public_base_url: "https://cb.example.com/",
         webhook_secret: "per-order-secret-xyz",
         search_key: &ctx_key,
+        today: "2026-12-02",
     }
 }
 
