@@ -195,7 +195,7 @@ fn errors_name_the_key() {
             MINIMAL.to_owned(),
             vec![(
                 "CHECKBRIDGE_TENANTS__ACME__CHECKS__PACKAGES__NCC001",
-                "CRIMINAL",
+                "REFERENCE",
             )],
             "tenants.acme.checks.packages.NCC001",
         ),

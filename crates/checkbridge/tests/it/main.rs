@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
 mod browser;
+mod criminal;
 mod health;
 mod isolation;
 mod life;

@@ -10,14 +10,15 @@ use reqwest::redirect::Policy;
 
 use checkbridge_lab::testing::{TestApp, TestDb};
 
-struct Browser {
+/// A signed-in reader's HTTP client: cookies kept, redirects not followed.
+pub(crate) struct Browser {
     http: reqwest::Client,
     base: String,
     cookies: Vec<(String, String)>,
 }
 
 impl Browser {
-    fn new(base: &str) -> Browser {
+    pub(crate) fn new(base: &str) -> Browser {
         Browser {
             http: reqwest::Client::builder()
                 .redirect(Policy::none())
@@ -49,7 +50,7 @@ impl Browser {
     }
 
     /// GET returning the content type and the raw body.
-    async fn download(&mut self, path: &str) -> (u16, String, Vec<u8>) {
+    pub(crate) async fn download(&mut self, path: &str) -> (u16, String, Vec<u8>) {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -65,7 +66,7 @@ impl Browser {
         (r.status().as_u16(), kind, r.bytes().await.unwrap().to_vec())
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String, String) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String, String) {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -82,7 +83,11 @@ impl Browser {
         (r.status().as_u16(), location, r.text().await.unwrap())
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, String, String) {
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
@@ -105,7 +110,12 @@ impl Browser {
     }
 
     /// Opens the login page and signs in; returns the final status.
-    async fn sign_in(&mut self, next: &str, user: &str, password: &str) -> (u16, String, String) {
+    pub(crate) async fn sign_in(
+        &mut self,
+        next: &str,
+        user: &str,
+        password: &str,
+    ) -> (u16, String, String) {
         let (status, _, page) = self.get(&format!("/login?next={next}")).await;
         assert_eq!(status, 200);
         let csrf = hidden(&page, "csrf");

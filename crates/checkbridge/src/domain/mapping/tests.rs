@@ -222,3 +222,119 @@ async fn the_order_is_accepted_by_the_theary_sandbox() {
     let created = client.create_order(&config, &order).await.unwrap();
     assert_eq!(created.search_ids.len(), 2);
 }
+
+fn criminal_invitation() -> serde_json::Value {
+    let mut v = invitation();
+    v["packageCode"] = json!("FULL-CRIM");
+    v["candidate"]["addresses"] = json!([
+        { "line1": "1 Main St", "city": "Austin", "state": "TX", "postcode": "73301", "country": "US",
+          "fromDate": "2021-01-01", "toDate": null },
+        { "line1": "9 Elm St", "city": "Denver", "state": "co", "postcode": "80202",
+          "fromDate": "2017-03-01", "toDate": "2020-12-31" },
+        { "line1": "5 Old Rd", "city": "Reno", "state": "NV", "postcode": "89501",
+          "fromDate": "2010-01-01", "toDate": "2015-06-30" }
+    ]);
+    v["job"]["worksite"] = json!({ "city": "San Francisco", "state": "CA" });
+    v
+}
+
+fn criminal_tenant(enabled: bool) -> crate::config::TenantConfig {
+    let mut t = tenant();
+    t.checks.packages.insert(
+        "FULL-CRIM".into(),
+        vec!["EMPLOYMENT".into(), "EDUCATION".into(), "CRIMINAL".into()],
+    );
+    t.theary.criminal = enabled;
+    t.business.position_level = Some("SENSITIVE".into());
+    t.business.security_clearance_required = Some(false);
+    t.business.industry_sector = Some("Finance".into());
+    t
+}
+
+#[test]
+fn a_criminal_check_carries_jurisdictions_from_recent_addresses_and_the_worksite() {
+    let order = build_order(
+        &parse(criminal_invitation()),
+        &criminal_tenant(true),
+        &ctx(),
+    )
+    .unwrap();
+    let types: Vec<&str> = order
+        .search_types
+        .iter()
+        .map(|s| s.search_type.as_str())
+        .collect();
+    assert_eq!(types, ["EMPLOYMENT", "EDUCATION", "CRIMINAL"]);
+    let check = order.criminal_check.unwrap();
+    // Nevada ended in 2015: outside the seven-year lookback from 2026-12-02.
+    assert_eq!(
+        check["jurisdictions"],
+        json!([
+            { "type": "STATE", "state": "TX", "country": "US" },
+            { "type": "STATE", "state": "CO", "country": "US" },
+            { "type": "STATE", "state": "CA", "country": "US" }
+        ])
+    );
+    assert_eq!(check["worksiteState"], "CA");
+    assert_eq!(check["positionLevel"], "SENSITIVE");
+    assert_eq!(check["securityClearanceRequired"], false);
+    assert_eq!(check["industrySector"], "Finance");
+    // The CRIMINAL closeout endpoint is routed like the others.
+    let hook = serde_json::to_value(order.webhook_config.unwrap()).unwrap();
+    assert_eq!(
+        hook["closeoutEndpoints"]["CRIMINAL"]["url"],
+        "https://cb.example.com/webhooks/theary/acme/criminal"
+    );
+}
+
+#[test]
+fn the_jurisdiction_template_and_lookback_are_the_tenants() {
+    let mut t = criminal_tenant(true);
+    t.criminal.jurisdiction = json!({
+        "level": "COUNTY", "place": "{city}, {state}", "origin": "{source}", "postal": ["{zip}"]
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    t.criminal.lookback_years = 20;
+    t.criminal.include_worksite = false;
+    let order = build_order(&parse(criminal_invitation()), &t, &ctx()).unwrap();
+    assert_eq!(
+        order.criminal_check.unwrap()["jurisdictions"],
+        json!([
+            { "level": "COUNTY", "place": "Austin, TX", "origin": "address", "postal": ["73301"] },
+            { "level": "COUNTY", "place": "Denver, CO", "origin": "address", "postal": ["80202"] },
+            { "level": "COUNTY", "place": "Reno, NV", "origin": "address", "postal": ["89501"] }
+        ])
+    );
+}
+
+#[test]
+fn a_criminal_package_fails_at_once_where_the_account_runs_no_criminal_checks() {
+    let err = build_order(
+        &parse(criminal_invitation()),
+        &criminal_tenant(false),
+        &ctx(),
+    )
+    .unwrap_err();
+    let reason = err.reason_for_fail();
+    assert!(reason.contains("criminal record check"), "{reason}");
+    assert!(
+        reason.contains("package without a criminal check"),
+        "{reason}"
+    );
+    assert!(!reason.contains("missing mandatory fields"), "{reason}");
+    // With fields missing as well, the recruiter learns both at once.
+    let mut v = criminal_invitation();
+    v["candidate"]["lastName"] = serde_json::Value::Null;
+    let reason = build_order(&parse(v), &criminal_tenant(false), &ctx())
+        .unwrap_err()
+        .reason_for_fail();
+    assert!(
+        reason.contains("candidate last name") && reason.contains("criminal"),
+        "{reason}"
+    );
+    // An order without CRIMINAL carries no criminalCheck.
+    let order = build_order(&parse(invitation()), &criminal_tenant(false), &ctx()).unwrap();
+    assert!(order.criminal_check.is_none());
+}

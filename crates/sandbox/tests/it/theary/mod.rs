@@ -2,9 +2,11 @@
 //!
 //! Helpers here; the tests by what they exercise: `api` (tokens, validation, orders, the
 //! quick start), `engine` (outcomes and the change signal), `delivery` (webhook routing,
-//! signatures, retries and delivery faults).
+//! signatures, retries and delivery faults), `criminal` (the seed's rules: criminal checks
+//! and the Create Order document's own example).
 
 mod api;
+mod criminal;
 mod delivery;
 mod engine;
 
