@@ -355,6 +355,25 @@ impl V<'_> {
             if criminal && !jurisdictions {
                 self.push("Criminal check jurisdictions are required when requesting criminal background checks".to_owned());
             }
+            // The jurisdiction's shape was never published: the sandbox takes any object
+            // that says something, and refuses what cannot be one.
+            let listed = check
+                .and_then(|c| c.get("jurisdictions"))
+                .and_then(Value::as_array);
+            for (i, j) in listed.into_iter().flatten().enumerate() {
+                if !j.as_object().is_some_and(|o| !o.is_empty()) {
+                    self.push(format!(
+                        "criminalCheck.jurisdictions.{i} must be a non-empty object"
+                    ));
+                }
+            }
+            if let Some(state) = check.and_then(|c| c.get("worksiteState")) {
+                if !state.as_str().is_some_and(|s| s.len() == 2) {
+                    self.push(
+                        "criminalCheck.worksiteState must be a two-letter state code".to_owned(),
+                    );
+                }
+            }
         } else if check.is_some() {
             self.push("criminalCheck is not accepted: CRIMINAL, REFERENCE, criminalCheck and history.criminal are not supported".to_owned());
         }

@@ -154,3 +154,42 @@ async fn current_rules_refuse_a_criminal_search_with_the_documented_message() {
         "{messages}"
     );
 }
+
+#[tokio::test]
+async fn seed_rules_refuse_jurisdictions_that_cannot_be_one() {
+    let (sb, http, token) = sandbox(true).await;
+    let mut body = seed_example();
+    body["searchTypes"] = json!([{ "searchType": "CRIMINAL" }]);
+    for (jurisdictions, message) in [
+        (
+            json!([]),
+            "Criminal check jurisdictions are required when requesting criminal background checks",
+        ),
+        (
+            json!([{}]),
+            "criminalCheck.jurisdictions.0 must be a non-empty object",
+        ),
+        (
+            json!([{ "state": "CA" }, "CA"]),
+            "criminalCheck.jurisdictions.1 must be a non-empty object",
+        ),
+    ] {
+        body["criminalCheck"] = json!({ "jurisdictions": jurisdictions });
+        let (status, err) = create(&sb, &http, &token, &body).await;
+        assert_eq!(status, 400, "{err}");
+        assert!(err["message"].to_string().contains(message), "{err}");
+    }
+    body["criminalCheck"] =
+        json!({ "jurisdictions": [{ "state": "CA" }], "worksiteState": "California" });
+    let (status, err) = create(&sb, &http, &token, &body).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["message"].to_string().contains("worksiteState"),
+        "{err}"
+    );
+    // A criminalCheck beside searches that are not criminal is ignored, as a tolerant
+    // server would.
+    let mut plain = seed_example();
+    plain["criminalCheck"] = json!({ "jurisdictions": [{ "state": "CA" }] });
+    assert_eq!(create(&sb, &http, &token, &plain).await.0, 201);
+}
