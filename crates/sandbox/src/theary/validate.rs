@@ -361,14 +361,14 @@ impl V<'_> {
                 .and_then(|c| c.get("jurisdictions"))
                 .and_then(Value::as_array);
             for (i, j) in listed.into_iter().flatten().enumerate() {
-                if !j.as_object().is_some_and(|o| !o.is_empty()) {
+                if j.as_object().is_none_or(|o| o.is_empty()) {
                     self.push(format!(
                         "criminalCheck.jurisdictions.{i} must be a non-empty object"
                     ));
                 }
             }
             if let Some(state) = check.and_then(|c| c.get("worksiteState")) {
-                if !state.as_str().is_some_and(|s| s.len() == 2) {
+                if state.as_str().is_none_or(|s| s.len() != 2) {
                     self.push(
                         "criminalCheck.worksiteState must be a two-letter state code".to_owned(),
                     );
