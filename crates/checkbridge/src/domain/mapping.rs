@@ -601,7 +601,16 @@ fn translate(message: &str) -> String {
     for (path, name) in NAMES {
         if out.contains(path) {
             out = out.replacen(path, name, 1);
-            // Drop array indexes and sub-fields of history ("employment history.0.startDate").
+            break;
+        }
+        // Theary names business-context fields bare as well ("entityName should not be
+        // empty"): the field at the start of the message, followed by a word.
+        if let Some(rest) = path
+            .strip_prefix("businessContext.")
+            .and_then(|field| out.strip_prefix(field))
+            .filter(|rest| rest.starts_with(' '))
+        {
+            out = format!("{name}{rest}");
             break;
         }
     }

@@ -1,5 +1,5 @@
 //! The `/__admin` routes: set the sandbox up (clients, scenario rules), drive it (advance
-//! every search, resolve one, expire tokens), read the delivery log and set delivery faults,
+//! every search, resolve one, expire tokens, tenant-level webhook configuration), read the delivery log and set delivery faults,
 //! plus the shared fault and journal routes. Not faulted or journalled.
 
 use axum::extract::rejection::JsonRejection;
@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::delivery::DeliveryFaultSettings;
-use super::error::rejection;
+use super::error::{nest_error, rejection};
 use super::state::{bare, ClientSpec, Outcome, ScenarioRule, ThearyState};
+use super::validate;
 use crate::common;
 
 /// The admin routes (mounted under `/__admin`).
@@ -20,6 +21,12 @@ pub(super) fn routes(state: &ThearyState) -> Router {
     Router::new()
         .route("/clients", post(admin_client))
         .route("/rules", post(admin_rule))
+        .route(
+            "/tenants/{tenant}/webhook-config",
+            get(admin_get_tenant_webhook)
+                .put(admin_set_tenant_webhook)
+                .delete(admin_clear_tenant_webhook),
+        )
         .route("/advance", post(admin_advance))
         .route("/searches/{id}/resolve", post(admin_resolve))
         .route("/tokens/expire", post(admin_expire))
@@ -58,6 +65,47 @@ async fn admin_rule(
         }
         Err(r) => rejection(r),
     }
+}
+
+/// Theary sets tenant-level webhooks up out of band (the account manager); here they are set
+/// through the admin API, validated like an order's `webhookConfig`.
+async fn admin_set_tenant_webhook(
+    State(state): State<ThearyState>,
+    Path(tenant): Path<String>,
+    body: Result<Json<Value>, JsonRejection>,
+) -> Response {
+    let config = match body {
+        Ok(Json(c)) => c,
+        Err(r) => return rejection(r),
+    };
+    let problems = validate::validate_webhook(&config, &state.rules());
+    if !problems.is_empty() {
+        return nest_error(StatusCode::BAD_REQUEST, json!(problems));
+    }
+    state.set_tenant_webhook(&tenant, Some(config));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn admin_get_tenant_webhook(
+    State(state): State<ThearyState>,
+    Path(tenant): Path<String>,
+) -> Response {
+    match state.tenant_webhook(&tenant) {
+        Some(c) => Json(c).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "No tenant-level webhook configuration", "tenant": tenant })),
+        )
+            .into_response(),
+    }
+}
+
+async fn admin_clear_tenant_webhook(
+    State(state): State<ThearyState>,
+    Path(tenant): Path<String>,
+) -> StatusCode {
+    state.set_tenant_webhook(&tenant, None);
+    StatusCode::NO_CONTENT
 }
 
 async fn admin_advance(State(state): State<ThearyState>) -> Response {

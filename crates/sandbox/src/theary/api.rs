@@ -1,22 +1,23 @@
 //! The emulated Theary API: create an order (validated as Theary documents it, then handed
 //! to the engine), list and read orders and their searches in Theary's read models, cancel an
-//! order, and the events stub. Every route is faulted and journalled by `common`, and every
+//! order, the events stub, batches (`batch`), inbound notifications (`inbound`) and the
+//! release-form upload (`files`). Every route is faulted and journalled by `common`, and every
 //! order route needs a bearer token (`auth`); one tenant never sees another's orders.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{token, Tenant};
-use super::engine;
 use super::error::{nest_error, rejection};
 use super::state::{bare, now_iso, order_json, search_json, ThearyState};
 use super::validate;
+use super::{batch, engine, files, inbound};
 use crate::common;
 
 /// The API routes (token endpoint and health included), behind the fault and journal layer.
@@ -44,6 +45,23 @@ pub(super) fn routes(state: &ThearyState) -> Router {
             get(get_search),
         )
         .route("/background-check/v1/orders/{id}/events", get(events_stub))
+        .route(
+            "/background-check/v1/batches",
+            post(batch::create_batch).get(batch::list_batches),
+        )
+        .route(
+            "/background-check/v1/batches/{id}",
+            get(batch::get_batch).delete(batch::delete_batch),
+        )
+        .route(
+            "/background-check/v1/inbound/notifications",
+            post(inbound::receive),
+        )
+        .route(
+            "/files/release-form/generate-upload-url",
+            get(files::generate_upload_url),
+        )
+        .route("/__storage/{bucket}/{*object}", put(files::put_object))
         .fallback(|| async {
             nest_error(
                 StatusCode::NOT_FOUND,
@@ -67,11 +85,7 @@ async fn create_order(
         Ok(Json(b)) => b,
         Err(r) => return rejection(r),
     };
-    let rules = validate::Rules {
-        legacy_criminal: state.config.legacy_criminal,
-        allow_http_loopback: state.config.allow_http_loopback,
-    };
-    let problems = validate::validate(&body, &rules);
+    let problems = validate::validate(&body, &state.rules());
     if !problems.is_empty() {
         return nest_error(StatusCode::BAD_REQUEST, json!(problems));
     }

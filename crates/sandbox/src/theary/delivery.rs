@@ -23,6 +23,8 @@ pub(super) struct Pending {
     pub event_type: &'static str,
     pub search_type: String,
     pub external_search_id: Option<String>,
+    /// The tenant the search belongs to.
+    pub tenant: String,
     /// The search's webhook configuration (targets, secret, retries); `None` sends nothing.
     pub webhook: Option<Value>,
     /// The signed body: the event envelope as JSON.

@@ -167,11 +167,18 @@ pub(super) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String
         .unwrap_or_else(|| json!({ "name": entity, "title": body["businessContext"]["appliedJobTitle"] }));
         let name = subject["name"].as_str().unwrap_or("").to_owned();
         let outcome = choose(&mut data, &search_type, &name);
-        let webhook = st
-            .pointer("/searchConfig/notifications/webhookOverride")
-            .or_else(|| body.pointer("/defaultSearchConfig/notifications/webhookOverride"))
-            .or_else(|| body.get("webhookConfig"))
+        // A search's own `searchConfig`, when present (even `{}`), replaces the order's
+        // `defaultSearchConfig` as a whole; its webhook override, or else the order's
+        // `webhookConfig`, wins; with neither, the tenant's configuration applies when the
+        // event is sent (see `ThearyState::send`).
+        let search_config = match st.get("searchConfig") {
+            Some(c) if c.is_object() => Some(c),
+            _ => body.get("defaultSearchConfig").filter(|c| c.is_object()),
+        };
+        let webhook = search_config
+            .and_then(|c| c.pointer("/notifications/webhookOverride"))
             .filter(|v| v.is_object())
+            .or_else(|| body.get("webhookConfig").filter(|v| v.is_object()))
             .cloned();
         let id = uuid::Uuid::new_v4().to_string();
         data.searches.insert(
@@ -179,6 +186,7 @@ pub(super) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String
             SearchRec {
                 id: id.clone(),
                 order_id: order_id.clone(),
+                tenant: tenant.to_owned(),
                 search_type,
                 external_search_id: st["externalSearchId"].as_str().map(str::to_owned),
                 stage: 0,
@@ -226,6 +234,7 @@ fn event(s: &SearchRec, event_type: &'static str, data: Value) -> Pending {
         event_type,
         search_type: s.search_type.clone(),
         external_search_id: s.external_search_id.clone(),
+        tenant: s.tenant.clone(),
         webhook: s.webhook.clone(),
         body: serde_json::to_vec(&envelope).unwrap_or_default(),
     }
@@ -417,7 +426,7 @@ fn advance(state: &ThearyState) -> usize {
     }
     let moved = events.len();
     for e in events {
-        state.delivery.enqueue(e);
+        state.send(e);
     }
     moved
 }
@@ -437,8 +446,39 @@ fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) -> bool {
     };
     state.changes.bump();
     if let Some(p) = pending {
-        state.delivery.enqueue(p);
+        state.send(p);
     }
+    true
+}
+
+/// Records an inbound message on an open search and sends the `INBOUND_MESSAGE`
+/// notification; `false` when the search is not open.
+pub(super) fn inbound_message(
+    state: &ThearyState,
+    search_id: &str,
+    channel: &str,
+    summary: &str,
+    classification: Value,
+) -> bool {
+    let pending = {
+        let mut data = state.lock();
+        let Some(s) = data
+            .searches
+            .get_mut(search_id)
+            .filter(|s| s.status == "IN_PROGRESS")
+        else {
+            return false;
+        };
+        activity(s, "INBOUND_MESSAGE", channel, summary);
+        s.updated_at = now_iso();
+        let mut d = base_data(s);
+        d["notificationType"] = json!("INBOUND_MESSAGE");
+        d["inboundMetadata"] = json!({ "summary": summary, "source": channel });
+        d["classification"] = classification;
+        event(s, "verification.notification", d)
+    };
+    state.changes.bump();
+    state.send(pending);
     true
 }
 

@@ -16,16 +16,20 @@
 //!
 //! One module per job: `state` holds the data and the read models; `engine` moves searches
 //! through their life and chooses outcomes; `delivery` sends, signs, retries, faults and
-//! records webhooks; `api` and `auth` are the emulated API; `validate` the create-order
+//! records webhooks; `api` and `auth` are the emulated API, with `batch` (batches),
+//! `inbound` (inbound notifications) and `files` (the release-form upload, stored locally); `validate` the create-order
 //! rules; `error` Theary's error shape; `admin` the `/__admin` routes. This file puts them
 //! together: the router, `spawn` and the quick start.
 
 mod admin;
 mod api;
 mod auth;
+mod batch;
 mod delivery;
 mod engine;
 mod error;
+mod files;
+mod inbound;
 mod state;
 mod validate;
 
@@ -34,6 +38,7 @@ use axum::Router;
 use crate::common::{self, Server};
 
 pub use delivery::{DeliveryFaults, DeliveryRecord};
+pub use files::{BUCKET, MAX_RELEASE_BYTES};
 pub use state::{ClientSpec, Outcome, SandboxConfig, ScenarioRule, ThearyState};
 
 /// A running Theary sandbox.

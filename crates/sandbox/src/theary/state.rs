@@ -38,6 +38,8 @@ pub struct SandboxConfig {
     pub seed: Option<u64>,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// How long a release-form upload URL stays valid (Theary: 15 minutes).
+    pub upload_url_lifetime: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -52,6 +54,7 @@ impl Default for SandboxConfig {
             allow_http_loopback: true,
             seed: None,
             max_body_bytes: 12 * 1024 * 1024,
+            upload_url_lifetime: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -95,6 +98,7 @@ pub enum Outcome {
 pub(super) struct SearchRec {
     pub id: String,
     pub order_id: String,
+    pub tenant: String,
     pub search_type: String,
     pub external_search_id: Option<String>,
     pub stage: u8,
@@ -133,6 +137,10 @@ pub(super) struct Data {
     pub orders: HashMap<String, OrderRec>,
     pub searches: BTreeMap<String, SearchRec>,
     pub rules: Vec<ScenarioRule>,
+    /// Tenant-level webhook configuration (what Theary's account manager sets up), by tenant.
+    pub tenant_webhooks: HashMap<String, Value>,
+    /// Uploaded release forms: `gs://` URI and size in bytes.
+    pub release_forms: BTreeMap<String, usize>,
     pub rng: Option<StdRng>,
     pub next_seq: u64,
 }
@@ -165,6 +173,8 @@ impl ThearyState {
             orders: HashMap::new(),
             searches: BTreeMap::new(),
             rules: Vec::new(),
+            tenant_webhooks: HashMap::new(),
+            release_forms: BTreeMap::new(),
             rng: config.seed.map(StdRng::seed_from_u64),
             next_seq: 0,
         };
@@ -177,6 +187,14 @@ impl ThearyState {
             inst: Instrumentation::default(),
             delivery,
             changes,
+        }
+    }
+
+    /// The validation rules this sandbox runs.
+    pub(super) fn rules(&self) -> super::validate::Rules {
+        super::validate::Rules {
+            legacy_criminal: self.config.legacy_criminal,
+            allow_http_loopback: self.config.allow_http_loopback,
         }
     }
 
@@ -211,6 +229,73 @@ impl ThearyState {
     pub fn add_rule(&self, rule: ScenarioRule) {
         self.lock().rules.insert(0, rule);
         self.changes.bump();
+    }
+
+    /// Sets `tenant`'s tenant-level webhook configuration (a `webhookConfig` object), used for
+    /// searches whose order has neither a `webhookConfig` nor a webhook override; `None`
+    /// removes it. Applies to events sent from now on, in-flight searches included.
+    pub fn set_tenant_webhook(&self, tenant: &str, config: Option<Value>) {
+        let mut data = self.lock();
+        match config {
+            Some(c) => data.tenant_webhooks.insert(tenant.to_owned(), c),
+            None => data.tenant_webhooks.remove(tenant),
+        };
+        drop(data);
+        self.changes.bump();
+    }
+
+    /// `tenant`'s tenant-level webhook configuration, if set.
+    pub fn tenant_webhook(&self, tenant: &str) -> Option<Value> {
+        self.lock().tenant_webhooks.get(tenant).cloned()
+    }
+
+    pub(super) fn store_release_form(&self, uri: String, bytes: usize) {
+        self.lock().release_forms.insert(uri, bytes);
+        self.changes.bump();
+    }
+
+    /// Release forms uploaded through signed URLs: `gs://` URI and size in bytes.
+    pub fn release_forms(&self) -> Vec<(String, usize)> {
+        self.lock()
+            .release_forms
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
+    /// Hands an event to delivery, with the tenant's webhook configuration when the search
+    /// has none of its own.
+    pub(super) fn send(&self, mut p: super::delivery::Pending) {
+        if p.webhook.is_none() {
+            p.webhook = self.tenant_webhook(&p.tenant);
+        }
+        self.delivery.enqueue(p);
+    }
+
+    /// The search of `tenant` that `text` refers to (by its id, with or without `search_`,
+    /// or else by its `externalSearchId`), and whether it is still open.
+    pub(super) fn find_search_by_reference(
+        &self,
+        tenant: &str,
+        text: &str,
+    ) -> Option<(String, bool)> {
+        let data = self.lock();
+        let open = |s: &SearchRec| {
+            s.status == "IN_PROGRESS" && data.orders.get(&s.order_id).is_some_and(|o| !o.cancelled)
+        };
+        let mine = || data.searches.values().filter(|s| s.tenant == tenant);
+        mine()
+            .find(|s| text.contains(&s.id))
+            .or_else(|| {
+                mine()
+                    .filter(|s| {
+                        s.external_search_id
+                            .as_deref()
+                            .is_some_and(|e| !e.is_empty() && text.contains(e))
+                    })
+                    .max_by_key(|s| s.external_search_id.as_ref().map_or(0, String::len))
+            })
+            .map(|s| (s.id.clone(), open(s)))
     }
 
     /// Orders of `tenant` as `GET /orders/{id}` shows them, oldest first.

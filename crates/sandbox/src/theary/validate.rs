@@ -55,6 +55,15 @@ fn is_email(s: &str) -> bool {
     }
 }
 
+/// `path.key`, or the bare `key` at the top of a message's path.
+fn at(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
 impl V<'_> {
     fn push(&mut self, m: String) {
         self.problems.push(m);
@@ -92,19 +101,19 @@ impl V<'_> {
         match o.get(key) {
             None | Some(Value::Null) => {
                 if required {
-                    self.push(format!("{path}.{key} should not be empty"));
+                    self.push(format!("{} should not be empty", at(path, key)));
                 }
                 None
             }
             Some(Value::String(s)) if s.trim().is_empty() => {
                 if required {
-                    self.push(format!("{path}.{key} should not be empty"));
+                    self.push(format!("{} should not be empty", at(path, key)));
                 }
                 None
             }
             Some(Value::String(s)) => Some(s),
             Some(_) => {
-                self.push(format!("{path}.{key} must be a string"));
+                self.push(format!("{} must be a string", at(path, key)));
                 None
             }
         }
@@ -114,7 +123,8 @@ impl V<'_> {
         if let Some(s) = self.string(o, key, path, required) {
             if !is_date(s) {
                 self.push(format!(
-                    "{path}.{key} must be a valid date in YYYY-MM-DD format"
+                    "{} must be a valid date in YYYY-MM-DD format",
+                    at(path, key)
                 ));
             }
         }
@@ -123,7 +133,7 @@ impl V<'_> {
     fn email(&mut self, o: &Map<String, Value>, key: &str, path: &str) {
         if let Some(s) = self.string(o, key, path, false) {
             if !is_email(s) {
-                self.push(format!("{path}.{key} must be an email"));
+                self.push(format!("{} must be an email", at(path, key)));
             }
         }
     }
@@ -131,7 +141,7 @@ impl V<'_> {
     fn two_letters(&mut self, o: &Map<String, Value>, key: &str, path: &str, required: bool) {
         if let Some(s) = self.string(o, key, path, required) {
             if s.chars().count() != 2 {
-                self.push(format!("{path}.{key} must be exactly 2 characters"));
+                self.push(format!("{} must be exactly 2 characters", at(path, key)));
             }
         }
     }
@@ -141,7 +151,7 @@ impl V<'_> {
             None | Some(Value::Null) => &[],
             Some(Value::Array(a)) => a,
             Some(_) => {
-                self.push(format!("{path}.{key} must be an array"));
+                self.push(format!("{} must be an array", at(path, key)));
                 &[]
             }
         }
@@ -242,32 +252,30 @@ impl V<'_> {
         let Some(b) = self.obj(body, "businessContext", "businessContext", true) else {
             return;
         };
-        let p = "businessContext";
+        // Theary reports these without the `businessContext.` prefix
+        // ("entityName should not be empty", "proposedSalary must be a number").
+        let p = "";
         self.string(b, "entityName", p, true);
         self.string(b, "appliedJobTitle", p, true);
         self.string(b, "worksiteCity", p, true);
         self.two_letters(b, "worksiteState", p, true);
         match b.get("proposedSalary") {
-            None | Some(Value::Null) => {
-                self.push("businessContext.proposedSalary should not be empty".to_owned())
-            }
+            None | Some(Value::Null) => self.push("proposedSalary should not be empty".to_owned()),
             Some(Value::Number(n)) if n.as_f64().is_some_and(|v| v < 0.0) => {
-                self.push("businessContext.proposedSalary must not be less than 0".to_owned())
+                self.push("proposedSalary must not be less than 0".to_owned())
             }
             Some(Value::Number(_)) => {}
-            Some(_) => self.push("businessContext.proposedSalary must be a number".to_owned()),
+            Some(_) => self.push("proposedSalary must be a number".to_owned()),
         }
         if let Some(level) = self.string(b, "positionLevel", p, false) {
             if !["EXECUTIVE", "STANDARD", "SENSITIVE"].contains(&level) {
-                self.push("businessContext.positionLevel must be one of the following values: EXECUTIVE, STANDARD, SENSITIVE".to_owned());
+                self.push("positionLevel must be one of the following values: EXECUTIVE, STANDARD, SENSITIVE".to_owned());
             }
         }
         if b.get("securityClearanceRequired")
             .is_some_and(|v| !v.is_boolean() && !v.is_null())
         {
-            self.push(
-                "businessContext.securityClearanceRequired must be a boolean value".to_owned(),
-            );
+            self.push("securityClearanceRequired must be a boolean value".to_owned());
         }
         self.string(b, "industrySector", p, false);
     }
@@ -517,6 +525,19 @@ impl V<'_> {
             self.endpoints(f, &format!("{path}.fallbackEndpoint"), true);
         }
     }
+}
+
+/// Every problem with a tenant-level webhook configuration (a `webhookConfig` object).
+pub fn validate_webhook(config: &Value, rules: &Rules) -> Vec<String> {
+    let mut v = V {
+        rules,
+        problems: Vec::new(),
+    };
+    match config.as_object() {
+        Some(w) => v.webhook(w, "webhookConfig"),
+        None => v.push("webhookConfig must be an object".to_owned()),
+    }
+    v.problems
 }
 
 /// Every problem with a create-order body (empty when valid).

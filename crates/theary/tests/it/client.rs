@@ -174,7 +174,7 @@ async fn a_400_keeps_every_message_verbatim() {
         "{messages:?}"
     );
     assert!(
-        messages.contains(&"businessContext.worksiteState must be exactly 2 characters".to_owned()),
+        messages.contains(&"worksiteState must be exactly 2 characters".to_owned()),
         "{messages:?}"
     );
     assert_eq!(sandbox.state.order_count("acme"), 0);

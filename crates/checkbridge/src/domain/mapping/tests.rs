@@ -185,6 +185,27 @@ fn theary_messages_are_translated_not_dropped() {
     assert!(reason.contains("something new from Theary"), "{reason}");
 }
 
+#[test]
+fn theary_bare_business_context_messages_are_translated_too() {
+    let reason = theary_rejection_reason(&[
+        "entityName should not be empty".into(),
+        "proposedSalary must be a number".into(),
+        "businessContext.worksiteState must be exactly 2 characters".into(),
+        "worksiteStateless is not a field".into(),
+    ]);
+    assert!(reason.contains("organisation name is missing"), "{reason}");
+    assert!(reason.contains("job salary must be a number"), "{reason}");
+    assert!(
+        reason.contains("job worksite state must be exactly 2 characters"),
+        "{reason}"
+    );
+    // Only a whole field name at the start is a field.
+    assert!(
+        reason.contains("worksiteStateless is not a field"),
+        "{reason}"
+    );
+}
+
 /// The order passes the Theary sandbox's own, independent validation.
 #[tokio::test]
 async fn the_order_is_accepted_by_the_theary_sandbox() {

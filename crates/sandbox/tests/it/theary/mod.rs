@@ -3,12 +3,14 @@
 //! Helpers here; the tests by what they exercise: `api` (tokens, validation, orders, the
 //! quick start), `engine` (outcomes and the change signal), `delivery` (webhook routing,
 //! signatures, retries and delivery faults), `criminal` (the seed's rules: criminal checks
-//! and the Create Order document's own example).
+//! and the Create Order document's own example), `fidelity` (tenant webhooks, search-config
+//! replacement, batches, release-form uploads, inbound notifications).
 
 mod api;
 mod criminal;
 mod delivery;
 mod engine;
+mod fidelity;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
