@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use crate::error::messages;
 use crate::token::{self, TokenKey};
 use crate::wire::{
-    same_id, CancelResponse, CreateOrderResponse, Order, OrderList, OrderRequest, Search,
-    SearchList,
+    same_id, CancelResponse, CreateOrderResponse, Order, OrderList, OrderRequest,
+    ReleaseFormUpload, Search, SearchList,
 };
 use crate::{Error, ThearyConfig};
 
@@ -149,6 +149,93 @@ impl ThearyClient {
         let url = c.api(&format!("/orders/{}", seg(order_id)));
         self.request(c, Method::DELETE, &url, None, Idempotent::Yes, "order")
             .await
+    }
+
+    /// Asks for a signed URL to upload a release form PDF to (valid 15 minutes), and the
+    /// `gs://` URI the file then has.
+    pub async fn release_form_upload_url(
+        &self,
+        c: &ThearyConfig,
+    ) -> Result<ReleaseFormUpload, Error> {
+        let upload: ReleaseFormUpload = self
+            .request(
+                c,
+                Method::GET,
+                &c.files("/release-form/generate-upload-url"),
+                None,
+                Idempotent::Yes,
+                "upload URL",
+            )
+            .await?;
+        if upload.signed_url.is_empty() || upload.file_uri.is_empty() {
+            return Err(Error::Decode(
+                "upload URL: signedUrl or fileUri is missing".to_owned(),
+            ));
+        }
+        Ok(upload)
+    }
+
+    /// Uploads a release form PDF (at most 10 MB) to a signed URL from
+    /// [`release_form_upload_url`](Self::release_form_upload_url): a `PUT` with
+    /// `Content-Type: application/pdf`, no bearer token (the URL carries its own signature).
+    /// Repeated on transient failures (the same object is written again). An expired URL is
+    /// an [`Error::Api`] with status 400; ask for a new one.
+    pub async fn upload_release_form(&self, signed_url: &str, pdf: Vec<u8>) -> Result<(), Error> {
+        if !pdf.starts_with(b"%PDF") {
+            return Err(Error::Config(
+                "release form: the document is not a PDF".to_owned(),
+            ));
+        }
+        let inner = &*self.inner;
+        let mut tried = 1;
+        run_with_retries(&inner.policy, |attempt| {
+            if attempt > tried {
+                tried = attempt;
+                inner
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            let pdf = pdf.clone();
+            async move {
+                let sent = inner
+                    .http
+                    .put(signed_url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/pdf")
+                    .body(pdf)
+                    .send()
+                    .await;
+                let response = match sent {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return match outbound::classify_error(&e) {
+                            ErrorClass::Permanent => Attempt::Done(Err(Error::Transport(e))),
+                            _ => Attempt::Retry {
+                                error: Error::Transport(e),
+                                retry_after: None,
+                            },
+                        }
+                    }
+                };
+                let status = response.status();
+                if status.is_success() {
+                    return Attempt::Done(Ok(()));
+                }
+                let retry_after =
+                    outbound::parse_retry_after(response.headers(), SystemTime::now());
+                let text = response.text().await.unwrap_or_default();
+                let error = Error::Api {
+                    status: status.as_u16(),
+                    messages: vec![storage_message(&text)],
+                    retry_after,
+                };
+                if outbound::status_is_transient(status) {
+                    Attempt::Retry { error, retry_after }
+                } else {
+                    Attempt::Done(Err(error))
+                }
+            }
+        })
+        .await
     }
 
     /// Finds the order holding a search with this `externalSearchId`, to resolve an
@@ -298,6 +385,22 @@ impl ThearyClient {
             }
         })
         .await
+    }
+}
+
+/// The code and message of a Cloud Storage XML error (or the start of any other body).
+fn storage_message(body: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let end = body[start..].find(&format!("</{name}>"))? + start;
+        Some(body[start..end].to_owned())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        (None, Some(message)) => message,
+        (None, None) => body.chars().take(200).collect(),
     }
 }
 

@@ -80,6 +80,11 @@ impl ThearyConfig {
         format!("{}/oauth/token", self.auth_url.trim_end_matches('/'))
     }
 
+    /// A route of Theary's files API (`{api_base}/files...`).
+    pub(crate) fn files(&self, path: &str) -> String {
+        format!("{}/files{path}", self.api_base.trim_end_matches('/'))
+    }
+
     pub(crate) fn api(&self, path: &str) -> String {
         format!(
             "{}/background-check/v1{path}",

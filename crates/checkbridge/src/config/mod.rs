@@ -28,8 +28,9 @@ mod tenant;
 pub use health::HealthConfig;
 pub use service::{AlertsConfig, Roles, ServiceConfig};
 pub use tenant::{
-    BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ResultMapping, Retention,
-    TenantConfig, ThearyEnv, ThearySection, MAPPABLE_FIELDS,
+    BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ReleaseReference, ResultMapping,
+    Retention, TenantConfig, ThearyEnv, ThearySection, DEFAULT_RELEASE_UPLOAD_ABOVE,
+    MAPPABLE_FIELDS,
 };
 
 /// What went wrong loading the configuration.

@@ -1,5 +1,7 @@
 //! The orderer: claimed checks become Theary orders. The order was built at claim time and
-//! is sent byte for byte the same on every attempt. An attempt is noted before its POST, so
+//! is sent the same on every attempt, except that a signed release larger than the tenant's
+//! `release_upload_above_bytes` is first uploaded through Theary's release-form upload URL
+//! and the order names the uploaded file instead of carrying it inline. An attempt is noted before its POST, so
 //! after a crash or a timeout (an unknown outcome) the order is first looked up by its
 //! `externalSearchId`, and posted again only if Theary has no such order.
 
@@ -7,7 +9,9 @@ use std::time::Duration;
 
 use theary::Error as ThearyError;
 
-use super::{backoff, error_chain, Engine, Held, SyncError};
+use zeroize::Zeroizing;
+
+use super::{backoff, error_chain, Engine, Held, SyncError, TenantRt};
 use crate::crypto::Place;
 use crate::domain::ids::{SearchId, ThearyOrderId, ThearySearchId};
 use crate::domain::mapping::theary_rejection_reason;
@@ -128,6 +132,28 @@ impl Engine {
                 }
             }
         }
+        let uploaded = self
+            .within_lease(self.upload_large_release(&t, order_json))
+            .await?;
+        self.observe_theary(&w.tenant, "theary.release_upload", &uploaded);
+        let order_json = match uploaded {
+            Ok(json) => json,
+            Err(e) => {
+                tracing::warn!(tenant = %w.tenant, check = %w.id, error = %error_chain(&e), "uploading the signed release to Theary failed; will retry");
+                self.log_failure(
+                    &w.tenant,
+                    "theary.release_upload",
+                    e.status(),
+                    e.to_string(),
+                    Some(&w.id),
+                )
+                .await;
+                let wait = e.retry_after().unwrap_or_else(|| {
+                    backoff(attempt, Duration::from_secs(2), Duration::from_secs(600))
+                });
+                return retry(e.to_string(), wait).await;
+            }
+        };
         if !store.begin_order_attempt(&w.id, owner, now_ms()).await? {
             return Ok(Ordered::Deferred);
         }
@@ -182,6 +208,52 @@ impl Engine {
                 retry(e.to_string(), wait).await
             }
         }
+    }
+
+    /// The order to send: as built, or, when it carries its signed release inline and the
+    /// PDF is larger than the tenant's threshold, with the PDF uploaded through Theary's
+    /// release-form upload URL and `applicant.signedReleaseFileUrl` naming the uploaded file
+    /// (as `release_upload_reference` says).
+    async fn upload_large_release(
+        &self,
+        t: &TenantRt,
+        order_json: Zeroizing<Vec<u8>>,
+    ) -> Result<Zeroizing<Vec<u8>>, ThearyError> {
+        use base64::Engine as _;
+        let section = &t.cfg.theary;
+        let Ok(mut order) = serde_json::from_slice::<serde_json::Value>(&order_json) else {
+            return Ok(order_json);
+        };
+        let Some(inline) = order
+            .pointer("/applicant/signedReleaseFileUrl")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|u| u.strip_prefix("data:application/pdf;base64,"))
+        else {
+            return Ok(order_json);
+        };
+        // Base64 is a third larger than what it encodes: decode only what may be over.
+        if (inline.len() as u64).saturating_mul(3) / 4 <= section.release_upload_above_bytes {
+            return Ok(order_json);
+        }
+        let pdf = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(inline)
+                .map_err(|e| ThearyError::Decode(format!("the inline signed release: {e}")))?,
+        );
+        if pdf.len() as u64 <= section.release_upload_above_bytes {
+            return Ok(order_json);
+        }
+        let theary = &self.inner.theary;
+        let upload = theary.release_form_upload_url(&t.theary).await?;
+        theary
+            .upload_release_form(&upload.signed_url, pdf.to_vec())
+            .await?;
+        tracing::info!(tenant = %t.key, bytes = pdf.len(), "the signed release was uploaded to Theary; the order names the file");
+        order["applicant"]["signedReleaseFileUrl"] =
+            serde_json::Value::String(section.release_upload_reference.name(&upload.file_uri));
+        serde_json::to_vec(&order)
+            .map(Zeroizing::new)
+            .map_err(|e| ThearyError::Decode(format!("order: {e}")))
     }
 
     async fn find_existing(

@@ -218,6 +218,7 @@ pub(super) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String
             }),
             entity_name: entity,
             job_title: body["businessContext"]["appliedJobTitle"].as_str().unwrap_or("").to_owned(),
+            release: applicant["signedReleaseFileUrl"].as_str().map(release_reference),
             search_ids: search_ids.clone(),
             created_at: now.clone(),
             updated_at: now,
@@ -226,6 +227,21 @@ pub(super) fn create(state: &ThearyState, tenant: &str, body: &Value) -> (String
     drop(data);
     state.changes.bump();
     (order_id, search_ids)
+}
+
+/// A signed release as the order named it, with an inline PDF reduced to its size.
+fn release_reference(given: &str) -> String {
+    use base64::Engine as _;
+    if given.starts_with("https://") || given.starts_with("http://") || given.starts_with("gs://") {
+        return given.to_owned();
+    }
+    let b64 = given
+        .strip_prefix("data:application/pdf;base64,")
+        .unwrap_or(given);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_or(0, |b| b.len());
+    format!("inline:{bytes}")
 }
 
 fn event(s: &SearchRec, event_type: &'static str, data: Value) -> Pending {

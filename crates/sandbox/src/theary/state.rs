@@ -124,6 +124,9 @@ pub(super) struct OrderRec {
     pub applicant: Value,
     pub entity_name: String,
     pub job_title: String,
+    /// How the order named its signed release: the URL or URI as given, `inline:<bytes>`
+    /// for a base64 PDF, `None` without one.
+    pub release: Option<String>,
     pub search_ids: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -308,6 +311,19 @@ impl ThearyState {
             .collect();
         orders.sort_by_key(|o| o.seq);
         orders.into_iter().map(|o| order_json(&data, o)).collect()
+    }
+
+    /// How each order of `tenant` named its signed release, oldest first: the URL or URI as
+    /// given, `inline:<bytes>` for a base64 PDF, `None` without one.
+    pub fn release_references(&self, tenant: &str) -> Vec<Option<String>> {
+        let data = self.lock();
+        let mut orders: Vec<&OrderRec> = data
+            .orders
+            .values()
+            .filter(|o| o.tenant == tenant)
+            .collect();
+        orders.sort_by_key(|o| o.seq);
+        orders.into_iter().map(|o| o.release.clone()).collect()
     }
 
     pub fn order_count(&self, tenant: &str) -> usize {

@@ -154,3 +154,23 @@ pub struct CancelResponse {
     pub deleted_at: Option<String>,
     pub affected_searches: Option<u64>,
 }
+
+/// `GET /files/release-form/generate-upload-url`: where to `PUT` a signed release PDF (valid
+/// for 15 minutes), and the `gs://` URI the uploaded file then has. `Debug` leaves out the
+/// signed URL's query, which grants write access while it lasts.
+#[derive(Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ReleaseFormUpload {
+    pub signed_url: String,
+    pub file_uri: String,
+}
+
+impl std::fmt::Debug for ReleaseFormUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let base = self.signed_url.split('?').next().unwrap_or_default();
+        f.debug_struct("ReleaseFormUpload")
+            .field("signed_url", &format_args!("{base}?<signature redacted>"))
+            .field("file_uri", &self.file_uri)
+            .finish()
+    }
+}

@@ -294,3 +294,58 @@ async fn an_order_post_with_an_unknown_outcome_is_never_repeated() {
         .unwrap_err();
     assert!(matches!(err, Error::Indeterminate { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_release_form_is_uploaded_through_a_signed_url_and_named_by_its_file_uri() {
+    let (sandbox, client, config) = setup().await;
+    let upload = client.release_form_upload_url(&config).await.unwrap();
+    assert!(
+        upload
+            .file_uri
+            .starts_with("gs://verification-api-storage/tenants/acme/releaseForms/"),
+        "{upload:?}"
+    );
+    let shown = format!("{upload:?}");
+    assert!(!shown.contains("X-Goog-Signature"), "{shown}");
+
+    // Not a PDF: refused before anything is sent.
+    let err = client
+        .upload_release_form(&upload.signed_url, b"plain text".to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+    assert!(sandbox.state.release_forms().is_empty());
+
+    let pdf = b"%PDF-1.4\n% release\n".to_vec();
+    client
+        .upload_release_form(&upload.signed_url, pdf.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        sandbox.state.release_forms(),
+        [(upload.file_uri.clone(), pdf.len())]
+    );
+
+    // A forged URL: Cloud Storage's error, code and message kept.
+    let forged = upload
+        .signed_url
+        .replace("/tenants/acme/", "/tenants/evil/");
+    let err = client.upload_release_form(&forged, pdf).await.unwrap_err();
+    match err {
+        Error::Api {
+            status, messages, ..
+        } => {
+            assert_eq!(status, 403);
+            assert!(
+                messages[0].starts_with("SignatureDoesNotMatch: "),
+                "{messages:?}"
+            );
+        }
+        other => panic!("{other}"),
+    }
+
+    // The order then names the uploaded file, and Theary takes it.
+    let mut o = order("Tech Corp", "rel-1");
+    o.applicant.signed_release_file_url = Some(upload.file_uri);
+    client.create_order(&config, &o).await.unwrap();
+}

@@ -82,6 +82,50 @@ pub struct ThearySection {
     /// criminal check fails at once with a reason the recruiter can act on.
     #[serde(default, deserialize_with = "lenient::boolean")]
     pub criminal: bool,
+    /// A signed release larger than this (bytes) is uploaded through Theary's release-form
+    /// upload URL before the order is placed, instead of travelling inline as base64 in the
+    /// order (Theary's limit for both is 10 MB). 0 uploads every release.
+    #[serde(
+        default = "default_release_upload_above",
+        deserialize_with = "lenient::unsigned"
+    )]
+    pub release_upload_above_bytes: u64,
+    /// What the order names after an upload. Theary's docs do not say; they accept a
+    /// `gs://` URI (`file-uri`, the default, the upload's `fileUri`) and HTTPS URLs
+    /// (`https`: the same object as `https://storage.googleapis.com/<bucket>/<path>`).
+    #[serde(default)]
+    pub release_upload_reference: ReleaseReference,
+}
+
+/// The default upload threshold: 5 MiB, well below Theary's 10 MB inline limit (the order
+/// body carries base64, a third larger).
+pub const DEFAULT_RELEASE_UPLOAD_ABOVE: u64 = 5 * 1024 * 1024;
+
+fn default_release_upload_above() -> u64 {
+    DEFAULT_RELEASE_UPLOAD_ABOVE
+}
+
+/// How an uploaded release form is named in the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReleaseReference {
+    /// The `gs://` URI Theary returned with the upload URL.
+    #[default]
+    FileUri,
+    /// `https://storage.googleapis.com/<bucket>/<path>` for that URI.
+    Https,
+}
+
+impl ReleaseReference {
+    /// The reference to put in `applicant.signedReleaseFileUrl` for an uploaded file.
+    pub fn name(self, file_uri: &str) -> String {
+        match (self, file_uri.strip_prefix("gs://")) {
+            (ReleaseReference::Https, Some(path)) => {
+                format!("https://storage.googleapis.com/{path}")
+            }
+            _ => file_uri.to_owned(),
+        }
+    }
 }
 
 impl std::fmt::Debug for ThearySection {
@@ -92,6 +136,11 @@ impl std::fmt::Debug for ThearySection {
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("criminal", &self.criminal)
+            .field(
+                "release_upload_above_bytes",
+                &self.release_upload_above_bytes,
+            )
+            .field("release_upload_reference", &self.release_upload_reference)
             .finish_non_exhaustive()
     }
 }

@@ -13,7 +13,10 @@ use crate::config::{invalid, ConfigError};
 mod apis;
 mod mapping;
 
-pub use apis::{PageUpEnv, PageUpSection, ThearyEnv, ThearySection};
+pub use apis::{
+    PageUpEnv, PageUpSection, ReleaseReference, ThearyEnv, ThearySection,
+    DEFAULT_RELEASE_UPLOAD_ABOVE,
+};
 use mapping::SEARCH_TYPES;
 pub use mapping::{
     BusinessDefaults, ChecksMapping, CriminalMapping, ResultMapping, MAPPABLE_FIELDS,
