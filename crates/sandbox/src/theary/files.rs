@@ -30,10 +30,17 @@ pub const MAX_RELEASE_BYTES: usize = 10 * 1024 * 1024;
 const GOOG_DATE: &[time::format_description::FormatItem<'static>] =
     time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
-fn sign(state: &ThearyState, object: &str, date: &str, expires: u64) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&state.key[..]).expect("any key length");
+/// The MAC over what an upload URL grants: a `PUT` of this object, issued then, for so long.
+fn url_mac(state: &ThearyState, object: &str, date: &str, expires: u64) -> Option<Hmac<Sha256>> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.key[..]).ok()?;
     mac.update(format!("PUT\n/{BUCKET}/{object}\n{date}\n{expires}").as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    Some(mac)
+}
+
+fn sign(state: &ThearyState, object: &str, date: &str, expires: u64) -> String {
+    url_mac(state, object, date, expires)
+        .map(|mac| hex::encode(mac.finalize().into_bytes()))
+        .unwrap_or_default()
 }
 
 pub(super) async fn generate_upload_url(
@@ -93,9 +100,8 @@ pub(super) async fn put_object(
     };
     let genuine = bucket == BUCKET
         && hex::decode(&signature).ok().is_some_and(|given| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(&state.key[..]).expect("any key length");
-            mac.update(format!("PUT\n/{BUCKET}/{object}\n{date}\n{expires}").as_bytes());
-            mac.verify_slice(&given).is_ok()
+            url_mac(&state, &object, &date, expires)
+                .is_some_and(|mac| mac.verify_slice(&given).is_ok())
         });
     if !genuine {
         return storage_error(
