@@ -133,11 +133,14 @@ impl Engine {
             }
         }
         let uploaded = self
-            .within_lease(self.upload_large_release(&t, order_json))
+            .within_lease(self.upload_large_release(&t, &order_json))
             .await?;
-        self.observe_theary(&w.tenant, "theary.release_upload", &uploaded);
+        if !matches!(uploaded, Ok(None)) {
+            self.observe_theary(&w.tenant, "theary.release_upload", &uploaded);
+        }
         let order_json = match uploaded {
-            Ok(json) => json,
+            Ok(Some(json)) => json,
+            Ok(None) => order_json,
             Err(e) => {
                 tracing::warn!(tenant = %w.tenant, check = %w.id, error = %error_chain(&e), "uploading the signed release to Theary failed; will retry");
                 self.log_failure(
@@ -210,30 +213,30 @@ impl Engine {
         }
     }
 
-    /// The order to send: as built, or, when it carries its signed release inline and the
-    /// PDF is larger than the tenant's threshold, with the PDF uploaded through Theary's
-    /// release-form upload URL and `applicant.signedReleaseFileUrl` naming the uploaded file
-    /// (as `release_upload_reference` says).
+    /// When the order carries its signed release inline and the PDF is larger than the
+    /// tenant's threshold: uploads the PDF through Theary's release-form upload URL and
+    /// returns the order with `applicant.signedReleaseFileUrl` naming the uploaded file (as
+    /// `release_upload_reference` says). `None`: nothing to upload, send the order as built.
     async fn upload_large_release(
         &self,
         t: &TenantRt,
-        order_json: Zeroizing<Vec<u8>>,
-    ) -> Result<Zeroizing<Vec<u8>>, ThearyError> {
+        order_json: &[u8],
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, ThearyError> {
         use base64::Engine as _;
         let section = &t.cfg.theary;
-        let Ok(mut order) = serde_json::from_slice::<serde_json::Value>(&order_json) else {
-            return Ok(order_json);
+        let Ok(mut order) = serde_json::from_slice::<serde_json::Value>(order_json) else {
+            return Ok(None);
         };
         let Some(inline) = order
             .pointer("/applicant/signedReleaseFileUrl")
             .and_then(serde_json::Value::as_str)
             .and_then(|u| u.strip_prefix("data:application/pdf;base64,"))
         else {
-            return Ok(order_json);
+            return Ok(None);
         };
         // Base64 is a third larger than what it encodes: decode only what may be over.
         if (inline.len() as u64).saturating_mul(3) / 4 <= section.release_upload_above_bytes {
-            return Ok(order_json);
+            return Ok(None);
         }
         let pdf = Zeroizing::new(
             base64::engine::general_purpose::STANDARD
@@ -241,7 +244,7 @@ impl Engine {
                 .map_err(|e| ThearyError::Decode(format!("the inline signed release: {e}")))?,
         );
         if pdf.len() as u64 <= section.release_upload_above_bytes {
-            return Ok(order_json);
+            return Ok(None);
         }
         let theary = &self.inner.theary;
         let upload = theary.release_form_upload_url(&t.theary).await?;
@@ -252,7 +255,7 @@ impl Engine {
         order["applicant"]["signedReleaseFileUrl"] =
             serde_json::Value::String(section.release_upload_reference.name(&upload.file_uri));
         serde_json::to_vec(&order)
-            .map(Zeroizing::new)
+            .map(|json| Some(Zeroizing::new(json)))
             .map_err(|e| ThearyError::Decode(format!("order: {e}")))
     }
 
