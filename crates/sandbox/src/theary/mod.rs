@@ -76,7 +76,8 @@ impl ThearySandbox {
              Base URL:       {base}\n\
              Token URL:      POST {base}/oauth/token (JSON)\n\
              Orders:         {base}/background-check/v1/orders\n\
-             Admin API:      {base}/__admin (deliveries, rules, advance, faults, journal)\n\
+             Admin API:      {base}/__admin (deliveries, rules, advance, faults, journal,\n\
+             \x20               tenants/{tenant}/webhook-config for tenant-level webhooks)\n\
              Tenant:         {tenant}\n\
              Client id:      {id}\n\
              Client secret:  {secret}\n\

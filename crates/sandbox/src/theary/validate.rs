@@ -322,37 +322,13 @@ impl V<'_> {
             self.string(o, "externalSearchId", &path, false);
             self.string(o, "questionnaireUrl", &path, false);
             self.string(o, "questionnaireAccessCode", &path, false);
-            if let Some(cfg) = self.obj(o, "searchConfig", &format!("{path}.searchConfig"), false) {
-                let cfg_path = format!("{path}.searchConfig");
-                if let Some(n) = self.obj(
-                    cfg,
-                    "notifications",
-                    &format!("{cfg_path}.notifications"),
-                    false,
-                ) {
-                    let np = format!("{cfg_path}.notifications.webhookOverride");
-                    if let Some(w) = self.obj(n, "webhookOverride", &np, false) {
-                        self.webhook(w, &np);
-                    }
-                }
+            let cfg_path = format!("{path}.searchConfig");
+            if let Some(cfg) = self.obj(o, "searchConfig", &cfg_path, false) {
+                self.search_config(cfg, &cfg_path);
             }
         }
         if let Some(cfg) = self.obj(body, "defaultSearchConfig", "defaultSearchConfig", false) {
-            if let Some(n) = self.obj(
-                cfg,
-                "notifications",
-                "defaultSearchConfig.notifications",
-                false,
-            ) {
-                if let Some(w) = self.obj(
-                    n,
-                    "webhookOverride",
-                    "defaultSearchConfig.notifications.webhookOverride",
-                    false,
-                ) {
-                    self.webhook(w, "defaultSearchConfig.notifications.webhookOverride");
-                }
-            }
+            self.search_config(cfg, "defaultSearchConfig");
         }
         let check = body.get("criminalCheck").filter(|v| !v.is_null());
         if self.rules.legacy_criminal {
@@ -484,6 +460,169 @@ impl V<'_> {
                     .is_some_and(|m| m.values().all(Value::is_string))
         }) {
             self.push(format!("{path}.headers must be an object of strings"));
+        }
+    }
+
+    /// A list of strings of at most `max` entries; `None` when absent.
+    fn strings(
+        &mut self,
+        o: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        max: usize,
+    ) -> Option<Vec<String>> {
+        let v = o.get(key).filter(|v| !v.is_null())?;
+        let p = at(path, key);
+        match v.as_array() {
+            Some(a) if a.iter().all(Value::is_string) => {
+                if a.len() > max {
+                    self.push(format!("{p} must contain no more than {max} elements"));
+                }
+                Some(
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect(),
+                )
+            }
+            _ => {
+                self.push(format!("{p} must be an array of strings"));
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, o: &Map<String, Value>, key: &str, path: &str) {
+        if o.get(key).is_some_and(|v| !v.is_null() && !v.is_boolean()) {
+            self.push(format!("{} must be a boolean value", at(path, key)));
+        }
+    }
+
+    /// A whole number of at least 1, when present.
+    fn minutes(&mut self, o: &Map<String, Value>, key: &str, path: &str) {
+        match o.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) if n.as_f64().is_some_and(|v| v >= 1.0) => {}
+            Some(Value::Number(_)) => {
+                self.push(format!("{} must not be less than 1", at(path, key)))
+            }
+            Some(_) => self.push(format!("{} must be a number", at(path, key))),
+        }
+    }
+
+    /// `SearchConfigDto` (a search's `searchConfig` or the order's `defaultSearchConfig`),
+    /// by the rules of Theary's search-config reference. Only the webhook override changes
+    /// what the sandbox does; the other sections are checked, then have no effect.
+    fn search_config(&mut self, cfg: &Map<String, Value>, path: &str) {
+        if let Some(ban) = self.strings(cfg, "thirdPartyBan", path, 50) {
+            if ban.iter().any(|c| c.trim().eq_ignore_ascii_case("UNKNOWN")) {
+                self.push(format!("{path}.thirdPartyBan must not contain UNKNOWN"));
+            }
+        }
+        let channels_path = format!("{path}.channels");
+        if let Some(ch) = self.obj(cfg, "channels", &channels_path, false) {
+            for key in ["email", "voice", "fax"] {
+                self.boolean(ch, key, &channels_path);
+            }
+            if let Some(p) = self.string(ch, "preferredChannel", &channels_path, false) {
+                if !["EMAIL", "VOICE", "FAX"].contains(&p) {
+                    self.push(format!("{channels_path}.preferredChannel must be one of the following values: EMAIL, VOICE, FAX"));
+                }
+            }
+            let blocked = self.strings(ch, "blockedDestinations", &channels_path, 100);
+            let allowed = self.strings(ch, "allowedDestinations", &channels_path, 100);
+            if blocked.is_some_and(|b| !b.is_empty()) && allowed.is_some_and(|a| !a.is_empty()) {
+                self.push(format!("{channels_path}.blockedDestinations and allowedDestinations cannot both be set"));
+            }
+        }
+        let timing_path = format!("{path}.timing");
+        if let Some(t) = self.obj(cfg, "timing", &timing_path, false) {
+            self.minutes(t, "searchSlaMinutes", &timing_path);
+            self.minutes(t, "outboundWindowMinutes", &timing_path);
+            let hours_path = format!("{timing_path}.businessHours");
+            if let Some(h) = self.obj(t, "businessHours", &hours_path, false) {
+                self.string(h, "timezone", &hours_path, false);
+                let hhmm = |s: &str| {
+                    let b = s.as_bytes();
+                    b.len() == 5
+                        && b[2] == b':'
+                        && s[..2].parse::<u8>().is_ok_and(|h| h < 24)
+                        && s[3..].parse::<u8>().is_ok_and(|m| m < 60)
+                };
+                let mut times = Vec::new();
+                for key in ["startTime", "endTime"] {
+                    if let Some(v) = self.string(h, key, &hours_path, false) {
+                        if hhmm(v) {
+                            times.push(v.to_owned());
+                        } else {
+                            self.push(format!("{hours_path}.{key} must be in HH:mm format"));
+                        }
+                    }
+                }
+                if let [start, end] = times.as_slice() {
+                    if start >= end {
+                        self.push(format!("{hours_path}.startTime must be before endTime"));
+                    }
+                }
+                if let Some(days) = h.get("allowedDays").filter(|v| !v.is_null()) {
+                    let ok = days
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(|d| d.as_u64().is_some_and(|d| d <= 7)));
+                    if !ok {
+                        self.push(format!(
+                            "{hours_path}.allowedDays must be an array of day numbers"
+                        ));
+                    }
+                }
+            }
+        }
+        let outbound_path = format!("{path}.outbound");
+        let mut hints = 0;
+        if let Some(o) = self.obj(cfg, "outbound", &outbound_path, false) {
+            let list = self.array(o, "contactHints", &outbound_path);
+            hints = list.len();
+            for (i, hint) in list.iter().enumerate() {
+                let hp = format!("{outbound_path}.contactHints.{i}");
+                let has = |k: &str| {
+                    hint.get(k)
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| !v.trim().is_empty())
+                };
+                if !hint.is_object() {
+                    self.push(format!("{hp} must be an object"));
+                } else if !["email", "phone", "fax", "thirdPartyVendor"]
+                    .iter()
+                    .any(|k| has(k))
+                {
+                    self.push(format!(
+                        "{hp} must have at least one of email, phone, fax or thirdPartyVendor"
+                    ));
+                }
+            }
+        }
+        let research_path = format!("{path}.research");
+        if let Some(r) = self.obj(cfg, "research", &research_path, false) {
+            self.boolean(r, "skipResearch", &research_path);
+            if r.get("skipResearch") == Some(&Value::Bool(true)) && hints == 0 {
+                self.push(format!("{research_path}.skipResearch requires at least one outbound.contactHints entry"));
+            }
+        }
+        self.obj(cfg, "inbound", &format!("{path}.inbound"), false);
+        let escalation_path = format!("{path}.escalation");
+        if let Some(e) = self.obj(cfg, "escalation", &escalation_path, false) {
+            self.boolean(e, "disableThirdPartyEvent", &escalation_path);
+        }
+        let qa_path = format!("{path}.qaDestinations");
+        if let Some(q) = self.obj(cfg, "qaDestinations", &qa_path, false) {
+            for key in ["email", "phone", "fax"] {
+                self.string(q, key, &qa_path, false);
+            }
+        }
+        let notifications_path = format!("{path}.notifications");
+        if let Some(n) = self.obj(cfg, "notifications", &notifications_path, false) {
+            let np = format!("{notifications_path}.webhookOverride");
+            if let Some(w) = self.obj(n, "webhookOverride", &np, false) {
+                self.webhook(w, &np);
+            }
         }
     }
 

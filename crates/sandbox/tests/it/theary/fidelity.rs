@@ -552,3 +552,61 @@ async fn inbound_notifications_are_validated_matched_and_drive_the_search() {
     .await;
     assert_eq!(res["metadata"]["errorCode"], "SEARCH_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn search_config_sections_are_validated_as_documented() {
+    let (sb, http, token) = setup().await;
+    let mut body = order("Tech Corp", None);
+    body["defaultSearchConfig"] = json!({
+        "thirdPartyBan": ["TALX_WORK_NUMBER", "unknown"],
+        "channels": { "email": "yes", "preferredChannel": "SMS", "blockedDestinations": ["a@x.com"], "allowedDestinations": ["b@x.com"] },
+        "timing": { "searchSlaMinutes": 0, "outboundWindowMinutes": "soon",
+            "businessHours": { "timezone": "America/New_York", "startTime": "17:00", "endTime": "09:00", "allowedDays": [1, 2, "Fri"] } },
+        "outbound": { "contactHints": [{ "priority": "HIGH" }] },
+        "research": { "skipResearch": true },
+        "escalation": { "disableThirdPartyEvent": "no" },
+        "qaDestinations": { "email": 5 }
+    });
+    body["searchTypes"][0]["searchConfig"] = json!({ "research": { "skipResearch": true } });
+    let (status, err) = create(&sb, &http, &token, &body).await;
+    assert_eq!(status, 400, "{err}");
+    let messages: Vec<&str> = err["message"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    println!("{messages:#?}");
+    for expected in [
+        "searchTypes.0.searchConfig.research.skipResearch requires at least one outbound.contactHints entry",
+        "defaultSearchConfig.thirdPartyBan must not contain UNKNOWN",
+        "defaultSearchConfig.channels.email must be a boolean value",
+        "defaultSearchConfig.channels.preferredChannel must be one of the following values: EMAIL, VOICE, FAX",
+        "defaultSearchConfig.channels.blockedDestinations and allowedDestinations cannot both be set",
+        "defaultSearchConfig.timing.searchSlaMinutes must not be less than 1",
+        "defaultSearchConfig.timing.outboundWindowMinutes must be a number",
+        "defaultSearchConfig.timing.businessHours.startTime must be before endTime",
+        "defaultSearchConfig.timing.businessHours.allowedDays must be an array of day numbers",
+        "defaultSearchConfig.outbound.contactHints.0 must have at least one of email, phone, fax or thirdPartyVendor",
+        "defaultSearchConfig.escalation.disableThirdPartyEvent must be a boolean value",
+        "defaultSearchConfig.qaDestinations.email must be a string",
+    ] {
+        assert!(messages.contains(&expected), "missing {expected:?} in {messages:#?}");
+    }
+    // Nothing else: the default's skipResearch has a (bad, reported) contact hint.
+    assert_eq!(messages.len(), 12, "{messages:#?}");
+    // Every section filled in by the rules is accepted.
+    let mut ok = order("Tech Corp", None);
+    ok["defaultSearchConfig"] = json!({
+        "thirdPartyBan": ["TALX_WORK_NUMBER", "NSCH"],
+        "channels": { "email": true, "voice": false, "preferredChannel": "EMAIL", "blockedDestinations": ["x@y.com"] },
+        "timing": { "searchSlaMinutes": 2880, "outboundWindowMinutes": 120,
+            "businessHours": { "timezone": "America/New_York", "startTime": "09:00", "endTime": "17:00", "allowedDays": [1, 2, 3, 4, 5] } },
+        "outbound": { "contactHints": [{ "email": "hr@techcorp.com", "priority": "HIGH" }] },
+        "research": { "skipResearch": true },
+        "escalation": { "disableThirdPartyEvent": false },
+        "qaDestinations": { "email": "qa@example.com", "phone": "+1-555-0100" }
+    });
+    let (status, created) = create(&sb, &http, &token, &ok).await;
+    assert_eq!(status, 201, "{created}");
+}
