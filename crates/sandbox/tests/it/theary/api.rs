@@ -80,135 +80,34 @@ async fn token_status(
 #[tokio::test]
 async fn every_validation_rule_with_its_message() {
     let (sb, http, token) = setup().await;
+    // One case a line, so the rule and its message read together.
+    #[rustfmt::skip]
     let cases: Vec<Case> = vec![
-        (
-            Box::new(|o| {
-                o["applicant"]["firstName"] = json!("");
-            }),
-            "applicant.firstName should not be empty",
-        ),
-        (
-            Box::new(|o| {
-                o["applicant"].as_object_mut().unwrap().remove("ssn");
-            }),
-            "applicant.ssn should not be empty",
-        ),
-        (
-            Box::new(|o| {
-                o["applicant"]["ssn"] = json!("123456789");
-            }),
-            "applicant.ssn must match XXX-XX-XXXX format",
-        ),
-        (
-            Box::new(|o| {
-                o["applicant"]["birthday"] = json!("15/05/1990");
-            }),
-            "applicant.birthday must be a valid date in YYYY-MM-DD format",
-        ),
-        (
-            Box::new(|o| {
-                o["applicant"]["email"] = json!("not-an-email");
-            }),
-            "applicant.email must be an email",
-        ),
-        (
-            Box::new(|o| {
-                o["businessContext"]["entityName"] = json!("");
-            }),
-            "entityName should not be empty",
-        ),
-        (
-            Box::new(|o| {
-                o["businessContext"]["worksiteState"] = json!("Calif");
-            }),
-            "worksiteState must be exactly 2 characters",
-        ),
-        (
-            Box::new(|o| {
-                o["businessContext"]["proposedSalary"] = json!("100k");
-            }),
-            "proposedSalary must be a number",
-        ),
-        (
-            Box::new(|o| {
-                o["businessContext"]["positionLevel"] = json!("JUNIOR");
-            }),
-            "positionLevel must be one of the following values: EXECUTIVE, STANDARD, SENSITIVE",
-        ),
-        (
-            Box::new(|o| {
-                o.as_object_mut().unwrap().remove("businessContext");
-            }),
-            "businessContext should not be empty",
-        ),
-        (
-            Box::new(|o| {
-                o["searchTypes"] = json!([]);
-            }),
-            "searchTypes must contain at least 1 elements",
-        ),
-        (
-            Box::new(|o| {
-                o["searchTypes"][0]["searchType"] = json!("DRUG");
-            }),
-            "searchTypes.0.searchType must be one of the following values: EMPLOYMENT, EDUCATION",
-        ),
-        (
-            Box::new(|o| {
-                o["searchTypes"][0]["searchType"] = json!("CRIMINAL");
-            }),
-            "searchTypes.0.searchType CRIMINAL is not accepted",
-        ),
-        (
-            Box::new(|o| {
-                o["criminalCheck"] = json!({ "jurisdictions": [{}] });
-            }),
-            "criminalCheck is not accepted",
-        ),
-        (
-            Box::new(|o| {
-                o["history"]["criminal"] = json!([]);
-            }),
-            "history.criminal is not accepted",
-        ),
-        (
-            Box::new(|o| {
-                o["history"]["employment"][0]["startDate"] = json!("2020-13-01");
-            }),
-            "history.employment.0.startDate must be a valid date in YYYY-MM-DD format",
-        ),
-        (
-            Box::new(|o| {
-                o["history"]["education"] = json!([{ "institutionName": "UC" }]);
-            }),
-            "history.education.0.qualification should not be empty",
-        ),
-        (
-            Box::new(|o| {
-                o["applicant"]["addresses"] = json!([
+        (Box::new(|o| { o["applicant"]["firstName"] = json!(""); }), "applicant.firstName should not be empty"),
+        (Box::new(|o| { o["applicant"].as_object_mut().unwrap().remove("ssn"); }), "applicant.ssn should not be empty"),
+        (Box::new(|o| { o["applicant"]["ssn"] = json!("123456789"); }), "applicant.ssn must match XXX-XX-XXXX format"),
+        (Box::new(|o| { o["applicant"]["birthday"] = json!("15/05/1990"); }), "applicant.birthday must be a valid date in YYYY-MM-DD format"),
+        (Box::new(|o| { o["applicant"]["email"] = json!("not-an-email"); }), "applicant.email must be an email"),
+        (Box::new(|o| { o["businessContext"]["entityName"] = json!(""); }), "entityName should not be empty"),
+        (Box::new(|o| { o["businessContext"]["worksiteState"] = json!("Calif"); }), "worksiteState must be exactly 2 characters"),
+        (Box::new(|o| { o["businessContext"]["proposedSalary"] = json!("100k"); }), "proposedSalary must be a number"),
+        (Box::new(|o| { o["businessContext"]["positionLevel"] = json!("JUNIOR"); }), "positionLevel must be one of the following values: EXECUTIVE, STANDARD, SENSITIVE"),
+        (Box::new(|o| { o.as_object_mut().unwrap().remove("businessContext"); }), "businessContext should not be empty"),
+        (Box::new(|o| { o["searchTypes"] = json!([]); }), "searchTypes must contain at least 1 elements"),
+        (Box::new(|o| { o["searchTypes"][0]["searchType"] = json!("DRUG"); }), "searchTypes.0.searchType must be one of the following values: EMPLOYMENT, EDUCATION"),
+        (Box::new(|o| { o["searchTypes"][0]["searchType"] = json!("CRIMINAL"); }), "searchTypes.0.searchType CRIMINAL is not accepted"),
+        (Box::new(|o| { o["criminalCheck"] = json!({ "jurisdictions": [{}] }); }), "criminalCheck is not accepted"),
+        (Box::new(|o| { o["history"]["criminal"] = json!([]); }), "history.criminal is not accepted"),
+        (Box::new(|o| { o["history"]["employment"][0]["startDate"] = json!("2020-13-01"); }), "history.employment.0.startDate must be a valid date in YYYY-MM-DD format"),
+        (Box::new(|o| { o["history"]["education"] = json!([{ "institutionName": "UC" }]); }), "history.education.0.qualification should not be empty"),
+        (Box::new(|o| { o["applicant"]["addresses"] = json!([
             { "addressType": "home", "addressLine1": "1 A St", "addressCity": "LA", "addressState": "CA", "addressZipCode": "90210", "startDate": "2020-01-01" },
-            { "addressType": "home", "addressLine1": "2 B St", "addressCity": "LA", "addressState": "CA", "addressZipCode": "90210", "startDate": "2021-01-01" }]);
-            }),
-            "applicant.addresses must have exactly one current address (endDate null)",
-        ),
-        (
-            Box::new(|o| {
-                o["webhookConfig"] = json!({ "fallbackEndpoint": "http://example.com/hook" });
-            }),
-            "webhookConfig.fallbackEndpoint must be a valid HTTPS URL",
-        ),
-        (
-            Box::new(|o| {
-                o["webhookConfig"] = json!({ "retryAttempts": 11 });
-            }),
-            "webhookConfig.retryAttempts must not be greater than 10",
-        ),
-        (
-            Box::new(|o| {
-                o["webhookConfig"] = json!({ "closeoutEndpoints": { "EMPLOYMENT": { "url": "https://x.example", "events": ["verification.bogus"] } } });
-            }),
-            "webhookConfig.closeoutEndpoints.EMPLOYMENT.events must contain only",
-        ),
+            { "addressType": "home", "addressLine1": "2 B St", "addressCity": "LA", "addressState": "CA", "addressZipCode": "90210", "startDate": "2021-01-01" }]); }),
+         "applicant.addresses must have exactly one current address (endDate null)"),
+        (Box::new(|o| { o["webhookConfig"] = json!({ "fallbackEndpoint": "http://example.com/hook" }); }), "webhookConfig.fallbackEndpoint must be a valid HTTPS URL"),
+        (Box::new(|o| { o["webhookConfig"] = json!({ "retryAttempts": 11 }); }), "webhookConfig.retryAttempts must not be greater than 10"),
+        (Box::new(|o| { o["webhookConfig"] = json!({ "closeoutEndpoints": { "EMPLOYMENT": { "url": "https://x.example", "events": ["verification.bogus"] } } }); }),
+         "webhookConfig.closeoutEndpoints.EMPLOYMENT.events must contain only"),
     ];
     for (mutate, expected) in cases {
         let mut body = order("Tech Corp", None);
