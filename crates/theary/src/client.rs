@@ -207,13 +207,17 @@ impl ThearyClient {
                 let response = match sent {
                     Ok(r) => r,
                     Err(e) => {
-                        return match outbound::classify_error(&e) {
-                            ErrorClass::Permanent => Attempt::Done(Err(Error::Transport(e))),
+                        let class = outbound::classify_error(&e);
+                        // The signed URL is a write credential while it lasts: keep it out
+                        // of the error, which is logged.
+                        let error = Error::Transport(e.without_url());
+                        return match class {
+                            ErrorClass::Permanent => Attempt::Done(Err(error)),
                             _ => Attempt::Retry {
-                                error: Error::Transport(e),
+                                error,
                                 retry_after: None,
                             },
-                        }
+                        };
                     }
                 };
                 let status = response.status();

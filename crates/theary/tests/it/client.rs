@@ -344,6 +344,24 @@ async fn a_release_form_is_uploaded_through_a_signed_url_and_named_by_its_file_u
         other => panic!("{other}"),
     }
 
+    // An unreachable upload URL: the error (which is logged) does not carry the signature.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let unreachable = format!("http://{closed}/x.pdf?X-Goog-Signature=deadbeefdeadbeef");
+    let err = client
+        .upload_release_form(&unreachable, b"%PDF-1.4\n".to_vec())
+        .await
+        .unwrap_err();
+    let shown = format!(
+        "{err} {err:?} {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
+    assert!(!shown.contains("deadbeef"), "{shown}");
+
     // The order then names the uploaded file, and Theary takes it.
     let mut o = order("Tech Corp", "rel-1");
     o.applicant.signed_release_file_url = Some(upload.file_uri);
