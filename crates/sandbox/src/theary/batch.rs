@@ -51,7 +51,11 @@ pub(super) async fn create_batch(
     let mut problems = Vec::new();
     let mut created = Vec::new();
     for (i, entry) in orders.iter().enumerate() {
-        let found = validate::validate(entry, &rules);
+        let found = if entry.is_object() {
+            validate::validate(entry, &rules)
+        } else {
+            vec!["must be an object".to_owned()]
+        };
         if found.is_empty() {
             let (order_id, search_ids) = engine::create(&state, &tenant, entry);
             let ids = json!({
@@ -61,7 +65,13 @@ pub(super) async fn create_batch(
             results.push(json!({ "index": i, "success": true, "order": ids }));
             created.push(ids);
         } else {
-            problems.extend(found.iter().map(|m| format!("orders.{i}.{m}")));
+            problems.extend(found.iter().map(|m| {
+                if entry.is_object() {
+                    format!("orders.{i}.{m}")
+                } else {
+                    format!("orders.{i} {m}")
+                }
+            }));
             results.push(json!({ "index": i, "success": false, "message": found }));
         }
     }

@@ -257,6 +257,7 @@ async fn batches_create_each_order_on_its_own_and_name_the_bad_entry() {
             "orders must contain at least 1 elements",
         ),
         (json!({ "orders": {} }), "orders must be an array"),
+        (json!({ "orders": [7] }), "orders.0 must be an object"),
     ] {
         let (status, err) = post(&sb, &http, &token, "/background-check/v1/batches", &body).await;
         assert_eq!((status, err["message"].clone()), (400, json!([message])));
