@@ -40,6 +40,8 @@ pub enum Command {
     Tenants(commands::admin::TenantsArgs),
     /// PageUp tools for UAT: inspect the raw pending list, reset a check to pending.
     Pageup(commands::admin::PageUpArgs),
+    /// Schema migrations: apply them (waiting for another process's first), or show status.
+    Migrate(commands::migrate::MigrateArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
     /// Measure checkbridge against the limits of its job (drain, tenants, webhooks,
@@ -63,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants(args) => commands::admin::tenants(args).await,
         Command::Pageup(args) => commands::admin::pageup(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
+        Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Config(args) => commands::config::run(args),
         Command::Bench(args) => checkbridge_lab::bench::run(args).await,
         Command::BenchSandboxes(args) => checkbridge_lab::bench::sandboxes_main(args).await,

@@ -10,6 +10,7 @@ mod life;
 mod outage;
 mod poller;
 mod refusal;
+mod replicas;
 mod reports;
 mod retention;
 mod rotation;

@@ -5,6 +5,7 @@ pub mod config;
 pub mod demo;
 pub mod keys;
 pub mod logs;
+pub mod migrate;
 pub mod retention;
 pub mod sandbox;
 pub mod serve;
