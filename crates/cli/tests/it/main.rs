@@ -12,3 +12,5 @@ mod admin;
 mod bench;
 mod cli;
 mod crash;
+mod deploy;
+mod migrate;
