@@ -57,6 +57,7 @@ pub struct Store {
     backend: Backend,
 }
 
+mod backup;
 mod batch;
 mod migrate;
 mod row;
@@ -154,6 +155,7 @@ mod leases;
 mod orders;
 mod polls;
 mod pushes;
+mod recovery;
 mod retention;
 mod searches;
 mod users;

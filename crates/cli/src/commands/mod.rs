@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod backup;
 pub mod config;
 pub mod demo;
 pub mod keys;

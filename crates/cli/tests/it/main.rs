@@ -14,3 +14,4 @@ mod cli;
 mod crash;
 mod deploy;
 mod migrate;
+mod restore;
