@@ -67,3 +67,53 @@ fn the_container_build_uses_the_declared_toolchain_and_the_lock_file() {
         "runs as a non-root user"
     );
 }
+
+#[test]
+fn the_alert_rules_check_and_pass_their_tests_with_promtool() {
+    let root = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/prometheus"
+    ));
+    checkbridge_lab::testing::promtool_check_rules(
+        &root.join("alerts.yml"),
+        Some(&root.join("alerts_test.yml")),
+    );
+}
+
+#[test]
+fn the_rules_and_the_dashboard_name_only_metrics_the_service_exports() {
+    let exported = checkbridge::metrics::Metrics::default().render_classic();
+    let known = |name: &str| {
+        let base = ["_bucket", "_count", "_sum"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+            .unwrap_or(name);
+        exported.lines().any(|l| {
+            l.starts_with(&format!("# TYPE {base} ")) || l.starts_with(&format!("# TYPE {name} "))
+        })
+    };
+    for file in [
+        "deploy/prometheus/alerts.yml",
+        "deploy/grafana/checkbridge.json",
+    ] {
+        let text = repo_file(file);
+        let mut names: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("checkbridge_") || w.starts_with("process_"))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        assert!(!names.is_empty(), "{file}");
+        for name in names {
+            assert!(
+                known(name),
+                "{file} names {name}, which /metrics does not export"
+            );
+        }
+    }
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&repo_file("deploy/grafana/checkbridge.json")).unwrap();
+    assert!(dashboard["panels"]
+        .as_array()
+        .is_some_and(|p| p.len() >= 10));
+}
