@@ -40,6 +40,16 @@ pub enum Command {
     Tenants(commands::admin::TenantsArgs),
     /// PageUp tools for UAT: inspect the raw pending list, reset a check to pending.
     Pageup(commands::admin::PageUpArgs),
+    /// Schema migrations: apply them (waiting for another process's first), or show status.
+    Migrate(commands::migrate::MigrateArgs),
+    /// A consistent copy of the database, taken while the service runs (SQLite; PostgreSQL
+    /// through pg_dump).
+    Backup(commands::backup::BackupArgs),
+    /// Restore a backup; every check owing an order is then looked up at Theary first.
+    Restore(commands::backup::RestoreArgs),
+    /// After a restore: match Theary's orders to the checks, attach what the backup missed,
+    /// report what cannot be recovered.
+    Recover(commands::backup::RecoverArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
     /// Measure checkbridge against the limits of its job (drain, tenants, webhooks,
@@ -63,6 +73,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tenants(args) => commands::admin::tenants(args).await,
         Command::Pageup(args) => commands::admin::pageup(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
+        Command::Backup(args) => commands::backup::backup(args).await,
+        Command::Restore(args) => commands::backup::restore(args).await,
+        Command::Recover(args) => commands::backup::recover_cmd(args).await,
+        Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Config(args) => commands::config::run(args),
         Command::Bench(args) => checkbridge_lab::bench::run(args).await,
         Command::BenchSandboxes(args) => checkbridge_lab::bench::sandboxes_main(args).await,

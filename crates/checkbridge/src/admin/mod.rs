@@ -4,4 +4,5 @@
 //! once.
 
 pub mod errorlog;
+pub mod recover;
 pub mod users;

@@ -22,7 +22,7 @@ use super::session::{self, Cookies, LoginThrottle};
 use super::webhooks::{self, WebhookState};
 use super::{ops, reports};
 use crate::crypto::Keyring;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, StateFigures};
 use crate::store::Store;
 use crate::sync::Engine;
 
@@ -125,6 +125,7 @@ async fn metrics(
     State(store): State<Store>,
     State(m): State<Arc<Metrics>>,
     State(partners): State<PartnerCounters>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
     let (owed, oldest, issues) = match (
         store.owed(None).await,
@@ -138,62 +139,38 @@ async fn metrics(
         }
     };
     #[expect(clippy::cast_precision_loss, reason = "counts and ages far below 2^52")]
-    let gauges = [
-        (
-            "checkbridge_owed_orders",
-            "checks waiting for their Theary order",
-            owed.orders as f64,
-        ),
-        (
-            "checkbridge_owed_pushes",
-            "checks whose PageUp document is behind",
-            owed.pushes as f64,
-        ),
-        (
-            "checkbridge_open_searches",
-            "searches of ordered checks with no result yet",
-            owed.open_searches as f64,
-        ),
-        (
-            "checkbridge_oldest_owed_push_seconds",
-            "age of the oldest PageUp update still owed",
-            oldest as f64 / 1000.0,
-        ),
-        (
-            "checkbridge_open_health_issues",
-            "health issues open now (see /ops or `checkbridge tenants health`)",
-            issues.len() as f64,
-        ),
-    ];
+    m.set_state(StateFigures {
+        owed_orders: owed.orders as f64,
+        owed_pushes: owed.pushes as f64,
+        open_searches: owed.open_searches as f64,
+        oldest_owed_push_seconds: oldest as f64 / 1000.0,
+        open_health_issues: issues.len() as f64,
+    });
     let (pageup, theary) = (&partners.pageup, &partners.theary);
-    m.set(
-        "checkbridge_token_fetches_total",
-        &[("partner", "pageup")],
-        pageup.token_fetches(),
-    );
-    m.set(
-        "checkbridge_token_fetches_total",
-        &[("partner", "theary")],
-        theary.token_fetches(),
-    );
-    m.set(
-        "checkbridge_call_retries_total",
-        &[("partner", "pageup")],
-        pageup.retries(),
-    );
-    m.set(
-        "checkbridge_call_retries_total",
-        &[("partner", "theary")],
-        theary.retries(),
-    );
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        m.render(&gauges),
-    )
-        .into_response()
+    m.partner_totals("pageup", pageup.token_fetches(), pageup.retries());
+    m.partner_totals("theary", theary.token_fetches(), theary.retries());
+    // OpenMetrics to a scraper that asks for it (Prometheus does), the classic text format
+    // to everyone else.
+    let open = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if open {
+        (
+            [(axum::http::header::CONTENT_TYPE, Metrics::CONTENT_TYPE)],
+            m.render(),
+        )
+            .into_response()
+    } else {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                Metrics::CLASSIC_CONTENT_TYPE,
+            )],
+            m.render_classic(),
+        )
+            .into_response()
+    }
 }
 
 /// Ready while the database answers within two seconds (a load balancer asks often; a

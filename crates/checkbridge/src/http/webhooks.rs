@@ -99,7 +99,12 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let started = std::time::Instant::now();
     let result = receive_checked(&state, &tenant, &headers, body).await;
+    if let Some(m) = &state.metrics {
+        let code = result.as_ref().map_or_else(|e| e.code, |_| "ok");
+        m.webhook_handled(code, started.elapsed());
+    }
     if let Some(h) = &state.health {
         if state.tenants.contains(&tenant) {
             match &result {
@@ -117,10 +122,7 @@ async fn receive(
         } else {
             "unknown"
         };
-        m.inc(
-            "checkbridge_webhook_events_total",
-            &[("tenant", label), ("type", "unknown"), ("result", e.code)],
-        );
+        m.webhook_event(label, "unknown", e.code);
     }
     // A refused delivery goes to the tenant's error log (an unknown tenant has none).
     if let Err(e) = &result {
@@ -304,14 +306,7 @@ async fn receive_checked(
         .map_err(|e| ApiError::internal(&e))?;
     if let Some(m) = &state.metrics {
         let result = if new { "stored" } else { "duplicate" };
-        m.inc(
-            "checkbridge_webhook_events_total",
-            &[
-                ("tenant", tenant.as_str()),
-                ("type", event_type.as_str()),
-                ("result", result),
-            ],
-        );
+        m.webhook_event(tenant.as_str(), event_type.as_str(), result);
     }
     if new && update.is_some() {
         if let Some(wake) = &state.on_change {

@@ -86,7 +86,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(summary).collect()
+        rows.iter().map(summary_of).collect()
     }
 
     /// One check by our id or PageUp's, within its tenant.
@@ -103,7 +103,7 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(summary).transpose()
+        row.as_ref().map(summary_of).transpose()
     }
 
     /// Makes a check's owed work due now: its order (if not yet placed) and its PageUp
@@ -186,7 +186,7 @@ impl Store {
     }
 }
 
-fn summary(r: &sqlx::any::AnyRow) -> Result<CheckSummary, StoreError> {
+pub(super) fn summary_of(r: &sqlx::any::AnyRow) -> Result<CheckSummary, StoreError> {
     Ok(CheckSummary {
         id: row::text(r, "id")?,
         tenant: row::text(r, "tenant")?,

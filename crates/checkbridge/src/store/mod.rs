@@ -13,8 +13,6 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::AnyPool;
 
-use crate::time::now_ms;
-
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,6 +26,16 @@ pub enum StoreError {
     CommitFailed,
     #[error("column {column} holds {value:?}, which this version does not know")]
     Corrupt { column: &'static str, value: String },
+    #[error(
+        "the database schema is at version {database}, newer than this binary knows (up to \
+         {binary}): run the checkbridge version that migrated it, or a newer one"
+    )]
+    SchemaTooNew { database: i64, binary: i64 },
+    #[error(
+        "schema migration {version} recorded in the database differs from this binary's \
+         (its checksum does not match): this binary was built from edited migrations"
+    )]
+    MigrationChanged { version: i64 },
 }
 
 /// Which engine is behind the pool.
@@ -36,12 +44,6 @@ pub enum Backend {
     Sqlite,
     Postgres,
 }
-
-/// Migrations, in order. Each is applied once, in a transaction, and recorded.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("schema.sql")),
-    (2, include_str!("schema_v2.sql")),
-];
 
 /// The store.
 #[derive(Debug, Clone)]
@@ -55,54 +57,41 @@ pub struct Store {
     backend: Backend,
 }
 
+mod backup;
 mod batch;
+mod migrate;
 mod row;
 mod types;
 mod writer;
+pub use migrate::{latest_version, MigrateReport, MigrationState, MigrationStatus, MIGRATIONS};
 pub use types::*;
 
 impl Store {
     /// Connects and applies pending migrations. SQLite files are created when missing and
     /// run in WAL mode with full sync, so an acknowledged write survives a crash.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("sqlite:") {
-            Backend::Sqlite
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            return Err(StoreError::UnsupportedUrl(url.to_owned()));
-        };
+        let backend = backend_of(url)?;
         let (pool, group) = match backend {
             Backend::Sqlite => {
-                let url = if url.contains("mode=") {
-                    url.to_owned()
-                } else {
-                    format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-                };
+                let url = sqlite_create(url);
                 // An in-memory database exists per connection: one connection does all.
                 if url.contains(":memory:") {
                     let pool = sqlite_pool(&url, 1).await?;
-                    migrate(&pool, backend).await?;
+                    migrate::apply(&pool, backend).await?;
                     (pool, None)
                 } else {
                     // SQLite has one writer at a time: all writes go through one
                     // connection, in groups, instead of contending for the file lock and
                     // backing off by sleeping. Readers keep their own connections (WAL).
                     let writer = sqlite_pool(&url, 1).await?;
-                    migrate(&writer, backend).await?;
+                    migrate::apply(&writer, backend).await?;
                     let group = writer::GroupWriter::start(&writer).await?;
                     (sqlite_pool(&url, 8).await?, Some(group))
                 }
             }
             Backend::Postgres => {
-                let options = AnyConnectOptions::from_str(url)?;
-                let pool = AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(10))
-                    .connect_with(options)
-                    .await?;
-                migrate(&pool, backend).await?;
+                let pool = postgres_pool(url, 16).await?;
+                migrate::apply(&pool, backend).await?;
                 (pool, None)
             }
         };
@@ -116,6 +105,32 @@ impl Store {
             store.events = Some(batch::EventBatcher::start(store.clone()));
         }
         Ok(store)
+    }
+
+    /// Applies pending migrations without starting a store (`checkbridge migrate`), waiting
+    /// for another process's migration to finish first.
+    pub async fn migrate(url: &str) -> Result<MigrateReport, StoreError> {
+        let backend = backend_of(url)?;
+        let pool = match backend {
+            Backend::Sqlite => sqlite_pool(&sqlite_create(url), 1).await?,
+            Backend::Postgres => postgres_pool(url, 1).await?,
+        };
+        let report = migrate::apply(&pool, backend).await;
+        pool.close().await;
+        report
+    }
+
+    /// Where each migration stands in the database at `url`, changing nothing (a SQLite
+    /// file that does not exist is not created).
+    pub async fn migration_status(url: &str) -> Result<Vec<MigrationStatus>, StoreError> {
+        let backend = backend_of(url)?;
+        let pool = match backend {
+            Backend::Sqlite => sqlite_pool(url, 1).await?,
+            Backend::Postgres => postgres_pool(url, 1).await?,
+        };
+        let status = migrate::status(&pool, backend).await;
+        pool.close().await;
+        status
     }
 
     /// The engine in use.
@@ -140,6 +155,7 @@ mod leases;
 mod orders;
 mod polls;
 mod pushes;
+mod recovery;
 mod retention;
 mod searches;
 mod users;
@@ -153,6 +169,37 @@ pub use users::{ReportData, ReportSearch, SessionUser};
 
 #[cfg(test)]
 mod tests;
+
+/// The engine a database URL names.
+fn backend_of(url: &str) -> Result<Backend, StoreError> {
+    sqlx::any::install_default_drivers();
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+/// A SQLite URL that creates the file when it is missing (unless it names a mode).
+fn sqlite_create(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    }
+}
+
+/// A PostgreSQL pool of `max` connections.
+async fn postgres_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
+    let options = AnyConnectOptions::from_str(url)?;
+    Ok(AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?)
+}
 
 /// A SQLite pool of `max` connections, each in WAL mode with full sync (an acknowledged
 /// write survives a crash) and foreign keys on.
@@ -176,35 +223,4 @@ async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
         })
         .connect_with(options)
         .await?)
-}
-
-/// Applies pending migrations, each once, in a transaction.
-async fn migrate(pool: &AnyPool, backend: Backend) -> Result<(), StoreError> {
-    sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
-        .execute(pool)
-        .await?;
-    for (version, sql) in MIGRATIONS {
-        let mut tx = pool.begin().await?;
-        if backend == Backend::Postgres {
-            // Replicas starting together apply each migration once.
-            sqlx::raw_sql("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
-                .execute(&mut *tx)
-                .await?;
-        }
-        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = $1")
-            .bind(*version)
-            .fetch_optional(&mut *tx)
-            .await?
-            .is_some();
-        if !done {
-            sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(*version)
-                .bind(now_ms())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-    }
-    Ok(())
 }

@@ -197,9 +197,13 @@ impl Engine {
         &self,
         tenant: &TenantKey,
         operation: &str,
+        started: std::time::Instant,
         r: &Result<T, pageup::Error>,
     ) {
         use crate::health::Outcome;
+        self.inner
+            .metrics
+            .call("pageup", operation, r.is_ok(), started.elapsed());
         let outcome = match r {
             Ok(_) => Outcome::Ok,
             Err(e) if e.is_auth() => Outcome::AuthFailed {
@@ -211,15 +215,20 @@ impl Engine {
         self.observe(tenant, "pageup", operation, &outcome);
     }
 
-    /// Records how a Theary call for `tenant` ended, for health issues.
+    /// Records how a Theary call for `tenant` ended and how long it took (health issues,
+    /// metrics).
     pub(crate) fn observe_theary<T>(
         &self,
         tenant: &TenantKey,
         operation: &str,
+        started: std::time::Instant,
         r: &Result<T, theary::Error>,
     ) {
         use crate::health::Outcome;
         use theary::Error as E;
+        self.inner
+            .metrics
+            .call("theary", operation, r.is_ok(), started.elapsed());
         let outcome = match r {
             Ok(_) => Outcome::Ok,
             Err(
@@ -435,9 +444,7 @@ impl Engine {
     pub(crate) fn store_error(&self, loop_name: &'static str, e: &SyncError) {
         if matches!(e, SyncError::Store(_) | SyncError::LeaseLapsed) {
             self.inner.leases.store_failed(crate::time::now_ms());
-            self.inner
-                .metrics
-                .inc("checkbridge_store_errors_total", &[("loop", loop_name)]);
+            self.inner.metrics.store_error(loop_name);
         }
     }
 }

@@ -53,10 +53,7 @@ impl Engine {
                 Ordered::Refused => "refused",
                 Ordered::Deferred => "deferred",
             };
-            self.inner.metrics.inc(
-                "checkbridge_orders_total",
-                &[("tenant", w.tenant.as_str()), ("result", label)],
-            );
+            self.inner.metrics.order(w.tenant.as_str(), label);
         }
         result
     }
@@ -112,10 +109,11 @@ impl Engine {
 
         // A POST may have reached Theary before: find it rather than order twice.
         if w.attempts > 0 {
+            let started = std::time::Instant::now();
             let found = self
                 .within_lease(self.find_existing(&t.theary, &w.search_ids))
                 .await?;
-            self.observe_theary(&w.tenant, "theary.lookup", &found);
+            self.observe_theary(&w.tenant, "theary.lookup", started, &found);
             match found {
                 Ok(Some(found)) => {
                     tracing::info!(tenant = %w.tenant, check = %w.id, "an earlier order request had reached Theary; using its order");
@@ -160,6 +158,7 @@ impl Engine {
         if !store.begin_order_attempt(&w.id, owner, now_ms()).await? {
             return Ok(Ordered::Deferred);
         }
+        let started = std::time::Instant::now();
         let posted = self
             .within_lease(
                 self.inner
@@ -167,7 +166,7 @@ impl Engine {
                     .create_order_json(&t.theary, order_json.to_vec()),
             )
             .await?;
-        self.observe_theary(&w.tenant, "theary.order", &posted);
+        self.observe_theary(&w.tenant, "theary.order", started, &posted);
         match posted {
             Ok(created) => self.record_placed(w, &created).await,
             Err(ThearyError::Invalid { messages }) => {

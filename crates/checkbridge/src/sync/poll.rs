@@ -178,8 +178,9 @@ impl Engine {
         let mut next_at = now_ms() + ms(jittered(interval));
         loop {
             let listed_since = now_ms();
+            let started = std::time::Instant::now();
             let listed = self.within_lease(self.list(t)).await?;
-            self.observe_pageup(key, "pageup.list", &listed);
+            self.observe_pageup(key, "pageup.list", started, &listed);
             let page = match listed {
                 Ok(page) => page,
                 Err(e) => {
@@ -193,19 +194,13 @@ impl Engine {
                     }
                     self.log_failure(key, "pageup.list", e.status(), e.to_string(), None)
                         .await;
-                    self.inner.metrics.inc(
-                        "checkbridge_polls_total",
-                        &[("tenant", key.as_str()), ("result", "error")],
-                    );
+                    self.inner.metrics.poll(key.as_str(), false);
                     report.error = Some(e.to_string());
                     break;
                 }
             };
             report.pages += 1;
-            self.inner.metrics.inc(
-                "checkbridge_polls_total",
-                &[("tenant", key.as_str()), ("result", "ok")],
-            );
+            self.inner.metrics.poll(key.as_str(), true);
             let full = page.len() >= PAGE_SIZE;
             // The checks of a page are claimed together: PageUp lists the next page only
             // once all of these are `queued`, so the page costs one round of PUTs, not five.
@@ -337,9 +332,7 @@ impl Engine {
             )
             .await?;
         if recorded.new {
-            self.inner
-                .metrics
-                .inc("checkbridge_claims_total", &[("tenant", t.key.as_str())]);
+            self.inner.metrics.claim(t.key.as_str());
             match &built {
                 Ok(_) => {
                     tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")

@@ -88,6 +88,7 @@ impl Engine {
             return Ok(Pushed::Nothing);
         }
         let (doc, version) = next_document(&snap, &view(&snap, &self.inner.links, &t.cfg));
+        let started = std::time::Instant::now();
         let sent = self
             .within_lease(
                 self.inner
@@ -95,17 +96,18 @@ impl Engine {
                     .update_status(&t.pageup, snap.pageup_id.as_str(), &doc),
             )
             .await?;
-        self.observe_pageup(tenant, "pageup.update", &sent);
+        self.observe_pageup(tenant, "pageup.update", started, &sent);
         match sent {
             Ok(()) => {
-                store.ack_push(id, owner, version, now_ms()).await?;
-                self.inner.metrics.inc(
-                    "checkbridge_pageup_updates_total",
-                    &[
-                        ("tenant", tenant.as_str()),
-                        ("status", doc.status.as_str()),
-                        ("result", "ok"),
-                    ],
+                let now = now_ms();
+                store.ack_push(id, owner, version, now).await?;
+                let m = &self.inner.metrics;
+                m.pageup_update(tenant.as_str(), doc.status.as_str(), true);
+                let since_claim = u64::try_from(now - snap.created_at).unwrap_or(0);
+                m.acknowledged(
+                    tenant.as_str(),
+                    &doc.status,
+                    Duration::from_millis(since_claim),
                 );
                 tracing::info!(%tenant, check = %id, pageup_id = %snap.pageup_id, status = %doc.status.as_str(), version, "PageUp status updated");
                 if version < snap.desired_version {
@@ -134,14 +136,9 @@ impl Engine {
                 } else {
                     tracing::warn!(%tenant, check = %id, pageup_id = %snap.pageup_id, error = %error_chain(&e), "PageUp status update failed; will retry");
                 }
-                self.inner.metrics.inc(
-                    "checkbridge_pageup_updates_total",
-                    &[
-                        ("tenant", tenant.as_str()),
-                        ("status", doc.status.as_str()),
-                        ("result", "error"),
-                    ],
-                );
+                self.inner
+                    .metrics
+                    .pageup_update(tenant.as_str(), doc.status.as_str(), false);
                 self.log_failure(
                     tenant,
                     "pageup.update",

@@ -35,12 +35,13 @@ impl Engine {
         let Some(t) = self.tenant(&w.tenant).cloned() else {
             return Ok(0);
         };
+        let started = std::time::Instant::now();
         let read = self
             .inner
             .theary
             .searches(&t.theary, w.reference.as_str())
             .await;
-        self.observe_theary(&w.tenant, "theary.searches", &read);
+        self.observe_theary(&w.tenant, "theary.searches", started, &read);
         let theirs = match read {
             Ok(s) => s,
             Err(e) => {
@@ -81,10 +82,7 @@ impl Engine {
             {
                 tracing::info!(tenant = %w.tenant, check = %w.check_id, search = %mine.id, state = %update.state, "search moved by reconciliation (its webhook did not arrive)");
                 moved += 1;
-                self.inner.metrics.inc(
-                    "checkbridge_reconciled_searches_total",
-                    &[("tenant", w.tenant.as_str())],
-                );
+                self.inner.metrics.reconciled(w.tenant.as_str());
             }
         }
         if moved > 0 {

@@ -251,10 +251,20 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             "checkbridge_token_fetches_total{partner=\"pageup\"}",
             "checkbridge_token_fetches_total{partner=\"theary\"}",
             "checkbridge_call_retries_total{partner=\"theary\"}",
+            "# TYPE checkbridge_outbound_call_duration_seconds histogram",
+            "checkbridge_outbound_call_duration_seconds_count{partner=\"theary\",operation=\"theary.order\",result=\"ok\"}",
+            "checkbridge_outbound_call_duration_seconds_count{partner=\"pageup\",operation=\"pageup.list\",result=\"ok\"}",
+            "checkbridge_webhook_handling_duration_seconds_count{result=\"ok\"}",
+            "checkbridge_pending_to_queued_seconds_count{tenant=\"acme\"} 1",
+            "checkbridge_pending_to_new_seconds_count{tenant=\"globex\"} 1",
+            "checkbridge_build_info{version=\"",
+            "process_resident_memory_bytes ",
+            "process_cpu_seconds_total ",
         ] {
             assert!(text.contains(present), "{present} in:\n{text}");
         }
         assert!(!text.contains("nosuchtenant"), "labels are bounded");
+        checkbridge_lab::testing::promtool_check_metrics(&text);
         let fetched: u64 = text
             .lines()
             .find_map(|l| l.strip_prefix("checkbridge_token_fetches_total{partner=\"pageup\"} "))

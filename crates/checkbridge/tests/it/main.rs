@@ -11,6 +11,7 @@ mod outage;
 mod poller;
 mod refusal;
 mod release;
+mod replicas;
 mod reports;
 mod retention;
 mod rotation;

@@ -187,7 +187,7 @@ where
         },
     )
     .await;
-    let metrics = app.engine().metrics().render(&[]);
+    let metrics = app.engine().metrics().render();
     assert!(
         metrics.contains("checkbridge_store_errors_total{loop="),
         "store errors are counted by loop"

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use outbound::RetryPolicy;
 use pageup::{CheckStatus, Limits, PageUpClient, StatusDocument};
+use serde_json::{json, Value};
 use theary::ThearyClient;
 
 use checkbridge::config::{Config, TenantConfig};
@@ -29,6 +30,9 @@ pub struct ConfigFile {
 pub struct ChecksArgs {
     #[command(flatten)]
     pub file: ConfigFile,
+    /// `list` and `show` print one JSON document (shapes in docs/operations.md).
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: ChecksCommand,
 }
@@ -81,6 +85,9 @@ pub enum ChecksCommand {
 pub struct TenantsArgs {
     #[command(flatten)]
     pub file: ConfigFile,
+    /// `list` and `health` print one JSON document (shapes in docs/operations.md).
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: TenantsCommand,
 }
@@ -151,6 +158,20 @@ fn when(ms: i64) -> String {
     }
 }
 
+/// A time for JSON output: RFC 3339 in UTC, or null when unset.
+fn when_json(ms: i64) -> Option<String> {
+    Some(checkbridge::time::rfc3339(ms)).filter(|t| !t.is_empty())
+}
+
+/// Whether PageUp shows the check's latest state (`current`) or is owed an update.
+fn pageup_state(c: &checkbridge::store::CheckSummary) -> &'static str {
+    if c.acked_version >= c.desired_version {
+        "current"
+    } else {
+        "owed"
+    }
+}
+
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::connect(&config.service.database_url)
         .await
@@ -193,17 +214,33 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                 with_errors: errors,
             };
             let store = open_store(&config).await?;
+            let found = store.find_checks(&filter, limit.clamp(1, 10_000)).await?;
+            if args.json {
+                let rows: Vec<_> = found
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "pageup_id": c.pageup_id.as_str(),
+                            "check": c.id.as_str(),
+                            "phase": c.phase.to_string(),
+                            "pageup": pageup_state(c),
+                            "reference": c.reference.as_ref().map(|r| r.as_str()),
+                            "claimed_at": when_json(c.created_at),
+                            "updated_at": when_json(c.updated_at),
+                            "last_error": c.push_error.as_ref().or(c.last_error.as_ref()),
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", Value::Array(rows))?;
+                return Ok(());
+            }
             writeln!(
                 out,
                 "{:<10} {:<36} {:<9} {:<7} {:<25} last error",
                 "pageup id", "check", "phase", "pageup", "updated"
             )?;
-            for c in store.find_checks(&filter, limit.clamp(1, 10_000)).await? {
-                let pageup = if c.acked_version >= c.desired_version {
-                    "current"
-                } else {
-                    "owed"
-                };
+            for c in found {
+                let pageup = pageup_state(&c);
                 let error = c.push_error.or(c.last_error).unwrap_or_default();
                 writeln!(
                     out,
@@ -233,6 +270,67 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                 &ReportLinks::new(&config.service.public_base_url),
                 cfg,
             );
+            let access: Vec<_> = store
+                .access_records(&key)
+                .await?
+                .into_iter()
+                .filter(|r| r.check_id == c.id)
+                .collect();
+            let errors: Vec<_> = store
+                .errors(&key, 0)
+                .await?
+                .into_iter()
+                .filter(|e| e.check_id.as_ref() == Some(&c.id))
+                .collect();
+            let mut events = Vec::new();
+            for s in &record.searches {
+                events.push(store.webhook_events(&key, &s.id).await?);
+            }
+            if args.json {
+                let searches: Vec<_> = record
+                    .searches
+                    .iter()
+                    .zip(&shown.searches)
+                    .zip(&events)
+                    .map(|((s, v), events)| {
+                        json!({
+                            "id": s.id.as_str(),
+                            "type": s.search_type.to_string(),
+                            "state": s.state.to_string(),
+                            "outcome": s.outcome.as_ref().map(ToString::to_string),
+                            "discrepancy": s.discrepancy,
+                            "pageup_status": v.status,
+                            "events": events.iter().map(|(id, kind)| json!({"id": id, "kind": kind})).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let doc = json!({
+                    "check": c.id.as_str(),
+                    "pageup_id": c.pageup_id.as_str(),
+                    "tenant": c.tenant.as_str(),
+                    "pageup_status": shown.document.status.as_str(),
+                    "phase": c.phase.to_string(),
+                    "reference": c.reference.as_ref().map(|r| r.as_str()),
+                    "acked_version": c.acked_version,
+                    "desired_version": c.desired_version,
+                    "order_attempts": c.order_attempts,
+                    "claimed_at": when_json(c.created_at),
+                    "updated_at": when_json(c.updated_at),
+                    "last_order_error": c.last_error,
+                    "last_pageup_error": c.push_error,
+                    "searches": searches,
+                    "overall": shown.overall,
+                    "access": access.iter().map(|r| json!({
+                        "at": when_json(r.at), "action": r.action.to_string(), "actor": r.actor,
+                    })).collect::<Vec<_>>(),
+                    "errors": errors.iter().map(|e| json!({
+                        "at": when_json(e.at), "operation": e.operation,
+                        "http_status": e.http_status, "message": e.message,
+                    })).collect::<Vec<_>>(),
+                });
+                writeln!(out, "{doc}")?;
+                return Ok(());
+            }
             writeln!(
                 out,
                 "check {} (PageUp {}) in tenant {}",
@@ -265,7 +363,7 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                     writeln!(out, "  last {what} error: {e}")?;
                 }
             }
-            for (s, v) in record.searches.iter().zip(&shown.searches) {
+            for ((s, v), events) in record.searches.iter().zip(&shown.searches).zip(events) {
                 writeln!(
                     out,
                     "  search {} {}: {}{}{} -> PageUp {}",
@@ -279,27 +377,17 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                     if s.discrepancy { " (discrepancy)" } else { "" },
                     v.status
                 )?;
-                for (event, kind) in store.webhook_events(&key, &s.id).await? {
+                for (event, kind) in events {
                     writeln!(out, "    event {kind} {event}")?;
                 }
             }
             if let Some(overall) = &shown.overall {
                 writeln!(out, "  overall result {overall}")?;
             }
-            for r in store
-                .access_records(&key)
-                .await?
-                .into_iter()
-                .filter(|r| r.check_id == c.id)
-            {
+            for r in access {
                 writeln!(out, "  {} {} by {}", when(r.at), r.action, r.actor)?;
             }
-            for e in store
-                .errors(&key, 0)
-                .await?
-                .into_iter()
-                .filter(|e| e.check_id.as_ref() == Some(&c.id))
-            {
+            for e in errors {
                 writeln!(
                     out,
                     "  {} {} failed ({}): {}",
@@ -370,6 +458,24 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
     match args.command {
         TenantsCommand::List => {
             let store = open_store(&config).await?;
+            if args.json {
+                let mut rows = Vec::new();
+                for (key, t) in &config.tenants {
+                    let key = TenantKey::from(key.as_str());
+                    let owed = store.owed(Some(&key)).await?;
+                    let poll = store.poll_state(&key).await?;
+                    rows.push(json!({
+                        "tenant": key.as_str(),
+                        "enabled": t.enabled,
+                        "orders_owed": owed.orders,
+                        "pushes_owed": owed.pushes,
+                        "next_poll_at": poll.as_ref().and_then(|p| when_json(p.next_poll_at)),
+                        "last_poll_error": poll.and_then(|p| p.last_error),
+                    }));
+                }
+                writeln!(out, "{}", Value::Array(rows))?;
+                return Ok(());
+            }
             writeln!(
                 out,
                 "{:<12} {:<8} {:>6} {:>7} {:<25} last poll error",
@@ -453,6 +559,24 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                 }
             };
             issues.retain(|i| only.as_ref().is_none_or(|k| &i.tenant == k));
+            if args.json {
+                let rows: Vec<_> = issues
+                    .iter()
+                    .map(|i| {
+                        json!({
+                            "tenant": i.tenant.as_str(),
+                            "kind": i.kind,
+                            "subject": i.subject,
+                            "summary": i.summary,
+                            "opened_at": when_json(i.opened_at),
+                            "last_seen_at": when_json(i.last_seen_at),
+                            "resolved_at": i.resolved_at.and_then(when_json),
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", Value::Array(rows))?;
+                return Ok(());
+            }
             if issues.is_empty() {
                 writeln!(out, "no health issues")?;
             }

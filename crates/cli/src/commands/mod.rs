@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 pub mod admin;
+pub mod backup;
 pub mod config;
 pub mod demo;
 pub mod keys;
 pub mod logs;
+pub mod migrate;
 pub mod retention;
 pub mod sandbox;
 pub mod serve;

@@ -31,6 +31,27 @@ async fn cli(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (bool, Strin
     (out.status.success(), text)
 }
 
+/// Runs `checkbridge ARGS --json --config FILE` and parses its standard output.
+async fn cli_json(config: &Path, args: &[&str]) -> serde_json::Value {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkbridge"));
+    cmd.args(args)
+        .arg("--json")
+        .arg("--config")
+        .arg(config)
+        .env_remove("CHECKBRIDGE_CONFIG");
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operators_can_test_inspect_list_cancel_and_reset() {
     let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
@@ -104,6 +125,55 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
         ok && text.contains("acme") && text.contains("globex"),
         "{text}"
     );
+
+    // The same, as one JSON document each (shapes in docs/operations.md).
+    let listed = cli_json(&config_path, &["checks", "list", "--tenant", "acme"]).await;
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["pageup_id"] == done.as_str())
+        .unwrap();
+    assert_eq!(row["phase"], "ordered");
+    assert!(
+        row["check"].as_str().is_some_and(|c| c.len() == 36),
+        "{row}"
+    );
+    let shown = cli_json(
+        &config_path,
+        &["checks", "show", "--tenant", "acme", "--check", &done],
+    )
+    .await;
+    assert_eq!(shown["pageup_id"], done.as_str());
+    assert_eq!(shown["pageup_status"], "completed");
+    let searches = shown["searches"].as_array().unwrap();
+    assert!(!searches.is_empty());
+    assert!(
+        searches.iter().all(|s| s["state"] == "completed"),
+        "{shown}"
+    );
+    assert!(
+        shown["access"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["actor"] == "service:poller"),
+        "{shown}"
+    );
+    let tenants = cli_json(&config_path, &["tenants", "list"]).await;
+    let keys: Vec<&str> = tenants
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["tenant"].as_str())
+        .collect();
+    assert!(
+        keys.contains(&"acme") && keys.contains(&"globex"),
+        "{tenants}"
+    );
+    assert!(cli_json(&config_path, &["tenants", "health"])
+        .await
+        .is_array());
 
     // An operator cancels the stalled check: at Theary, and PageUp is told.
     let (ok, text) = cli(

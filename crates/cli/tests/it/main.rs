@@ -12,3 +12,6 @@ mod admin;
 mod bench;
 mod cli;
 mod crash;
+mod deploy;
+mod migrate;
+mod restore;
