@@ -130,11 +130,12 @@ impl Engine {
                 }
             }
         }
+        let started = std::time::Instant::now();
         let uploaded = self
             .within_lease(self.upload_large_release(&t, &order_json))
             .await?;
         if !matches!(uploaded, Ok(None)) {
-            self.observe_theary(&w.tenant, "theary.release_upload", &uploaded);
+            self.observe_theary(&w.tenant, "theary.release_upload", started, &uploaded);
         }
         let order_json = match uploaded {
             Ok(Some(json)) => json,
