@@ -8,19 +8,19 @@
 //!    checks by the `externalSearchId` we send (our search id):
 //!    - the check records this order: nothing to do;
 //!    - the check is claimed and records no order: the order is **attached** (the check
-//!      becomes `ordered`, PageUp is owed its document, the reconciler reads the searches at
-//!      once, since their webhooks since the backup are lost to us);
+//!      becomes `ordered`) and its searches are read back from Theary at once, as the
+//!      reconciler reads them (their webhooks since the backup are lost to us), so the
+//!      document PageUp is owed next already carries their results;
 //!    - the check records another order: a duplicate, reported (cancel one by hand);
 //!    - no check holds any of its searches: the check was claimed after the backup, and
 //!      PageUp will not list it again: **unrecoverable**, reported with Theary's order id,
 //!      which PageUp shows as the check's reference number.
 
-use theary::{ThearyClient, ThearyConfig};
-
 use crate::domain::ids::{
     CheckId, PageUpCheckId, SearchId, TenantKey, ThearyOrderId, ThearySearchId,
 };
-use crate::store::Store;
+use crate::store::ReconcileWork;
+use crate::sync::{Engine, SyncError};
 use crate::time::now_ms;
 
 /// An order Theary holds that matches no check of ours.
@@ -60,19 +60,25 @@ pub struct RecoverReport {
     pub stopped: Option<String>,
 }
 
-/// Runs the recovery for one tenant. Theary failing stops the run: the report says what was
-/// done up to then (running it again is safe).
+/// Runs the recovery for one tenant with `engine`'s store, clients and keys (an engine that
+/// runs no loops: run this before the service starts). Theary failing stops the run: the
+/// report says what was done up to then (running it again is safe).
 pub async fn recover(
-    store: &Store,
-    theary: &ThearyClient,
+    engine: &Engine,
     tenant: &TenantKey,
-    config: &ThearyConfig,
     max_pages: u32,
-) -> Result<RecoverReport, crate::store::StoreError> {
+) -> Result<RecoverReport, SyncError> {
     let mut report = RecoverReport {
         tenant: tenant.to_string(),
         ..RecoverReport::default()
     };
+    let Some(t) = engine.tenant(tenant) else {
+        report.stopped = Some(format!("tenant {tenant} is not configured"));
+        return Ok(report);
+    };
+    let config = &t.theary;
+    let store = engine.store();
+    let theary = engine.clients().1;
     report.marked = store.mark_orders_maybe_sent(Some(tenant), now_ms()).await?;
     let owner = format!("operator:recover ({})", uuid::Uuid::new_v4().simple());
     for page in 1..=max_pages.max(1) {
@@ -139,6 +145,13 @@ pub async fn recover(
                             order_id: order.id.clone(),
                         };
                         if attached {
+                            engine
+                                .reconcile_one(&ReconcileWork {
+                                    check_id: check.id.clone(),
+                                    tenant: tenant.clone(),
+                                    reference: reference.clone(),
+                                })
+                                .await?;
                             report.attached.push(matched);
                         } else {
                             // Ordered meanwhile by a running orderer (which looked it up).

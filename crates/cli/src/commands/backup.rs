@@ -8,8 +8,6 @@ use std::process::Command;
 
 use anyhow::Context as _;
 use clap::Args;
-use outbound::RetryPolicy;
-use theary::ThearyClient;
 
 use checkbridge::admin::recover::{recover, RecoverReport};
 use checkbridge::config::{redact_url, Config};
@@ -284,19 +282,13 @@ pub async fn recover_cmd(args: RecoverArgs) -> anyhow::Result<()> {
     let store = Store::connect(&config.service.database_url)
         .await
         .context("opening the database")?;
-    let theary = ThearyClient::new(RetryPolicy::default())?;
+    // An engine that runs no loops: its store, clients, keys and reconciler serve recover.
+    let engine = checkbridge::sync::Engine::new(&config, store)?;
     let mut reports: Vec<RecoverReport> = Vec::new();
     for key in &keys {
-        let t = &config.tenants[key];
-        let report = recover(
-            &store,
-            &theary,
-            &TenantKey::from(key.as_str()),
-            &t.theary_config(),
-            args.max_pages,
-        )
-        .await
-        .with_context(|| format!("recovering tenant {key}"))?;
+        let report = recover(&engine, &TenantKey::from(key.as_str()), args.max_pages)
+            .await
+            .with_context(|| format!("recovering tenant {key}"))?;
         reports.push(report);
     }
     let mut out = std::io::stdout().lock();

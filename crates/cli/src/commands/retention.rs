@@ -17,6 +17,9 @@ pub struct RetentionArgs {
     /// TOML file (see checkbridge.example.toml); CHECKBRIDGE_* variables override it.
     #[arg(long, env = "CHECKBRIDGE_CONFIG", global = true)]
     pub config: Option<PathBuf>,
+    /// `due` prints one JSON document (shape in docs/operations.md).
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: RetentionCommand,
 }
@@ -51,11 +54,21 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
     let now = now_ms();
     match args.command {
         RetentionCommand::Due => {
+            let mut rows = Vec::new();
             for (key, t) in &config.tenants {
                 let before = now - i64::try_from(t.retention.pii_days).unwrap_or(0) * 86_400_000;
                 let due = store
                     .purge_due(&key.as_str().into(), before, i64::MAX)
                     .await?;
+                if args.json {
+                    rows.push(serde_json::json!({
+                        "tenant": key,
+                        "due": due.len(),
+                        "pii_days": t.retention.pii_days,
+                        "records_days": t.retention.records_days,
+                    }));
+                    continue;
+                }
                 writeln!(
                     out,
                     "{key}: {} check(s) due for purging (finished and unchanged for {} days); access records kept {} days",
@@ -63,6 +76,9 @@ pub async fn run(args: RetentionArgs) -> anyhow::Result<()> {
                     t.retention.pii_days,
                     t.retention.records_days
                 )?;
+            }
+            if args.json {
+                writeln!(out, "{}", serde_json::Value::Array(rows))?;
             }
         }
         RetentionCommand::Purge => {

@@ -174,6 +174,15 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
     assert!(cli_json(&config_path, &["tenants", "health"])
         .await
         .is_array());
+    let due = cli_json(&config_path, &["retention", "due"]).await;
+    let acme_due = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tenant"] == "acme")
+        .unwrap();
+    assert_eq!(acme_due["due"], 0, "nothing is past retention yet: {due}");
+    assert!(acme_due["pii_days"].as_u64().is_some(), "{due}");
 
     // An operator cancels the stalled check: at Theary, and PageUp is told.
     let (ok, text) = cli(
