@@ -72,16 +72,12 @@ pub async fn start_on(
                 .with_context(|| format!("binding service.listen = {}", config.service.listen))?,
         };
         addr = Some(listener.local_addr()?);
-        let app = crate::http::app::router(&engine);
+        let limits = crate::http::limits::Limits::from_config(&config.http);
+        let (app, refusals) = crate::http::app::router(&engine, &limits);
         let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        }));
+        tasks.push(tokio::spawn(crate::http::limits::serve(
+            listener, app, limits, refusals, stop,
+        )));
     }
     let (e, stop) = (engine.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move { e.run(stop).await }));

@@ -21,11 +21,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 mod health;
+mod http;
 mod load;
 mod service;
 mod tenant;
 
 pub use health::HealthConfig;
+pub use http::HttpConfig;
 pub use service::{AlertsConfig, Roles, ServiceConfig};
 pub use tenant::{
     BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ResultMapping, Retention,
@@ -68,6 +70,9 @@ pub struct Config {
     /// Where opening and resolving health issues are announced.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// What the HTTP server allows one caller.
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 impl Config {
@@ -76,6 +81,7 @@ impl Config {
         self.service.validate()?;
         self.health.validate()?;
         self.alerts.validate()?;
+        self.http.validate()?;
         for (key, tenant) in &self.tenants {
             if key.is_empty()
                 || !key

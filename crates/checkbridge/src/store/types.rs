@@ -139,6 +139,9 @@ pub struct EventRecord<'a> {
     pub body: &'a str,
     /// Theary's search id named in the event, to remember it.
     pub theary_search_id: Option<&'a ThearySearchId>,
+    /// A digest of the verified body keyed with the order's secret: the same body again for
+    /// the same search is a replay, a duplicate whatever its event id. `None`: not checked.
+    pub body_digest: Option<&'a str>,
 }
 
 impl std::fmt::Debug for EventRecord<'_> {
