@@ -39,8 +39,9 @@ impl Running {
 /// Connects the store (applying migrations), binds the HTTP server, and starts the loops
 /// the configuration's roles name.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
-    // Refuse a missing or malformed master key before touching anything.
-    config.service.master_keys()?;
+    // Refuse a missing or malformed master key before touching anything (the checks
+    // `config check` runs as well).
+    config.check_for_serve()?;
     let store = Store::connect(&config.service.database_url)
         .await
         .with_context(|| {

@@ -37,7 +37,8 @@ pub use tenant::{
 /// What went wrong loading the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the config file {path}: {source}")]
+    /// The OS's reason is the error's source (printed once, by whoever prints the chain).
+    #[error("cannot read the config file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -109,6 +110,14 @@ impl Config {
         Ok(())
     }
 
+    /// Every check `serve` makes before it touches anything: the validation [`Config::load`]
+    /// ran, and the master keys (present, readable, well-formed). `checkbridge config check`
+    /// runs exactly this too, so a file it passes does not fail at start.
+    pub fn check_for_serve(&self) -> Result<crate::crypto::MasterKeys, ConfigError> {
+        self.validate()?;
+        self.service.master_keys()
+    }
+
     /// A summary for operators, without secrets.
     pub fn summary(&self) -> String {
         let mut out = format!(
@@ -139,6 +148,29 @@ impl Config {
         }
         out
     }
+}
+
+/// Whether `url`'s host is this machine: `localhost`, an address in 127.0.0.0/8 or `::1`,
+/// read as an address (so `127.attacker.example` is not).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
+/// An outbound URL must be HTTPS unless it stays on this machine: client secrets, tokens and
+/// candidate data travel on it.
+fn https_unless_loopback(key: &str, url: &url::Url) -> Result<(), ConfigError> {
+    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)) {
+        return Ok(());
+    }
+    Err(invalid(
+        key,
+        "must be an https URL (plain http only to localhost, 127.0.0.0/8 or ::1): credentials and candidate data travel on it",
+    ))
 }
 
 /// A database URL with any password replaced.
