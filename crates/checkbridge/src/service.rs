@@ -62,6 +62,17 @@ pub async fn start_on(
 ) -> anyhow::Result<Running> {
     let engine = Engine::new(config, store)?;
     engine.start().await.context("preparing the database")?;
+    // A wrong master key stops the start here, saying so.
+    engine
+        .keyring()
+        .check_master()
+        .await
+        .context("checking service.master_key against the database")?;
+    engine
+        .keyring()
+        .probe(engine.tenant_keys())
+        .await
+        .context("reading the tenants' data keys")?;
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
     let mut addr = None;

@@ -277,7 +277,17 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
 async fn ready(
     State(store): State<Store>,
     State(leases): State<Arc<crate::sync::Leases>>,
+    State(keyring): State<Keyring>,
 ) -> Response {
+    // A tenant whose data key does not unwrap would fail every webhook and report: not
+    // ready. (Which tenant is in the log, not in this unauthenticated answer.)
+    if !keyring.unreadable().is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a tenant's data key cannot be unwrapped",
+        )
+            .into_response();
+    }
     // A store that answers reads but refuses writes (a SQLite file locked elsewhere) is not
     // ready either: the lease keeper's last write told.
     if leases.failing_since().is_some() {

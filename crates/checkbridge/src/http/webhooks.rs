@@ -34,7 +34,7 @@ use super::ApiError;
 use crate::crypto::{Keyring, Place};
 use crate::domain::events;
 use crate::domain::ids::{TenantKey, ThearySearchId};
-use crate::store::{EventRecord, Store};
+use crate::store::{EventRecord, Store, WebhookTarget};
 use crate::time::now_ms;
 
 /// Largest webhook body accepted. Theary's events are a few kilobytes.
@@ -112,10 +112,44 @@ async fn receive_typed(
     receive(state, Path(tenant), headers, body).await
 }
 
-/// Ids in an event's data, read only to find the search (and so its secret).
+/// Ids in an event's data, read only to find the search (and so its secret), and its type,
+/// read only to judge whether a delivery that fails verification is plausibly Theary's.
 #[derive(Deserialize)]
 struct Probe {
+    #[serde(default)]
+    event: Option<String>,
     data: ProbeData,
+}
+
+/// Event types Theary sends.
+const EVENT_TYPES: [&str; 3] = [
+    "verification.completed",
+    "verification.action_required",
+    "verification.notification",
+];
+
+/// Whether a delivery that reached verification looks like Theary's own, as well as can be
+/// told without the signature: a well-formed signature header and an event id, a body of a
+/// known event type, and Theary's id of the search (which no link we publish shows). Only
+/// such deliveries failing count toward the "Theary's deliveries are failing verification"
+/// issue; anything else is unverified traffic, only counted (a stranger who read a search
+/// id in a report link cannot open an issue or fire an alert).
+fn plausible(headers: &HeaderMap, probe: Option<&Probe>, target: &WebhookTarget) -> bool {
+    let signature_shaped = header(headers, signature::HEADER)
+        .and_then(|v| v.strip_prefix("sha256="))
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    let Some(probe) = probe else {
+        return false;
+    };
+    let known_type = probe
+        .event
+        .as_deref()
+        .is_some_and(|t| EVENT_TYPES.contains(&t));
+    let names_theirs = match (&target.theary_search_id, &probe.data.search_id) {
+        (Some(ours), Some(given)) => ThearySearchId::new(given.as_str()) == *ours,
+        _ => false,
+    };
+    signature_shaped && header(headers, "x-event-id").is_some() && known_type && names_theirs
 }
 
 #[derive(Deserialize)]
@@ -141,16 +175,30 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let result = receive_checked(&state, &tenant, &headers, body).await;
+    let mut plausible = false;
+    let result = receive_checked(&state, &tenant, &headers, body, &mut plausible).await;
+    let unauthorized = matches!(&result, Err(e) if e.status == StatusCode::UNAUTHORIZED);
     if let Some(h) = &state.health {
         if state.tenants.contains(&tenant) {
             match &result {
                 Ok(_) => h.record_webhook(tenant.as_str(), true, now_ms()),
-                Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+                Err(_) if unauthorized && plausible => {
                     h.record_webhook(tenant.as_str(), false, now_ms());
                 }
                 Err(_) => {}
             }
+        }
+    }
+    if unauthorized && !plausible {
+        // Unverified traffic: a counter and a low-severity note, never an issue.
+        tracing::info!(tenant = %tenant, "unverified webhook traffic (not plausibly Theary's) refused");
+        if let Some(m) = &state.metrics {
+            let label = if state.tenants.contains(&tenant) {
+                tenant.as_str()
+            } else {
+                "unknown"
+            };
+            m.inc("checkbridge_webhook_unverified_total", &[("tenant", label)]);
         }
     }
     if let (Err(e), Some(m)) = (&result, &state.metrics) {
@@ -189,11 +237,14 @@ async fn receive(
     result
 }
 
+/// The receiver's work; sets `plausible` when a delivery reached verification looking like
+/// Theary's (see [`plausible`]).
 async fn receive_checked(
     state: &WebhookState,
     tenant: &TenantKey,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    plausible_out: &mut bool,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let tenant = tenant.clone();
     let body = body.map_err(|r| {
@@ -258,6 +309,7 @@ async fn receive_checked(
         );
         return Err(not_found());
     };
+    *plausible_out = plausible(headers, probe.as_ref(), &target);
     let secret = state
         .keyring
         .open(

@@ -84,6 +84,9 @@ pub struct WebhookTarget {
     pub search_id: SearchId,
     pub check_id: CheckId,
     pub secret: String,
+    /// Theary's id of the search, once known (not in any link we publish): a delivery that
+    /// names it is plausibly Theary's.
+    pub theary_search_id: Option<ThearySearchId>,
 }
 
 impl std::fmt::Debug for WebhookTarget {
