@@ -786,3 +786,53 @@ async fn unsigned_posts_naming_a_search_open_no_issue_but_theary_like_failures_d
     assert!(theary_like);
     app.finish_owing().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_page_stays_bounded_and_pages_the_error_log() {
+    let (app, _) = app_with(|_| {}).await;
+    let store = &app.store;
+    let now = checkbridge::time::now_ms();
+    for i in 0..450i64 {
+        store
+            .log_error(&checkbridge::store::ErrorEntry {
+                at: now - i * 1_000,
+                tenant: "acme".into(),
+                operation: "pageup.update".into(),
+                http_status: Some(503),
+                message: format!("row {i} {}", "x".repeat(1_500)),
+                correlation: format!("c-{i}"),
+                check_id: None,
+            })
+            .await
+            .unwrap();
+    }
+    assert!(add_operator(store, "otto", "another long password")
+        .await
+        .unwrap());
+    let base = app.base_url();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = sign_in(&http, &base, "otto", "another long password").await;
+    let mut sizes = Vec::new();
+    for (page, first, older) in [(0, "1–200 of 450", true), (2, "401–450 of 450", false)] {
+        let r = http
+            .get(format!("{base}/ops?since=7d&errors_page={page}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let html = r.text().await.unwrap();
+        assert!(html.contains(first), "page {page}");
+        assert_eq!(html.contains(">Older</a>"), older, "page {page}");
+        sizes.push(html.len());
+    }
+    println!(
+        "/ops over 450 error rows of 1.5 KB: page 1 {} bytes, page 3 {} bytes",
+        sizes[0], sizes[1]
+    );
+    assert!(sizes[0] < 600_000, "{sizes:?}");
+    app.finish_owing().await;
+}
