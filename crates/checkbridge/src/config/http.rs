@@ -52,7 +52,7 @@ impl Default for HttpConfig {
         Self {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: 512 * 1024,
             max_connections: 1024,
             webhook_in_flight: 128,
             page_in_flight: 64,

@@ -66,6 +66,21 @@ async fn app_with(f: impl FnOnce(&mut checkbridge::config::HttpConfig)) -> (Test
     (app, id)
 }
 
+/// The SQLite database's size as SQLite sees it (pages in use, the write-ahead log included).
+async fn sqlite_bytes(url: &str) -> i64 {
+    use sqlx::Row as _;
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let row = sqlx::query(
+        "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let n: i64 = row.try_get("n").unwrap();
+    pool.close().await;
+    n
+}
+
 fn addr(app: &TestApp) -> SocketAddr {
     app.running().addr.unwrap()
 }
@@ -214,6 +229,7 @@ async fn a_thousand_refused_webhooks_leave_a_small_bounded_error_log() {
     let http = reqwest::Client::new();
     // Unsigned, each with a 60 KB event id of the caller's choosing.
     let big_id = "E".repeat(60 * 1024);
+    let db_before = sqlite_bytes(&app.db().url).await;
     let started = Instant::now();
     let statuses: Vec<u16> = futures::stream::iter(0..1_000)
         .map(|i| {
@@ -235,11 +251,19 @@ async fn a_thousand_refused_webhooks_leave_a_small_bounded_error_log() {
         .iter()
         .map(|e| e.operation.len() + e.message.len() + e.correlation.len() + 8 * 3)
         .sum();
+    let db_after = sqlite_bytes(&app.db().url).await;
     println!(
-        "1,000 refused webhooks in {:.1} s: {} error-log rows, {} bytes",
+        "1,000 refused webhooks in {:.1} s: {} error-log rows, {} bytes; database {} -> {} bytes",
         started.elapsed().as_secs_f64(),
         refused.len(),
-        bytes
+        bytes,
+        db_before,
+        db_after
+    );
+    assert!(
+        db_after.saturating_sub(db_before) < 256 * 1024,
+        "the database grew {} bytes",
+        db_after.saturating_sub(db_before)
     );
     assert!(!refused.is_empty(), "refusals are still visible");
     assert!(
