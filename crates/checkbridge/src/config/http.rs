@@ -24,6 +24,10 @@ pub struct HttpConfig {
     /// limit). Larger bodies are answered 413.
     #[serde(deserialize_with = "lenient::unsigned")]
     pub max_body_bytes: u64,
+    /// Largest request head (request line and headers), in bytes; a larger one is answered
+    /// 431. At least 8192.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub max_header_bytes: u64,
     /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
     #[serde(deserialize_with = "lenient::unsigned")]
     pub max_connections: u64,
@@ -53,6 +57,7 @@ impl Default for HttpConfig {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_body_bytes: 512 * 1024,
+            max_header_bytes: 64 * 1024,
             max_connections: 1024,
             webhook_in_flight: 128,
             page_in_flight: 64,
@@ -78,6 +83,9 @@ impl HttpConfig {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));
             }
+        }
+        if self.max_header_bytes < 8192 {
+            return Err(invalid("http.max_header_bytes", "must be at least 8192"));
         }
         if let Some(token) = &self.metrics_token {
             use secrecy::ExposeSecret as _;

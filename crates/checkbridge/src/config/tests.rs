@@ -459,3 +459,35 @@ fn serves_checks_include_the_master_key() {
     let config = load_text(MINIMAL, &[("CHECKBRIDGE_SERVICE__MASTER_KEY", &key)]).unwrap();
     assert!(config.check_for_serve().is_ok());
 }
+
+#[test]
+fn http_limits_are_checked() {
+    for (var, value, key) in [
+        (
+            "CHECKBRIDGE_HTTP__MAX_HEADER_BYTES",
+            "4096",
+            "http.max_header_bytes",
+        ),
+        (
+            "CHECKBRIDGE_HTTP__HEADER_TIMEOUT_SECS",
+            "0",
+            "http.header_timeout_secs",
+        ),
+        (
+            "CHECKBRIDGE_HTTP__MAX_CONNECTIONS",
+            "0",
+            "http.max_connections",
+        ),
+        (
+            "CHECKBRIDGE_HTTP__METRICS_TOKEN",
+            "short",
+            "http.metrics_token",
+        ),
+    ] {
+        let err = load_text(MINIMAL, &[(var, value)]).unwrap_err();
+        assert!(!err.to_string().contains("short"), "{err}");
+        assert_eq!(key_of(err), key);
+    }
+    let c = load_text(MINIMAL, &[("CHECKBRIDGE_HTTP__BODY_TIMEOUT_SECS", "5")]).unwrap();
+    assert_eq!(c.http.body_timeout_secs, 5);
+}

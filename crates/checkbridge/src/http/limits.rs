@@ -2,7 +2,7 @@
 //! replica's connections, memory or workers (`[http]` in the configuration):
 //!
 //! - a cap on open connections: one accepted beyond it is closed at once;
-//! - HTTP/1.1 only, with a header read timeout that also bounds how long a kept-alive
+//! - HTTP/1.1 only, request heads of at most `max_header_bytes` (431), a header read timeout that also bounds how long a kept-alive
 //!   connection may sit idle between requests (hyper starts it whenever it waits for a head);
 //! - a body read deadline for the whole body, answered 408, and a body size cap, 413;
 //! - in-flight caps per route class (webhooks, pages), answered 503 when full, with the
@@ -42,6 +42,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_body_bytes: usize,
+    /// At least 8192 (hyper's minimum; the configuration refuses less).
+    pub max_header_bytes: usize,
     pub max_connections: usize,
     pub webhook_in_flight: usize,
     pub page_in_flight: usize,
@@ -55,6 +57,7 @@ impl Limits {
             header_timeout: Duration::from_secs(c.header_timeout_secs),
             body_timeout: Duration::from_secs(c.body_timeout_secs),
             max_body_bytes: size(c.max_body_bytes),
+            max_header_bytes: size(c.max_header_bytes).max(8192),
             max_connections: size(c.max_connections),
             webhook_in_flight: size(c.webhook_in_flight),
             page_in_flight: size(c.page_in_flight),
@@ -238,12 +241,14 @@ pub async fn serve(
         let service = TowerToHyperService::new(app.clone());
         let stop = shutdown.clone();
         let header_timeout = limits.header_timeout;
+        let max_header = limits.max_header_bytes.max(8192);
         connections.spawn(async move {
             let _permit = permit;
             let mut builder = hyper::server::conn::http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
+                .max_buf_size(max_header)
                 .keep_alive(true);
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             tokio::pin!(conn);

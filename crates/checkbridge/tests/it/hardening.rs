@@ -241,6 +241,16 @@ async fn a_thousand_refused_webhooks_leave_a_small_bounded_error_log() {
         .collect()
         .await;
     assert!(statuses.iter().all(|s| *s == 401), "all refused");
+    // A head over `max_header_bytes` (64 KiB) is refused before any handler sees it.
+    let (status, _) = post_json(
+        &http,
+        &url,
+        body.clone(),
+        &[("x-event-id", "E".repeat(100 * 1024))],
+    )
+    .await;
+    println!("a 100 KB header: {status}");
+    assert_eq!(status, 431);
     let minutes = started.elapsed().as_secs() / 60 + 2;
     let rows = store.errors(&"acme".into(), 0).await.unwrap();
     let refused: Vec<_> = rows
