@@ -262,6 +262,8 @@ pub struct Keyring {
     store: Store,
     cache: Arc<Mutex<HashMap<(TenantKey, i64), Key>>>,
     current: Arc<Mutex<HashMap<TenantKey, i64>>>,
+    /// Tenants whose data key last failed to unwrap (readiness fails while any does).
+    unreadable: Arc<Mutex<std::collections::BTreeSet<TenantKey>>>,
 }
 
 impl Keyring {
@@ -271,6 +273,47 @@ impl Keyring {
             store,
             cache: Arc::new(Mutex::new(HashMap::new())),
             current: Arc::new(Mutex::new(HashMap::new())),
+            unreadable: Arc::default(),
+        }
+    }
+
+    /// Checks the master keys against the database's key check (made at the first start):
+    /// a wrong key is refused here, before anything is served.
+    pub async fn check_master(&self) -> Result<(), keycheck::KeyCheckError> {
+        keycheck::verify(&self.master, &self.store).await
+    }
+
+    /// Unwraps the current data key of each of `tenants` that has one, so a key that cannot
+    /// be unwrapped is known (and readiness fails) before any request needs it.
+    pub async fn probe(
+        &self,
+        tenants: impl IntoIterator<Item = &TenantKey>,
+    ) -> Result<(), CryptoError> {
+        for tenant in tenants {
+            if let Some(version) = self.store.current_data_key(tenant).await? {
+                if let Err(e) = self.key(tenant, version).await {
+                    tracing::error!(tenant = %tenant, error = %e, "a tenant's data key cannot be unwrapped");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tenants whose data key could not be unwrapped when last tried.
+    pub fn unreadable(&self) -> Vec<TenantKey> {
+        self.unreadable
+            .lock()
+            .map(|u| u.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn mark(&self, tenant: &TenantKey, readable: bool) {
+        if let Ok(mut u) = self.unreadable.lock() {
+            if readable {
+                u.remove(tenant);
+            } else {
+                u.insert(tenant.clone());
+            }
         }
     }
 
@@ -326,7 +369,14 @@ impl Keyring {
             .data_key(tenant, version)
             .await?
             .ok_or(CryptoError::NoDataKey(version))?;
-        let key = self.master.unwrap(tenant, version, &master_id, &wrapped)?;
+        let key = match self.master.unwrap(tenant, version, &master_id, &wrapped) {
+            Ok(k) => k,
+            Err(e) => {
+                self.mark(tenant, false);
+                return Err(e);
+            }
+        };
+        self.mark(tenant, true);
         if let Ok(mut c) = self.cache.lock() {
             c.insert((tenant.clone(), version), key.clone());
         }
@@ -383,6 +433,12 @@ impl Keyring {
                 .await?;
             n += 1;
         }
+        // The key check follows the data keys to the active master key.
+        self.check_master().await.map_err(|e| match e {
+            keycheck::KeyCheckError::Crypto(c) => c,
+            keycheck::KeyCheckError::Store(s) => CryptoError::Store(s),
+            other => CryptoError::MasterKey(other.to_string()),
+        })?;
         Ok(n)
     }
 
@@ -397,6 +453,8 @@ impl Keyring {
         }
     }
 }
+
+pub mod keycheck;
 
 #[cfg(test)]
 mod tests;

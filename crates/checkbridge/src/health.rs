@@ -9,7 +9,12 @@
 //! - **operation** (subject the operation, e.g. `pageup.list`): opens when at least
 //!   `failure_percent` of at least `min_calls` calls in the window failed.
 //! - **webhook_verification**: the same rule over webhook deliveries whose signature did
-//!   not verify.
+//!   not verify, counting only deliveries that look like Theary's own (a well-formed
+//!   signature header and an event id, a known event type, and Theary's id of a known
+//!   search, which no link we publish shows; see `http::webhooks`). Other unverified
+//!   traffic is only counted (`checkbridge_webhook_unverified_total`) and noted at info
+//!   level, so a stranger who read a search id in a report link cannot open this issue or
+//!   fire its alert.
 //!
 //! Each resolves after `resolve_after_successes` successes in a row; the window then starts
 //! afresh, so the failures that opened an issue cannot open it again.

@@ -66,6 +66,11 @@ struct ResultLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -117,6 +122,8 @@ pub struct Metrics {
     pageup_updates: Family<UpdateLabels, Counter>,
     webhook_events: Family<EventLabels, Counter>,
     reconciled: Family<TenantLabel, Counter>,
+    webhook_unverified: Family<TenantLabel, Counter>,
+    http_refused: Family<ReasonLabel, Counter>,
     token_fetches: Family<PartnerLabel, Counter>,
     call_retries: Family<PartnerLabel, Counter>,
     store_errors: Family<LoopLabel, Counter>,
@@ -176,6 +183,18 @@ impl Metrics {
             "checkbridge_reconciled_searches",
             "searches moved by reading them back from Theary",
             Family::clone(&reconciled),
+        );
+        let webhook_unverified = Family::default();
+        registry.register(
+            "checkbridge_webhook_unverified",
+            "webhook posts refused that do not look like Theary's deliveries (never an alert)",
+            Family::clone(&webhook_unverified),
+        );
+        let http_refused = Family::default();
+        registry.register(
+            "checkbridge_http_refused",
+            "connections and requests the HTTP limits refused, by reason",
+            Family::clone(&http_refused),
         );
         let token_fetches = Family::default();
         registry.register(
@@ -282,6 +301,8 @@ impl Metrics {
             pageup_updates,
             webhook_events,
             reconciled,
+            webhook_unverified,
+            http_refused,
             token_fetches,
             call_retries,
             store_errors,
@@ -377,6 +398,23 @@ impl Metrics {
             .inc();
     }
 
+    /// A refused webhook post that does not look like one of Theary's deliveries.
+    pub fn webhook_unverified(&self, tenant: &str) {
+        self.webhook_unverified
+            .get_or_create(&self.tenant_label(tenant))
+            .inc();
+    }
+
+    /// What the HTTP limits refused so far for `reason`, a total the server keeps.
+    pub fn http_refused(&self, reason: &str, total: u64) {
+        catch_up(
+            &self.http_refused.get_or_create(&ReasonLabel {
+                reason: label(reason),
+            }),
+            total,
+        );
+    }
+
     /// A loop's step met a database error.
     pub fn store_error(&self, loop_name: &str) {
         self.store_errors
@@ -416,16 +454,8 @@ impl Metrics {
         let label = PartnerLabel {
             partner: label(partner),
         };
-        for (family, total) in [
-            (&self.token_fetches, token_fetches),
-            (&self.call_retries, retries),
-        ] {
-            let counter = family.get_or_create(&label);
-            let now = counter.get();
-            if total > now {
-                counter.inc_by(total - now);
-            }
-        }
+        catch_up(&self.token_fetches.get_or_create(&label), token_fetches);
+        catch_up(&self.call_retries.get_or_create(&label), retries);
     }
 
     /// The store's figures at this scrape.
@@ -482,6 +512,14 @@ impl Metrics {
             tracing::error!("metrics could not be encoded");
         }
         out
+    }
+}
+
+/// Brings a counter up to a running total kept elsewhere (it never goes back).
+fn catch_up(counter: &Counter, total: u64) {
+    let now = counter.get();
+    if total > now {
+        counter.inc_by(total - now);
     }
 }
 

@@ -39,8 +39,9 @@ impl Running {
 /// Connects the store (applying migrations), binds the HTTP server, and starts the loops
 /// the configuration's roles name.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
-    // Refuse a missing or malformed master key before touching anything.
-    config.service.master_keys()?;
+    // Refuse a missing or malformed master key before touching anything (the checks
+    // `config check` runs as well).
+    config.check_for_serve()?;
     let store = Store::connect(&config.service.database_url)
         .await
         .with_context(|| {
@@ -61,6 +62,17 @@ pub async fn start_on(
 ) -> anyhow::Result<Running> {
     let engine = Engine::new(config, store)?;
     engine.start().await.context("preparing the database")?;
+    // A wrong master key stops the start here, saying so.
+    engine
+        .keyring()
+        .check_master()
+        .await
+        .context("checking service.master_key against the database")?;
+    engine
+        .keyring()
+        .probe(engine.tenant_keys())
+        .await
+        .context("reading the tenants' data keys")?;
     let shutdown = CancellationToken::new();
     let mut tasks = Vec::new();
     let mut addr = None;
@@ -72,16 +84,12 @@ pub async fn start_on(
                 .with_context(|| format!("binding service.listen = {}", config.service.listen))?,
         };
         addr = Some(listener.local_addr()?);
-        let app = crate::http::app::router(&engine);
+        let limits = crate::http::limits::Limits::from_config(&config.http);
+        let (app, refusals) = crate::http::app::router(&engine, &limits);
         let stop = shutdown.clone();
-        tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "HTTP server stopped");
-            }
-        }));
+        tasks.push(tokio::spawn(crate::http::limits::serve(
+            listener, app, limits, refusals, stop,
+        )));
     }
     let (e, stop) = (engine.clone(), shutdown.clone());
     tasks.push(tokio::spawn(async move { e.run(stop).await }));

@@ -12,3 +12,6 @@ pub mod testing;
 mod world;
 
 pub use world::*;
+
+/// The bearer token the lab's service requires on `/metrics` (`[http].metrics_token`).
+pub const METRICS_TOKEN: &str = "lab-metrics-token-not-a-secret";

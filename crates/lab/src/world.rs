@@ -316,7 +316,9 @@ impl Lab {
     pub fn config_toml(&self, database_url: &str) -> String {
         let mut out = format!(
             "[service]\npublic_base_url = \"http://{addr}\"\nlisten = \"{addr}\"\ndatabase_url = \"{database_url}\"\n\
-             instance_id = \"lab\"\nreconcile_after_secs = {reconcile}\nmaster_key = \"{master_key}\"\n\n",
+             instance_id = \"lab\"\nreconcile_after_secs = {reconcile}\nmaster_key = \"{master_key}\"\n\n\
+             [http]\nmetrics_token = \"{metrics_token}\"\n\n",
+            metrics_token = crate::METRICS_TOKEN,
             addr = self.service_addr,
             reconcile = self.options.reconcile_after_secs,
             master_key = secrecy::ExposeSecret::expose_secret(&self.master_key),

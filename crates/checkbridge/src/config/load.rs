@@ -52,13 +52,24 @@ impl Config {
         let config: Config =
             serde_path_to_error::deserialize(toml::Value::Table(tree)).map_err(|e| {
                 let key = e.path().to_string();
+                // A secret's value must not reach a terminal or a log through its error
+                // (an unquoted numeric client_secret is "invalid type: integer `...`").
+                let secret = key
+                    .rsplit('.')
+                    .next()
+                    .is_some_and(|last| SECRET_KEYS.contains(&last));
+                let why = if secret {
+                    "must be a quoted string (its value is not shown: it is a secret)".to_owned()
+                } else {
+                    e.into_inner().message().to_owned()
+                };
                 invalid(
                     if key == "." {
                         "(top level)".to_owned()
                     } else {
                         key
                     },
-                    e.into_inner().message().to_owned(),
+                    why,
                 )
             })?;
         let mut config = config;
@@ -69,6 +80,14 @@ impl Config {
         Ok(config)
     }
 }
+
+/// Keys whose values are secrets: never echoed in an error.
+const SECRET_KEYS: &[&str] = &[
+    "client_secret",
+    "master_key",
+    "webhook_url",
+    "metrics_token",
+];
 
 fn set_path(table: &mut toml::Table, path: &[String], value: String) -> Result<(), String> {
     let Some((last, parents)) = path.split_last() else {

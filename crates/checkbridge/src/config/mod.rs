@@ -21,11 +21,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 mod health;
+mod http;
 mod load;
 mod service;
 mod tenant;
 
 pub use health::HealthConfig;
+pub use http::HttpConfig;
 pub use service::{AlertsConfig, Roles, ServiceConfig};
 pub use tenant::{
     BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ReleaseReference, ResultMapping,
@@ -36,7 +38,8 @@ pub use tenant::{
 /// What went wrong loading the configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the config file {path}: {source}")]
+    /// The OS's reason is the error's source (printed once, by whoever prints the chain).
+    #[error("cannot read the config file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -69,6 +72,9 @@ pub struct Config {
     /// Where opening and resolving health issues are announced.
     #[serde(default)]
     pub alerts: AlertsConfig,
+    /// What the HTTP server allows one caller.
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 impl Config {
@@ -77,6 +83,7 @@ impl Config {
         self.service.validate()?;
         self.health.validate()?;
         self.alerts.validate()?;
+        self.http.validate()?;
         for (key, tenant) in &self.tenants {
             if key.is_empty()
                 || !key
@@ -102,6 +109,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Every check `serve` makes before it touches anything: the validation [`Config::load`]
+    /// ran, and the master keys (present, readable, well-formed). `checkbridge config check`
+    /// runs exactly this too, so a file it passes does not fail at start.
+    pub fn check_for_serve(&self) -> Result<crate::crypto::MasterKeys, ConfigError> {
+        self.validate()?;
+        self.service.master_keys()
     }
 
     /// A summary for operators, without secrets.
@@ -134,6 +149,29 @@ impl Config {
         }
         out
     }
+}
+
+/// Whether `url`'s host is this machine: `localhost`, an address in 127.0.0.0/8 or `::1`,
+/// read as an address (so `127.attacker.example` is not).
+pub fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        None => false,
+    }
+}
+
+/// An outbound URL must be HTTPS unless it stays on this machine: client secrets, tokens and
+/// candidate data travel on it.
+fn https_unless_loopback(key: &str, url: &url::Url) -> Result<(), ConfigError> {
+    if url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)) {
+        return Ok(());
+    }
+    Err(invalid(
+        key,
+        "must be an https URL (plain http only to localhost, 127.0.0.0/8 or ::1): credentials and candidate data travel on it",
+    ))
 }
 
 /// A database URL with any password replaced.

@@ -99,11 +99,7 @@ impl ServiceConfig {
         if !matches!(url.scheme(), "https" | "http") {
             return Err(invalid("service.public_base_url", "must be an http(s) URL"));
         }
-        if url.scheme() == "http"
-            && !url
-                .host_str()
-                .is_some_and(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]")
-        {
+        if url.scheme() == "http" && !super::is_loopback(&url) {
             return Err(invalid("service.public_base_url", "must be HTTPS: Theary sends webhooks only to HTTPS URLs, and report links must not travel in clear"));
         }
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
@@ -215,10 +211,11 @@ impl AlertsConfig {
         if let Some(url) = &self.webhook_url {
             use secrecy::ExposeSecret as _;
             let url = url.expose_secret();
-            if !url.is_empty()
-                && !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
-            {
-                return Err(invalid("alerts.webhook_url", "must be an http(s) URL"));
+            if !url.is_empty() {
+                // Not echoed: the URL is a credential.
+                let parsed = url::Url::parse(url)
+                    .map_err(|_| invalid("alerts.webhook_url", "must be an https URL"))?;
+                super::https_unless_loopback("alerts.webhook_url", &parsed)?;
             }
         }
         Ok(())

@@ -321,3 +321,173 @@ fn unreadable_and_malformed_files_are_reported_with_their_path() {
     let err = load_text("[service\npublic_base_url = 1", &[]).unwrap_err();
     assert!(matches!(err, ConfigError::Toml { .. }), "{err}");
 }
+
+#[test]
+fn plain_http_is_only_for_this_machine_read_as_an_address() {
+    let with_base = |url: &str| {
+        MINIMAL.replace(
+            "public_base_url = \"https://cb.example.com\"",
+            &format!("public_base_url = \"{url}\""),
+        )
+    };
+    for ok in [
+        "http://localhost:8080",
+        "http://LOCALHOST",
+        "http://127.0.0.1:8080",
+        "http://127.10.20.30",
+        "http://[::1]:8080",
+        "https://127.attacker.example",
+    ] {
+        assert!(load_text(&with_base(ok), &[]).is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://127.attacker.example",
+        "http://localhost.attacker.example",
+        "http://128.0.0.1",
+        "http://[::2]",
+        "http://cb.example.com",
+    ] {
+        let err = load_text(&with_base(bad), &[]).unwrap_err();
+        println!("{bad}: {err}");
+        assert_eq!(key_of(err), "service.public_base_url", "{bad}");
+    }
+}
+
+#[test]
+fn every_outbound_url_is_https_unless_loopback() {
+    let cases = [
+        (
+            "CHECKBRIDGE_TENANTS__ACME__PAGEUP__TOKEN_URL",
+            "http://login.pageup.example/connect/token",
+            "tenants.acme.pageup.token_url",
+        ),
+        (
+            "CHECKBRIDGE_TENANTS__ACME__PAGEUP__LIST_URL",
+            "http://api.pageup.example/{tenant}/checks",
+            "tenants.acme.pageup.list_url",
+        ),
+        (
+            "CHECKBRIDGE_TENANTS__ACME__PAGEUP__UPDATE_URL",
+            "http://127.attacker.example/{tenant}/checks/{id}",
+            "tenants.acme.pageup.update_url",
+        ),
+        (
+            "CHECKBRIDGE_TENANTS__ACME__THEARY__AUTH_URL",
+            "http://auth.theary.example",
+            "tenants.acme.theary.auth_url",
+        ),
+        (
+            "CHECKBRIDGE_TENANTS__ACME__THEARY__API_BASE",
+            "http://api.theary.example",
+            "tenants.acme.theary.api_base",
+        ),
+        (
+            "CHECKBRIDGE_ALERTS__WEBHOOK_URL",
+            "http://hooks.example/T000/B000/secret-part",
+            "alerts.webhook_url",
+        ),
+    ];
+    for (var, url, key) in cases {
+        let err = load_text(MINIMAL, &[(var, url)]).unwrap_err();
+        let text = err.to_string();
+        println!("{var}={url}: {text}");
+        assert!(!text.contains("secret-part"), "{text}");
+        assert_eq!(key_of(err), key);
+        // The same on this machine is fine (the sandboxes, a local proxy).
+        let local = url
+            .split_once("://")
+            .map(|(s, rest)| {
+                let path = rest.split_once('/').map(|(_, p)| p).unwrap_or("");
+                format!("{s}://127.0.0.1:9/{path}")
+            })
+            .unwrap();
+        assert!(load_text(MINIMAL, &[(var, &local)]).is_ok(), "{local}");
+    }
+}
+
+#[test]
+fn a_secret_of_the_wrong_type_is_not_echoed() {
+    for (from, to, key) in [
+        (
+            "client_secret = \"s\"",
+            "client_secret = 98765432123",
+            "tenants.acme.pageup.client_secret",
+        ),
+        (
+            "client_secret = \"ts\"",
+            "client_secret = 98765432123",
+            "tenants.acme.theary.client_secret",
+        ),
+    ] {
+        let text = MINIMAL.replace(from, to);
+        let err = load_text(&text, &[]).unwrap_err();
+        let shown = err.to_string();
+        println!("{shown}");
+        assert!(!shown.contains("98765432123"), "{shown}");
+        assert_eq!(key_of(err), key);
+    }
+    let text = format!("{MINIMAL}[http]\nmetrics_token = 12345678901234567890\n");
+    let err = load_text(&text, &[]).unwrap_err();
+    assert!(!err.to_string().contains("12345678901234567890"), "{err}");
+}
+
+#[test]
+fn the_missing_file_error_says_the_os_reason_once() {
+    let err = Config::load(Some(Path::new("/no/such/checkbridge.toml")), Vec::new()).unwrap_err();
+    let shown = format!("{:#}", anyhow::Error::from(err));
+    println!("{shown}");
+    assert_eq!(shown.matches("No such file").count(), 1, "{shown}");
+    assert!(shown.contains("/no/such/checkbridge.toml"));
+}
+
+#[test]
+fn serves_checks_include_the_master_key() {
+    let config = load_text(MINIMAL, &[]).unwrap();
+    assert_eq!(
+        key_of(config.check_for_serve().unwrap_err()),
+        "service.master_key"
+    );
+    let config = load_text(
+        MINIMAL,
+        &[("CHECKBRIDGE_SERVICE__MASTER_KEY", "k1:definitely-not-a-key")],
+    )
+    .unwrap();
+    let err = config.check_for_serve().unwrap_err();
+    assert!(!err.to_string().contains("definitely-not-a-key"), "{err}");
+    assert_eq!(key_of(err), "service.master_key");
+    let key = format!("k1:{}", crate::crypto::Key::random().to_base64().as_str());
+    let config = load_text(MINIMAL, &[("CHECKBRIDGE_SERVICE__MASTER_KEY", &key)]).unwrap();
+    assert!(config.check_for_serve().is_ok());
+}
+
+#[test]
+fn http_limits_are_checked() {
+    for (var, value, key) in [
+        (
+            "CHECKBRIDGE_HTTP__MAX_HEADER_BYTES",
+            "4096",
+            "http.max_header_bytes",
+        ),
+        (
+            "CHECKBRIDGE_HTTP__HEADER_TIMEOUT_SECS",
+            "0",
+            "http.header_timeout_secs",
+        ),
+        (
+            "CHECKBRIDGE_HTTP__MAX_CONNECTIONS",
+            "0",
+            "http.max_connections",
+        ),
+        (
+            "CHECKBRIDGE_HTTP__METRICS_TOKEN",
+            "short",
+            "http.metrics_token",
+        ),
+    ] {
+        let err = load_text(MINIMAL, &[(var, value)]).unwrap_err();
+        assert!(!err.to_string().contains("short"), "{err}");
+        assert_eq!(key_of(err), key);
+    }
+    let c = load_text(MINIMAL, &[("CHECKBRIDGE_HTTP__BODY_TIMEOUT_SECS", "5")]).unwrap();
+    assert_eq!(c.http.body_timeout_secs, 5);
+}

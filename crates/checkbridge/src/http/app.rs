@@ -17,6 +17,7 @@ use pageup::PageUpClient;
 use theary::ThearyClient;
 use tokio::sync::Notify;
 
+use super::limits::{self, Limits, Refusals};
 use super::pages::{Pages, Tenants, Views};
 use super::session::{self, Cookies, LoginThrottle};
 use super::webhooks::{self, WebhookState};
@@ -25,6 +26,7 @@ use crate::crypto::Keyring;
 use crate::metrics::{Metrics, StateFigures};
 use crate::store::Store;
 use crate::sync::Engine;
+use sha2::Digest as _;
 
 /// What the handlers need, and nothing else of the pipeline.
 #[derive(Clone, FromRef)]
@@ -50,6 +52,14 @@ pub struct AppState {
     /// Whether the store takes writes, as the lease keeper last found (readiness).
     pub(crate) leases: Arc<crate::sync::Leases>,
     pub partners: PartnerCounters,
+    /// What `/metrics` requires (`[http].metrics_token`); `None`: it answers 404.
+    #[from_ref(skip)]
+    pub metrics_token: Option<Arc<str>>,
+    /// What the HTTP limits refused (counted in `/metrics`).
+    pub refusals: Arc<super::limits::Refusals>,
+    /// The rate limit on logging refused webhooks, per tenant.
+    #[from_ref(skip)]
+    pub refused_log: Arc<webhooks::RefusedLog>,
 }
 
 impl AppState {
@@ -78,6 +88,11 @@ impl AppState {
                 pageup: pageup.clone(),
                 theary: theary.clone(),
             },
+            metrics_token: engine.metrics_token().map(Arc::from),
+            refusals: Arc::default(),
+            refused_log: Arc::new(webhooks::RefusedLog::new(
+                engine.http_config().refused_log_per_minute,
+            )),
         }
     }
 
@@ -91,6 +106,7 @@ impl AppState {
             on_change: Some(self.pusher_wake.clone()),
             health: Some(self.health.clone()),
             metrics: Some(self.metrics.clone()),
+            refused_log: self.refused_log.clone(),
         }
     }
 }
@@ -102,31 +118,86 @@ pub struct PartnerCounters {
     theary: ThearyClient,
 }
 
-/// Routes of the service.
-pub fn router(engine: &Engine) -> Router {
-    routes(AppState::new(engine))
+/// Routes of the service, under `limits`, and the counts of what the limits refused.
+pub fn router(engine: &Engine, limits: &Limits) -> (Router, Arc<Refusals>) {
+    let state = AppState::new(engine);
+    let refusals = state.refusals.clone();
+    (routes(state, limits), refusals)
 }
 
-/// Routes of the service over `state`.
-pub fn routes(state: AppState) -> Router {
-    let hooks = webhooks::router(state.webhooks());
+/// Routes of the service over `state`: webhooks and pages each under their in-flight cap,
+/// health, readiness, metrics and the stylesheet outside them.
+pub fn routes(state: AppState, limits: &Limits) -> Router {
+    let refusals = state.refusals.clone();
+    let hooks = limits::in_flight_cap(
+        webhooks::router(state.webhooks()),
+        limits.webhook_in_flight,
+        refusals.clone(),
+    );
+    let pages = limits::in_flight_cap(
+        Router::new()
+            .merge(session::router())
+            .merge(reports::router())
+            .merge(ops::router())
+            .with_state(state.clone()),
+        limits.page_in_flight,
+        refusals.clone(),
+    );
     let rest = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .merge(session::router())
-        .merge(reports::router())
-        .merge(ops::router())
+        .route(super::pages::STYLESHEET_PATH, get(super::pages::stylesheet))
         .with_state(state);
-    hooks.merge(rest)
+    limits::wrap(hooks.merge(pages).merge(rest), limits, refusals)
 }
 
-async fn metrics(
-    State(store): State<Store>,
-    State(m): State<Arc<Metrics>>,
-    State(partners): State<PartnerCounters>,
-    headers: axum::http::HeaderMap,
-) -> Response {
+/// Whether `headers` carry `Authorization: Bearer <token>` (compared in constant time).
+fn bearer_matches(headers: &axum::http::HeaderMap, token: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    let Some(given) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return false;
+    };
+    let (a, b) = (
+        sha2::Sha256::digest(given.as_bytes()),
+        sha2::Sha256::digest(token.as_bytes()),
+    );
+    bool::from(a.ct_eq(&b))
+}
+
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    // Series are labelled by tenant: only a scraper holding the token may read them.
+    let Some(token) = state.metrics_token.as_deref() else {
+        return super::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such page")
+            .into_response();
+    };
+    if !bearer_matches(&headers, token) {
+        let mut r = super::ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "metrics need the bearer token",
+        )
+        .into_response();
+        r.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    let (store, m, partners) = (state.store, state.metrics, state.partners);
+    let refusals = &state.refusals;
+    for (name, n) in [
+        ("connections", &refusals.connections),
+        ("slow_body", &refusals.slow_bodies),
+        ("busy", &refusals.shed),
+    ] {
+        m.http_refused(name, n.load(std::sync::atomic::Ordering::Relaxed));
+    }
     let (owed, oldest, issues) = match (
         store.owed(None).await,
         store.oldest_owed_push(crate::time::now_ms()).await,
@@ -178,7 +249,17 @@ async fn metrics(
 async fn ready(
     State(store): State<Store>,
     State(leases): State<Arc<crate::sync::Leases>>,
+    State(keyring): State<Keyring>,
 ) -> Response {
+    // A tenant whose data key does not unwrap would fail every webhook and report: not
+    // ready. (Which tenant is in the log, not in this unauthenticated answer.)
+    if !keyring.unreadable().is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a tenant's data key cannot be unwrapped",
+        )
+            .into_response();
+    }
     // A store that answers reads but refuses writes (a SQLite file locked elsewhere) is not
     // ready either: the lease keeper's last write told.
     if leases.failing_since().is_some() {

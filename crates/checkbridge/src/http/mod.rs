@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod limits;
 pub mod ops;
 pub mod pages;
 pub mod pdf;

@@ -29,10 +29,14 @@ pub struct OpsQuery {
     pub since: Option<String>,
     /// Only checks owing work or with errors.
     pub attention: Option<String>,
+    /// Which page of the error log (0, the newest, to 49), `MAX_ERRORS` rows each.
+    pub errors_page: Option<u32>,
 }
 
 const MAX_CHECKS: i64 = 50;
 const MAX_ERRORS: usize = 200;
+/// The error log is paged this far back at most (older rows: `checkbridge logs export`).
+const MAX_ERROR_PAGES: u32 = 50;
 
 /// The operator page's route.
 pub fn router<S>() -> Router<S>
@@ -177,20 +181,39 @@ async fn context(
         Some(k) => vec![k.clone()],
         None => tenants.keys().cloned().collect(),
     };
+    // A page of MAX_ERRORS rows: each tenant's newest (page + 1) * MAX_ERRORS at most, so
+    // the page stays bounded whatever the log holds; the total says how many matched.
+    let errors_page = q.errors_page.unwrap_or(0).min(MAX_ERROR_PAGES - 1);
+    let skip = errors_page as usize * MAX_ERRORS;
+    let mut total_errors = 0i64;
     for key in &keys {
-        for e in store.errors(key, since).await? {
-            if operation
-                .as_ref()
-                .is_some_and(|o| !e.operation.starts_with(o.as_str()))
-            {
-                continue;
-            }
-            errors.push(e);
-        }
+        let (newest, total) = store
+            .recent_errors(key, since, operation.as_deref(), (skip + MAX_ERRORS) as i64)
+            .await?;
+        total_errors += total;
+        errors.extend(newest);
     }
     errors.sort_by_key(|e| std::cmp::Reverse(e.at));
-    let total_errors = errors.len();
-    errors.truncate(MAX_ERRORS);
+    let errors: Vec<_> = errors.into_iter().skip(skip).take(MAX_ERRORS).collect();
+    let more = usize::try_from(total_errors).unwrap_or(usize::MAX) > skip + errors.len()
+        && errors_page + 1 < MAX_ERROR_PAGES;
+    let page_href = |page: u32| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(t) = &only {
+            q.append_pair("tenant", t.as_str());
+        }
+        if let Some(o) = &operation {
+            q.append_pair("operation", o);
+        }
+        q.append_pair("since", &since_text);
+        if attention {
+            q.append_pair("attention", "1");
+        }
+        q.append_pair("errors_page", &page.to_string());
+        format!("/ops?{}", q.finish())
+    };
+    let errors_older = more.then(|| page_href(errors_page + 1));
+    let errors_newer = (errors_page > 0).then(|| page_href(errors_page - 1));
 
     Ok(json!({
         "username": username,
@@ -222,5 +245,8 @@ async fn context(
         })).collect::<Vec<_>>(),
         "errors_total": total_errors,
         "errors_shown": errors.len(),
+        "errors_from": skip + 1,
+        "errors_older": errors_older,
+        "errors_newer": errors_newer,
     }))
 }

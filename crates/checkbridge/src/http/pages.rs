@@ -74,6 +74,21 @@ pub(super) fn templates() -> minijinja::Environment<'static> {
     env
 }
 
+/// Where the pages' stylesheet is served (the CSP allows no inline style).
+pub const STYLESHEET_PATH: &str = "/static/style.css";
+
+/// The pages' stylesheet: no personal data, so caches may keep it for an hour.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../templates/style.css"),
+    )
+        .into_response()
+}
+
 /// The one answer for a page that does not exist and for one the reader may not see.
 pub fn not_found() -> Response {
     (

@@ -100,6 +100,17 @@ async fn report(
     let Some(view) = views.of(&data.check) else {
         return not_found();
     };
+    // Data that is there but does not open (a key problem) is not "removed": the page is
+    // not shown, and no view is recorded.
+    let Ok(mut ctx) = report_context(&keyring, cfg, &data, &view, csrf_for_session(&token)).await
+    else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CACHE_CONTROL, "no-store")],
+            "this report cannot be read right now (the problem is logged for the operators); please try again later.",
+        )
+            .into_response();
+    };
     if let Err(e) = store
         .record_access(
             &tenant,
@@ -118,7 +129,6 @@ async fn report(
         tracing::error!(error = %crate::error::error_chain(&e), "report view not recorded");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
-    let mut ctx = report_context(&keyring, cfg, &data, &view, csrf_for_session(&token)).await;
     ctx["pdf_href"] = Value::String(format!(
         "{}?format=pdf",
         ReportLinks::path(&tenant, &check, search.as_ref())
@@ -207,16 +217,20 @@ fn label(key: &str) -> String {
     out
 }
 
+/// Sealed data of the check that is held but does not open (logged where found).
+struct Unreadable;
+
 /// What the report page (and its PDF) shows: the check as PageUp shows it ([`CheckView`]),
 /// the candidate (national id masked to its last four digits, no birth date), and per
-/// search its result with the verified fields, comments and activity.
+/// search its result with the verified fields, comments and activity. Data that was purged
+/// is shown as removed; data held that does not open is [`Unreadable`], never "removed".
 async fn report_context(
     keyring: &Keyring,
     cfg: &crate::config::TenantConfig,
     data: &ReportData,
     view: &CheckView,
     csrf: String,
-) -> Value {
+) -> Result<Value, Unreadable> {
     let check = &data.check;
     let candidate = match &data.sealed_order {
         Some(sealed) => match keyring.open(Place::order(&check.tenant, &check.id), sealed).await {
@@ -232,8 +246,8 @@ async fn report_context(
                 })
             }),
             Err(e) => {
-                tracing::error!(error = %crate::error::error_chain(&e), "report: order does not open");
-                None
+                tracing::error!(tenant = %check.tenant, check = %check.id, error = %crate::error::error_chain(&e), "report: order does not open");
+                return Err(Unreadable);
             }
         },
         None => None,
@@ -245,7 +259,12 @@ async fn report_context(
         let mut comments = None;
         if let Some(sealed) = held.and_then(|h| h.sealed_result.as_ref()) {
             let place = Place::search_result(&check.tenant, &record.id);
-            if let Ok(bytes) = keyring.open(place, sealed).await {
+            let opened = keyring.open(place, sealed).await.map_err(|e| {
+                tracing::error!(tenant = %check.tenant, search = %record.id, error = %crate::error::error_chain(&e), "report: result does not open");
+                Unreadable
+            })?;
+            {
+                let bytes = opened;
                 if let Ok(body) = serde_json::from_slice::<Value>(&bytes) {
                     let data = if body.get("data").is_some() {
                         &body["data"]
@@ -295,7 +314,7 @@ async fn report_context(
             })).collect::<Vec<_>>(),
         }));
     }
-    serde_json::json!({
+    Ok(serde_json::json!({
         "tenant_name": cfg.name.clone().unwrap_or_else(|| check.tenant.to_string()),
         "check": {
             "pageup_id": check.pageup_id,
@@ -310,7 +329,7 @@ async fn report_context(
         "overall": view.overall,
         "searches": searches,
         "csrf": csrf,
-    })
+    }))
 }
 
 #[cfg(test)]

@@ -129,13 +129,15 @@ fn form(body: &Bytes) -> HashMap<String, String> {
 }
 
 /// A path we may send a reader back to after login: a report page or the operator page of
-/// ours, nothing else.
+/// ours, nothing else (no other host, no scheme, and no control character, which would make
+/// the `Location` header invalid).
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if (n.starts_with("/reports/") || n == "/ops" || n.starts_with("/ops?"))
                 && !n.contains("//")
-                && !n.contains('\\') =>
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
         {
             n.to_owned()
         }
@@ -359,6 +361,10 @@ mod tests {
             Some("/reports/\\evil"),
             Some("/opsx"),
             Some("/login"),
+            Some("/reports/acme/c-1\r\nSet-Cookie: x=1"),
+            Some("/reports/acme/c-1\n"),
+            Some("/reports/acme/\0c-1"),
+            Some("/ops?\u{7f}"),
         ] {
             assert_eq!(safe_next(bad), "/", "{bad:?}");
         }

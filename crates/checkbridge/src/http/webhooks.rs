@@ -3,9 +3,18 @@
 //! Order of work, so nothing unverified reaches state: find the search (from
 //! `X-External-Search-Id`, our id, or else from the body's ids, read but not stored), verify
 //! the raw body against that order's secret, parse it, store it once under its event id, and
-//! only then answer 200. A duplicate is answered 200 and changes nothing. Errors: unknown
-//! tenant or search 404, bad or missing signature 401, oversized body 413, malformed JSON 400.
-//! Bodies are never logged: they carry candidate data.
+//! only then answer 200. A duplicate is answered 200 and changes nothing; so is a replay, the
+//! same signed body for the same search under a fresh event id (Theary's signature covers
+//! neither an id nor a time, so the body's digest, keyed with the order's secret, is the
+//! replay key). Errors: unknown tenant and unknown search alike 404 `not_found` (so the
+//! answer does not tell which tenants exist), bad or missing signature 401, oversized body
+//! 413, malformed JSON 400.
+//!
+//! A refused request is unauthenticated: what it leaves behind is bounded. The tenant's error
+//! log gets a fixed-size summary (`webhook.refused`, the status and our own code, never the
+//! caller's headers or body), at most `[http].refused_log_per_minute` per tenant, kept
+//! `[http].refused_log_hours`; the rest are counted in `/metrics` only. Bodies are never
+//! logged: they carry candidate data.
 
 use std::collections::BTreeSet;
 
@@ -25,7 +34,7 @@ use super::ApiError;
 use crate::crypto::{Keyring, Place};
 use crate::domain::events;
 use crate::domain::ids::{TenantKey, ThearySearchId};
-use crate::store::{EventRecord, Store};
+use crate::store::{EventRecord, Store, WebhookTarget};
 use crate::time::now_ms;
 
 /// Largest webhook body accepted. Theary's events are a few kilobytes.
@@ -47,6 +56,39 @@ pub struct WebhookState {
     pub on_change: Option<Arc<tokio::sync::Notify>>,
     /// Told of each delivery that verified or failed verification (health issues).
     pub health: Option<Arc<crate::health::Monitor>>,
+    /// How many refusals each tenant's error log takes per minute.
+    pub refused_log: Arc<RefusedLog>,
+}
+
+/// The per-tenant rate limit on logging refused, unauthenticated requests: at most `per_minute`
+/// rows per tenant in each clock minute (per replica).
+#[derive(Debug)]
+pub struct RefusedLog {
+    per_minute: u64,
+    windows: std::sync::Mutex<std::collections::HashMap<TenantKey, (i64, u64)>>,
+}
+
+impl RefusedLog {
+    pub fn new(per_minute: u64) -> RefusedLog {
+        RefusedLog {
+            per_minute,
+            windows: std::sync::Mutex::default(),
+        }
+    }
+
+    /// Whether a refusal for `tenant` at `now` (ms) may be logged.
+    pub fn admit(&self, tenant: &TenantKey, now: i64) -> bool {
+        let minute = now.div_euclid(60_000);
+        let Ok(mut w) = self.windows.lock() else {
+            return false;
+        };
+        let slot = w.entry(tenant.clone()).or_insert((minute, 0));
+        if slot.0 != minute {
+            *slot = (minute, 0);
+        }
+        slot.1 += 1;
+        slot.1 <= self.per_minute
+    }
 }
 
 /// The receiver's routes.
@@ -70,10 +112,44 @@ async fn receive_typed(
     receive(state, Path(tenant), headers, body).await
 }
 
-/// Ids in an event's data, read only to find the search (and so its secret).
+/// Ids in an event's data, read only to find the search (and so its secret), and its type,
+/// read only to judge whether a delivery that fails verification is plausibly Theary's.
 #[derive(Deserialize)]
 struct Probe {
+    #[serde(default)]
+    event: Option<String>,
     data: ProbeData,
+}
+
+/// Event types Theary sends.
+const EVENT_TYPES: [&str; 3] = [
+    "verification.completed",
+    "verification.action_required",
+    "verification.notification",
+];
+
+/// Whether a delivery that reached verification looks like Theary's own, as well as can be
+/// told without the signature: a well-formed signature header and an event id, a body of a
+/// known event type, and Theary's id of the search (which no link we publish shows). Only
+/// such deliveries failing count toward the "Theary's deliveries are failing verification"
+/// issue; anything else is unverified traffic, only counted (a stranger who read a search
+/// id in a report link cannot open an issue or fire an alert).
+fn plausible(headers: &HeaderMap, probe: Option<&Probe>, target: &WebhookTarget) -> bool {
+    let signature_shaped = header(headers, signature::HEADER)
+        .and_then(|v| v.strip_prefix("sha256="))
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    let Some(probe) = probe else {
+        return false;
+    };
+    let known_type = probe
+        .event
+        .as_deref()
+        .is_some_and(|t| EVENT_TYPES.contains(&t));
+    let names_theirs = match (&target.theary_search_id, &probe.data.search_id) {
+        (Some(ours), Some(given)) => ThearySearchId::new(given.as_str()) == *ours,
+        _ => false,
+    };
+    signature_shaped && header(headers, "x-event-id").is_some() && known_type && names_theirs
 }
 
 #[derive(Deserialize)]
@@ -100,20 +176,34 @@ async fn receive(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let started = std::time::Instant::now();
-    let result = receive_checked(&state, &tenant, &headers, body).await;
+    let mut plausible = false;
+    let result = receive_checked(&state, &tenant, &headers, body, &mut plausible).await;
     if let Some(m) = &state.metrics {
         let code = result.as_ref().map_or_else(|e| e.code, |_| "ok");
         m.webhook_handled(code, started.elapsed());
     }
+    let unauthorized = matches!(&result, Err(e) if e.status == StatusCode::UNAUTHORIZED);
     if let Some(h) = &state.health {
         if state.tenants.contains(&tenant) {
             match &result {
                 Ok(_) => h.record_webhook(tenant.as_str(), true, now_ms()),
-                Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+                Err(_) if unauthorized && plausible => {
                     h.record_webhook(tenant.as_str(), false, now_ms());
                 }
                 Err(_) => {}
             }
+        }
+    }
+    if unauthorized && !plausible {
+        // Unverified traffic: a counter and a low-severity note, never an issue.
+        tracing::info!(tenant = %tenant, "unverified webhook traffic (not plausibly Theary's) refused");
+        if let Some(m) = &state.metrics {
+            let label = if state.tenants.contains(&tenant) {
+                tenant.as_str()
+            } else {
+                "unknown"
+            };
+            m.webhook_unverified(label);
         }
     }
     if let (Err(e), Some(m)) = (&result, &state.metrics) {
@@ -124,21 +214,24 @@ async fn receive(
         };
         m.webhook_event(label, "unknown", e.code);
     }
-    // A refused delivery goes to the tenant's error log (an unknown tenant has none).
+    // A refused delivery goes to the tenant's error log (an unknown tenant has none) as a
+    // fixed-size summary of our own words, rate-limited: the caller is unauthenticated.
     if let Err(e) = &result {
-        if state.tenants.contains(&tenant) && e.status != StatusCode::INTERNAL_SERVER_ERROR {
+        let now = now_ms();
+        if state.tenants.contains(&tenant)
+            && e.status != StatusCode::INTERNAL_SERVER_ERROR
+            && state.refused_log.admit(&tenant, now)
+        {
             let entry = crate::store::ErrorEntry {
-                at: now_ms(),
+                at: now,
                 tenant: tenant.clone(),
-                operation: "webhook.receive".to_owned(),
+                operation: "webhook.refused".to_owned(),
                 http_status: Some(i64::from(e.status.as_u16())),
-                message: format!("{}: {}", e.code, e.message),
-                correlation: header(&headers, "x-event-id")
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                message: e.code.to_owned(),
+                correlation: uuid::Uuid::new_v4().to_string(),
                 check_id: None,
             };
-            if let Err(err) = state.store.log_error(&entry).await {
+            if let Err(err) = state.store.log_refused(&entry).await {
                 tracing::error!(error = %crate::error::error_chain(&err), "error log unavailable");
             }
         }
@@ -146,11 +239,14 @@ async fn receive(
     result
 }
 
+/// The receiver's work; sets `plausible` when a delivery reached verification looking like
+/// Theary's (see [`plausible`]).
 async fn receive_checked(
     state: &WebhookState,
     tenant: &TenantKey,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
+    plausible_out: &mut bool,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let tenant = tenant.clone();
     let body = body.map_err(|r| {
@@ -168,13 +264,6 @@ async fn receive_checked(
             )
         }
     })?;
-    if !state.tenants.contains(&tenant) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_tenant",
-            "no such tenant",
-        ));
-    }
     let probe = serde_json::from_slice::<Probe>(&body).ok();
     let candidates: Vec<String> = header(headers, "x-external-search-id")
         .map(str::to_owned)
@@ -201,8 +290,10 @@ async fn receive_checked(
             ),
         });
     }
+    // An unknown tenant answers as an unknown search does: same status, same body.
     let mut target = None;
-    for candidate in &candidates {
+    let known_tenant = state.tenants.contains(&tenant);
+    for candidate in candidates.iter().filter(|_| known_tenant) {
         if let Some(t) = state
             .store
             .webhook_target(&tenant, candidate)
@@ -214,13 +305,13 @@ async fn receive_checked(
         }
     }
     let Some(target) = target else {
-        tracing::info!(tenant = %tenant, "webhook for an unknown search refused");
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "unknown_search",
-            "no such search",
-        ));
+        tracing::info!(
+            known_tenant,
+            "webhook for an unknown tenant or search refused"
+        );
+        return Err(not_found());
     };
+    *plausible_out = plausible(headers, probe.as_ref(), &target);
     let secret = state
         .keyring
         .open(
@@ -253,6 +344,13 @@ async fn receive_checked(
             ));
         }
     }
+    // The replay key: the body's digest keyed with the order's secret (not the bare body's
+    // hash, which would let anyone holding a guess of the body confirm it).
+    let replay_key = {
+        let mut key = zeroize::Zeroizing::new(b"checkbridge.replay\0".to_vec());
+        key.extend_from_slice(&secret);
+        signature::sign(&key, &body)
+    };
     // Theary sends X-Event-Id for deduplication; without it, identical redeliveries still
     // dedupe on a digest of the body.
     let event_id = match header(headers, "x-event-id") {
@@ -296,6 +394,7 @@ async fn receive_checked(
         event_type: event_type.as_str(),
         body: &sealed_body,
         theary_search_id: theary_search_id.as_ref(),
+        body_digest: Some(&replay_key),
     };
     let reconcile_at =
         now.saturating_add(i64::try_from(state.reconcile_after.as_millis()).unwrap_or(i64::MAX));
@@ -317,6 +416,15 @@ async fn receive_checked(
     Ok(Json(
         serde_json::json!({ "received": true, "duplicate": !new }),
     ))
+}
+
+/// The answer for an unknown tenant and an unknown search alike.
+fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such tenant or search",
+    )
 }
 
 #[cfg(test)]

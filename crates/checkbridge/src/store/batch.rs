@@ -25,6 +25,7 @@ pub(super) struct Pending {
     event_type: String,
     body: String,
     theary_search_id: Option<ThearySearchId>,
+    body_digest: Option<String>,
     update: Option<SearchUpdate>,
     now: i64,
     reconcile_at: i64,
@@ -45,6 +46,7 @@ impl Pending {
             event_type: e.event_type.to_owned(),
             body: e.body.to_owned(),
             theary_search_id: e.theary_search_id.cloned(),
+            body_digest: e.body_digest.map(str::to_owned),
             update: update.cloned(),
             now,
             reconcile_at,
@@ -60,6 +62,7 @@ impl Pending {
             event_type: &self.event_type,
             body: &self.body,
             theary_search_id: self.theary_search_id.as_ref(),
+            body_digest: self.body_digest.as_deref(),
         }
     }
 }

@@ -18,8 +18,8 @@ pub(super) async fn write_event(
 ) -> Result<bool, StoreError> {
     // The insert comes first: it takes SQLite's write lock at once and settles duplicates.
     let inserted = sqlx::query(
-        "INSERT INTO webhook_events (event_id, tenant, search_id, event_type, body, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        "INSERT INTO webhook_events (event_id, tenant, search_id, event_type, body, received_at, body_digest) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(e.event_id)
     .bind(e.tenant.as_str())
@@ -27,10 +27,12 @@ pub(super) async fn write_event(
     .bind(e.event_type)
     .bind(e.body)
     .bind(now)
+    .bind(e.body_digest)
     .execute(&mut *tx)
     .await?
     .rows_affected()
         == 1;
+    // A clash on the event id or on the body's digest (a replay under a fresh id).
     if !inserted {
         return Ok(false);
     }

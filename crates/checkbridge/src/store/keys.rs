@@ -133,3 +133,46 @@ impl Store {
         .rows_affected())
     }
 }
+
+impl Store {
+    /// The key-check value: the id of the master key that sealed it, and the sealed value.
+    pub async fn key_check(&self) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT key_id, sealed FROM key_check WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("key_id")?, r.try_get("sealed")?)))
+            .transpose()
+    }
+
+    /// Stores the key-check value unless one exists (replicas racing at a first start: one
+    /// insert wins, everyone checks the winner).
+    pub async fn insert_key_check(&self, key_id: &str, sealed: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO key_check (id, key_id, sealed, created_at) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(key_id)
+        .bind(sealed)
+        .bind(now_ms())
+        .execute_w(self)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the key-check value (sealed again under the active master key after a
+    /// rotation), only if it is still the one `old_key_id` sealed.
+    pub async fn replace_key_check(
+        &self,
+        old_key_id: &str,
+        key_id: &str,
+        sealed: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE key_check SET key_id = $1, sealed = $2 WHERE id = 1 AND key_id = $3")
+            .bind(key_id)
+            .bind(sealed)
+            .bind(old_key_id)
+            .execute_w(self)
+            .await?;
+        Ok(())
+    }
+}

@@ -48,6 +48,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "tenant health and alerts",
         sql: include_str!("schema_v2.sql"),
     },
+    Migration {
+        version: 3,
+        name: "key check, refused-webhook log, webhook body digests",
+        sql: include_str!("schema_v3.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -22,7 +22,7 @@ impl Store {
     ) -> Result<Option<WebhookTarget>, StoreError> {
         let theirs = ThearySearchId::new(search_ref);
         let row = sqlx::query(
-            "SELECT s.id, s.check_id, c.webhook_secret FROM searches s JOIN checks c ON c.id = s.check_id \
+            "SELECT s.id, s.check_id, c.webhook_secret, s.theary_search_id FROM searches s JOIN checks c ON c.id = s.check_id \
              WHERE s.tenant = $1 AND (s.id = $2 OR s.theary_search_id = $3) AND c.pii_purged_at IS NULL",
         )
         .bind(tenant.as_str())
@@ -35,6 +35,9 @@ impl Store {
                 search_id: row::text(&r, "id")?,
                 check_id: row::text(&r, "check_id")?,
                 secret: r.try_get("webhook_secret")?,
+                theary_search_id: r
+                    .try_get::<Option<String>, _>("theary_search_id")?
+                    .map(|s| ThearySearchId::new(&s)),
             }),
             None => None,
         })

@@ -84,6 +84,9 @@ pub struct WebhookTarget {
     pub search_id: SearchId,
     pub check_id: CheckId,
     pub secret: String,
+    /// Theary's id of the search, once known (not in any link we publish): a delivery that
+    /// names it is plausibly Theary's.
+    pub theary_search_id: Option<ThearySearchId>,
 }
 
 impl std::fmt::Debug for WebhookTarget {
@@ -139,6 +142,9 @@ pub struct EventRecord<'a> {
     pub body: &'a str,
     /// Theary's search id named in the event, to remember it.
     pub theary_search_id: Option<&'a ThearySearchId>,
+    /// A digest of the verified body keyed with the order's secret: the same body again for
+    /// the same search is a replay, a duplicate whatever its event id. `None`: not checked.
+    pub body_digest: Option<&'a str>,
 }
 
 impl std::fmt::Debug for EventRecord<'_> {

@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     /// What the health monitor has seen of calls and webhooks.
     pub health: Arc<crate::health::Monitor>,
     pub alerts: crate::config::AlertsConfig,
+    /// `[http]`: the HTTP server's limits, the metrics token, the refused-request log.
+    pub http: crate::config::HttpConfig,
     pub alert_http: reqwest::Client,
     /// The leases this replica works under (renewed by the keeper while work runs).
     pub leases: Arc<Leases>,
@@ -153,6 +155,7 @@ impl Engine {
                 polling: Mutex::new(HashSet::new()),
                 health: Arc::new(crate::health::Monitor::new(config.health.clone())),
                 alerts: config.alerts.clone(),
+                http: config.http.clone(),
                 alert_http,
                 leases: Arc::new(Leases::new(Duration::from_secs(s.lease_secs))),
                 outage: Mutex::new(None),
@@ -260,6 +263,16 @@ impl Engine {
     /// `service.public_base_url`, without a trailing slash.
     pub fn public_base_url(&self) -> &str {
         &self.inner.public_base_url
+    }
+
+    /// `[http]` of the configuration.
+    pub fn http_config(&self) -> &crate::config::HttpConfig {
+        &self.inner.http
+    }
+
+    /// The token `/metrics` requires, when one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.http.metrics_token()
     }
 
     /// Keys of the configured tenants.

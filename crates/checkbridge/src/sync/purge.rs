@@ -53,6 +53,11 @@ impl Engine {
                 .expire_errors(key, now.saturating_sub(days(r.records_days)))
                 .await?;
         }
+        // Refused, unauthenticated requests are kept hours, not years.
+        let refused_ms = i64::try_from(self.inner.http.refused_log_hours)
+            .unwrap_or(i64::MAX / 3_600_000)
+            .saturating_mul(3_600_000);
+        report.records += store.expire_refused(now.saturating_sub(refused_ms)).await?;
         if report.checks > 0 || report.records > 0 {
             tracing::info!(
                 checks = report.checks,

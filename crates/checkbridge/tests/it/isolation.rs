@@ -159,7 +159,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             .await
             .unwrap()
             .into_iter()
-            .filter(|e| e.operation == "webhook.receive")
+            .filter(|e| e.operation == "webhook.refused")
             .filter_map(|e| e.http_status)
             .collect();
         assert_eq!(
@@ -234,6 +234,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
         // Metrics: present, and labels bounded to configured tenants (or "unknown").
         let text = http
             .get(format!("{base}/metrics"))
+            .bearer_auth(checkbridge_lab::METRICS_TOKEN)
             .send()
             .await
             .unwrap()
@@ -244,7 +245,7 @@ async fn tenants_never_see_each_other_and_bad_webhooks_change_nothing() {
             "checkbridge_claims_total{tenant=\"acme\"} 1",
             "checkbridge_orders_total{tenant=\"globex\",result=\"placed\"} 1",
             "checkbridge_webhook_events_total{tenant=\"acme\",type=\"unknown\",result=\"invalid_signature\"} 2",
-            "checkbridge_webhook_events_total{tenant=\"unknown\",type=\"unknown\",result=\"unknown_tenant\"} 1",
+            "checkbridge_webhook_events_total{tenant=\"unknown\",type=\"unknown\",result=\"not_found\"} 1",
             "checkbridge_pageup_updates_total{tenant=\"globex\",status=\"completed\",result=\"ok\"}",
             "# TYPE checkbridge_owed_pushes gauge",
             "# TYPE checkbridge_open_health_issues gauge",

@@ -4,6 +4,7 @@
 
 mod browser;
 mod criminal;
+mod hardening;
 mod health;
 mod isolation;
 mod life;

@@ -1,5 +1,6 @@
 //! `checkbridge config check`: loads the configuration as `serve` will (defaults, file,
-//! `CHECKBRIDGE_*` variables), validates it, and prints a summary without secrets.
+//! `CHECKBRIDGE_*` variables), runs every check `serve` runs before it starts (the master
+//! keys included), and prints a summary without secrets.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ pub fn run(args: ConfigArgs) -> anyhow::Result<()> {
     match args.command {
         ConfigCommand::Check { config } => {
             let loaded = Config::load(config.as_deref(), std::env::vars())?;
+            // Everything serve checks before it starts, the master keys included.
+            loaded.check_for_serve()?;
             let mut out = std::io::stdout().lock();
             out.write_all(loaded.summary().as_bytes())
                 .context("writing the summary")?;

@@ -124,14 +124,52 @@ fn help_lists_the_sandbox_command() {
     assert!(!bad.status.success());
 }
 
+/// A well-formed master key (bytes 1 to 32), for `config check`.
+const MASTER_KEY: &str = "k1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+
 #[test]
 fn config_check_accepts_the_example_and_names_a_bad_key() {
     let example = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../checkbridge.example.toml"
     );
+    // Without a master key, config check fails as serve would.
     let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
         .args(["config", "check", "--config", example])
+        .env_remove("CHECKBRIDGE_SERVICE__MASTER_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("service.master_key"), "{stderr}");
+    // A malformed one too, without echoing it.
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config", example])
+        .env("CHECKBRIDGE_SERVICE__MASTER_KEY", "k1:not-base64-at-all")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("service.master_key") && !stderr.contains("not-base64-at-all"),
+        "{stderr}"
+    );
+    // A missing file is named once, with the OS's reason once.
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config", "/no/such/checkbridge.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr.matches("No such file").count(),
+        1,
+        "the OS's reason once: {stderr}"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config", example])
+        .env("CHECKBRIDGE_SERVICE__MASTER_KEY", MASTER_KEY)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -149,6 +187,7 @@ fn config_check_accepts_the_example_and_names_a_bad_key() {
     let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
         .args(["config", "check", "--config", example])
         .env("CHECKBRIDGE_TENANTS__ACME__PAGEUP__ENV", "production")
+        .env("CHECKBRIDGE_SERVICE__MASTER_KEY", MASTER_KEY)
         .output()
         .unwrap();
     assert!(!out.status.success());

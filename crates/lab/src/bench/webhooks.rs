@@ -205,6 +205,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
                         event_type,
                         body,
                         theary_search_id: Some(&s.theary_id),
+                        body_digest: None,
                     };
                     Ok(store
                         .record_event(&record, update.as_ref(), now, now + 3_600_000)

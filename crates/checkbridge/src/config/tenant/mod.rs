@@ -213,6 +213,25 @@ impl TenantConfig {
             };
             return Err(client_config_error(&k("theary"), &message));
         }
+        let pageup = self.pageup_tenant();
+        for (field, url) in [
+            ("pageup.token_url", pageup.token_url()),
+            ("pageup.list_url", pageup.list_url()),
+            ("pageup.update_url", pageup.update_url("1")),
+        ] {
+            if let Ok(url) = url {
+                super::https_unless_loopback(&k(field), &url)?;
+            }
+        }
+        let theary = self.theary_config();
+        for (field, raw) in [
+            ("theary.auth_url", &theary.auth_url),
+            ("theary.api_base", &theary.api_base),
+        ] {
+            if let Ok(url) = url::Url::parse(raw) {
+                super::https_unless_loopback(&k(field), &url)?;
+            }
+        }
         if let Some(level) = &self.business.position_level {
             if !["EXECUTIVE", "STANDARD", "SENSITIVE"].contains(&level.as_str()) {
                 return Err(invalid(

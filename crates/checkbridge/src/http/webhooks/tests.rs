@@ -78,6 +78,7 @@ async fn fixture() -> Fixture {
             on_change: None,
             health: None,
             metrics: None,
+            refused_log: Arc::new(super::RefusedLog::new(10)),
         }),
     )
     .unwrap();
@@ -205,21 +206,21 @@ async fn bad_input_gets_a_clear_error_and_nothing_is_stored() {
             event("unknown", Some("not-ours")),
             signed(&body, "b"),
             404,
-            "unknown_search",
+            "not_found",
         ),
         (
             "/webhooks/theary/globex",
             body.clone(),
             signed(&body, "c"),
             404,
-            "unknown_search",
+            "not_found",
         ),
         (
             "/webhooks/theary/nobody",
             body.clone(),
             signed(&body, "d"),
             404,
-            "unknown_tenant",
+            "not_found",
         ),
         (
             "/webhooks/theary/acme",

@@ -51,6 +51,7 @@ async fn finished(store: &Store, tenant: &str, pageup_id: &str) -> (CheckId, Sea
                 event_type: "verification.completed",
                 body: "sealed-body",
                 theary_search_id: None,
+                body_digest: None,
             },
             Some(&update),
             10,
