@@ -53,6 +53,10 @@ pub struct ServiceConfig {
     /// label is `all`, so the number of series stays bounded however many tenants there are.
     #[serde(deserialize_with = "lenient::unsigned")]
     pub metrics_tenant_limit: u64,
+    /// Report PDFs rendered at once by this replica (each on a blocking thread); more wait
+    /// their turn, so large reports never hold the threads that answer other requests.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub pdf_renders: u64,
 }
 
 impl ServiceConfig {
@@ -125,6 +129,9 @@ impl ServiceConfig {
         if self.concurrency == 0 {
             return Err(invalid("service.concurrency", "must be at least 1"));
         }
+        if self.pdf_renders == 0 {
+            return Err(invalid("service.pdf_renders", "must be at least 1"));
+        }
         if self.lease_secs < 3 {
             return Err(invalid(
                 "service.lease_secs",
@@ -156,6 +163,7 @@ impl Default for ServiceConfig {
             lease_secs: 30,
             order_lookup_pages: 20,
             metrics_tenant_limit: 100,
+            pdf_renders: 2,
         }
     }
 }

@@ -86,6 +86,8 @@ pub(crate) struct Inner {
     pub links: ReportLinks,
     pub reconcile_after: Duration,
     pub concurrency: usize,
+    /// Report PDFs rendered at once (`service.pdf_renders`).
+    pub pdf_renders: usize,
     pub lookup_pages: u32,
     pub roles: Roles,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -141,6 +143,7 @@ impl Engine {
                 links: ReportLinks::new(&s.public_base_url),
                 reconcile_after: Duration::from_secs(s.reconcile_after_secs),
                 concurrency: usize::try_from(s.concurrency).unwrap_or(1).max(1),
+                pdf_renders: usize::try_from(s.pdf_renders).unwrap_or(1).max(1),
                 lookup_pages: u32::try_from(s.order_lookup_pages)
                     .unwrap_or(u32::MAX)
                     .max(1),
@@ -266,6 +269,11 @@ impl Engine {
     /// How long a search may stay quiet before the reconciler looks.
     pub fn reconcile_after(&self) -> Duration {
         self.inner.reconcile_after
+    }
+
+    /// Report PDFs this replica renders at once.
+    pub fn pdf_renders(&self) -> usize {
+        self.inner.pdf_renders
     }
 
     /// This replica's name on its leases.
