@@ -26,7 +26,7 @@ mod service;
 mod tenant;
 
 pub use health::HealthConfig;
-pub use service::{AlertsConfig, Roles, ServiceConfig};
+pub use service::{AlertsConfig, Roles, ServiceConfig, SignInConfig};
 pub use tenant::{
     BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ResultMapping, Retention,
     TenantConfig, ThearyEnv, ThearySection, MAPPABLE_FIELDS,

@@ -71,7 +71,7 @@ impl AppState {
             pages: Pages::new(),
             pdfs: super::pdf::Renderer::new(engine.pdf_renders()),
             cookies: Cookies::for_base_url(engine.public_base_url()),
-            logins: LoginThrottle::default(),
+            logins: LoginThrottle::new(engine.sign_in()),
             metrics: engine.metrics().clone(),
             health: engine.health().clone(),
             pusher_wake: engine.pusher_wake(),

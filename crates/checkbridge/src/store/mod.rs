@@ -41,6 +41,7 @@ pub enum Backend {
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_v2.sql")),
+    (4, include_str!("schema_v4.sql")),
 ];
 
 /// The store.
@@ -137,6 +138,7 @@ mod events;
 mod health;
 mod keys;
 mod leases;
+mod logins;
 mod orders;
 mod polls;
 mod pushes;
@@ -148,6 +150,7 @@ pub use admin::{CheckFilter, CheckSummary, PollState};
 pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};
 pub use leases::RenewSet;
+pub use logins::LoginScope;
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};
 

@@ -13,3 +13,4 @@ mod refusal;
 mod reports;
 mod retention;
 mod rotation;
+mod sign_in;
