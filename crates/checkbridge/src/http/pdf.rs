@@ -294,3 +294,80 @@ mod tests {
         assert!(ticked.as_millis() < 500);
     }
 }
+
+#[cfg(test)]
+mod served {
+    use std::time::{Duration, Instant};
+
+    use axum::extract::State;
+    use axum::routing::get;
+    use axum::Router;
+
+    use super::Renderer;
+
+    /// A server with `/healthz` and a route that renders a large report through the
+    /// [`Renderer`], as the report handler does, over real HTTP on port 0.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn healthz_answers_fast_while_large_reports_render() {
+        let ctx = serde_json::json!({
+            "check": { "pageup_id": "C-1", "status": "completed" },
+            "candidate": { "name": "Nguyễn Thị Minh Khai", "job": "Ab".repeat(50_000) },
+            "searches": [{ "label": "Employment verification", "comments": "Verified by phone. ".repeat(8_000) }],
+        });
+        let app = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/pdf",
+                get(
+                    |State((r, c)): State<(Renderer, serde_json::Value)>| async move {
+                        r.report(c)
+                            .await
+                            .map(|b| b.len().to_string())
+                            .unwrap_or_default()
+                    },
+                ),
+            )
+            .with_state((Renderer::new(2), ctx));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        let renders: Vec<_> = (0..6)
+            .map(|_| {
+                let (http, base) = (http.clone(), base.clone());
+                tokio::spawn(async move {
+                    http.get(format!("{base}/pdf"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        while !renders.iter().all(tokio::task::JoinHandle::is_finished) {
+            let t = Instant::now();
+            let r = http.get(format!("{base}/healthz")).send().await.unwrap();
+            assert!(r.status().is_success());
+            latencies.push(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for r in renders {
+            let bytes: usize = r.await.unwrap().parse().unwrap();
+            assert!(bytes > 10_000, "a PDF of {bytes} bytes");
+        }
+        latencies.sort();
+        let median = latencies[latencies.len() / 2];
+        println!(
+            "6 large reports (2 at a time) in {} ms; /healthz: {} probes, median {} ms, max {} ms",
+            started.elapsed().as_millis(),
+            latencies.len(),
+            median.as_millis(),
+            latencies[latencies.len() - 1].as_millis()
+        );
+        assert!(median < Duration::from_millis(250), "median {median:?}");
+    }
+}
