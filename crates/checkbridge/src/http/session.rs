@@ -591,6 +591,30 @@ mod tests {
     }
 
     #[test]
+    fn the_client_address_is_the_peer_unless_a_trusted_proxy_names_it() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let peer = Some(SocketAddr::from(([10, 0, 0, 5], 4711)));
+        let mut cfg = crate::config::SignInConfig::default();
+        assert_eq!(
+            client_address(&cfg, &headers, peer),
+            "10.0.0.5",
+            "not trusted: the peer"
+        );
+        cfg.trust_forwarded_for = true;
+        assert_eq!(
+            client_address(&cfg, &headers, peer),
+            "198.51.100.7",
+            "the entry our proxy wrote"
+        );
+        assert_eq!(client_address(&cfg, &HeaderMap::new(), peer), "10.0.0.5");
+        assert_eq!(client_address(&cfg, &HeaderMap::new(), None), "unknown");
+    }
+
+    #[test]
     fn the_sign_in_page_matches_its_snapshot_and_escapes_what_it_echoes() {
         let html = super::super::pages::templates()
             .get_template("login.html")
