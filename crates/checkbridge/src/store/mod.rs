@@ -142,6 +142,7 @@ mod logins;
 mod orders;
 mod polls;
 mod pushes;
+mod readers;
 mod retention;
 mod searches;
 mod users;
@@ -151,6 +152,7 @@ pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};
 pub use leases::RenewSet;
 pub use logins::LoginScope;
+pub use readers::{UserChange, UserChangeOutcome, UserListing};
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};
 

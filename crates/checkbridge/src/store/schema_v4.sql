@@ -14,3 +14,14 @@ CREATE TABLE login_failures (
     PRIMARY KEY (scope, key_hash)
 );
 CREATE INDEX login_failures_window ON login_failures (window_start);
+
+-- Every change to a user (disabled, enabled, removed, password reset), by whom and when,
+-- kept after the user is removed.
+CREATE TABLE user_changes (
+    id       TEXT PRIMARY KEY,
+    username TEXT NOT NULL,
+    action   TEXT NOT NULL,        -- disabled | enabled | removed | password_reset
+    actor    TEXT NOT NULL,        -- cli:<os user> or user:<name>
+    at       BIGINT NOT NULL
+);
+CREATE INDEX user_changes_username ON user_changes (username, at);

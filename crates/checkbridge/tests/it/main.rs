@@ -7,6 +7,7 @@ mod criminal;
 mod health;
 mod isolation;
 mod life;
+mod lifecycle;
 mod outage;
 mod poller;
 mod refusal;
