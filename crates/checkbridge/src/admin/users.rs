@@ -81,6 +81,8 @@ pub enum Change {
     Enable,
     /// Deletes the user (their changes stay recorded) and ends their sessions.
     Remove,
+    /// Ends every session of the user; they may sign in again.
+    RevokeSessions,
 }
 
 impl Change {
@@ -89,6 +91,7 @@ impl Change {
             Change::Disable => "disabled",
             Change::Enable => "enabled",
             Change::Remove => "removed",
+            Change::RevokeSessions => "sessions_revoked",
         }
     }
 }

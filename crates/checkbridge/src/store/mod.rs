@@ -152,7 +152,7 @@ pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};
 pub use leases::RenewSet;
 pub use logins::LoginScope;
-pub use readers::{UserChange, UserChangeOutcome, UserListing};
+pub use readers::{SessionListing, UserChange, UserChangeOutcome, UserListing};
 pub use retention::AccessRecord;
 pub use users::{ReportData, ReportSearch, SessionUser};
 

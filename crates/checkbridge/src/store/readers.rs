@@ -1,6 +1,6 @@
 //! The lifecycle of the people who sign in: listed, disabled (their sessions end in the same
 //! transaction), enabled, removed (never the last operator), their password reset (sessions
-//! end too). Each change is written to `user_changes` with the change itself.
+//! end too), their sessions listed and revoked. Each change is written to `user_changes` with the change itself.
 
 use sqlx::Row;
 
@@ -27,6 +27,13 @@ pub struct UserChange {
     pub action: String,
     pub actor: String,
     pub at: i64,
+}
+
+/// One live session of a user (its token is never shown; only its start and end).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionListing {
+    pub created_at: i64,
+    pub expires_at: i64,
 }
 
 /// What a change to a user came to.
@@ -62,6 +69,39 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The live sessions of `username`, oldest first; `None` when no user has that name.
+    pub async fn user_sessions(
+        &self,
+        username: &str,
+        now: i64,
+    ) -> Result<Option<Vec<SessionListing>>, StoreError> {
+        if sqlx::query("SELECT id FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT s.created_at, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE u.username = $1 AND s.expires_at > $2 ORDER BY s.created_at",
+        )
+        .bind(username)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionListing {
+                    created_at: r.try_get("created_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()
+            .map(Some)
     }
 
     /// Changes recorded for `username` (all users when `None`), oldest first.
@@ -122,7 +162,10 @@ impl Store {
                 return Ok(UserChangeOutcome::LastOperator);
             }
         }
-        if matches!(action, "disabled" | "removed" | "password_reset") {
+        if matches!(
+            action,
+            "disabled" | "removed" | "password_reset" | "sessions_revoked"
+        ) {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                 .bind(&id)
                 .execute(&mut *tx)
@@ -137,6 +180,8 @@ impl Store {
             "password_reset" => sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                 .bind(&id)
                 .bind(new_hash.unwrap_or_default().to_owned()),
+            // The sessions were deleted above; nothing else changes.
+            "sessions_revoked" => sqlx::query("SELECT id FROM users WHERE id = $1").bind(&id),
             _ => return Ok(UserChangeOutcome::Unknown),
         };
         q.execute(&mut *tx).await?;

@@ -20,7 +20,7 @@ CREATE INDEX login_failures_window ON login_failures (window_start);
 CREATE TABLE user_changes (
     id       TEXT PRIMARY KEY,
     username TEXT NOT NULL,
-    action   TEXT NOT NULL,        -- disabled | enabled | removed | password_reset
+    action   TEXT NOT NULL,        -- disabled | enabled | removed | password_reset | sessions_revoked
     actor    TEXT NOT NULL,        -- cli:<os user> or user:<name>
     at       BIGINT NOT NULL
 );

@@ -91,6 +91,37 @@ async fn disabling_ends_sessions_at_once_and_every_change_is_recorded() {
                 Err(UserError::LastOperator(_))
             ));
         }
+        // Sessions are listed per user and revoked at once.
+        let mut other = Browser::new(&base);
+        assert_eq!(
+            other
+                .sign_in("/", "alice", "a brand new passphrase")
+                .await
+                .0,
+            303
+        );
+        let now = checkbridge::time::now_ms();
+        assert_eq!(
+            store
+                .user_sessions("alice", now)
+                .await
+                .unwrap()
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(store.user_sessions("nobody", now).await.unwrap(), None);
+        change(&store, "alice", Change::RevokeSessions, "cli:test")
+            .await
+            .unwrap();
+        assert_eq!(other.get("/").await.0, 303, "revoked at once");
+        assert!(store
+            .user_sessions("alice", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty());
+
         change(&store, "alice", Change::Remove, "cli:test")
             .await
             .unwrap();
@@ -112,7 +143,13 @@ async fn disabling_ends_sessions_at_once_and_every_change_is_recorded() {
         let actions: Vec<&str> = changes.iter().map(|c| c.action.as_str()).collect();
         assert_eq!(
             actions,
-            ["disabled", "enabled", "password_reset", "removed"]
+            [
+                "disabled",
+                "enabled",
+                "password_reset",
+                "sessions_revoked",
+                "removed"
+            ]
         );
         assert!(changes.iter().all(|c| c.actor == "cli:test"));
         assert!(

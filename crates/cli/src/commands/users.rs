@@ -1,4 +1,5 @@
-//! `checkbridge users add | list | disable | enable | remove | reset-password`: the people
+//! `checkbridge users add | list | disable | enable | remove | reset-password | sessions |
+//! revoke`: the people
 //! who may read a tenant's reports or see the operator page, and their lifecycle. Every
 //! change is recorded (`cli:<os user>`); disabling, removing and resetting end sessions.
 
@@ -59,6 +60,18 @@ pub enum UsersCommand {
     },
     /// Let a disabled user sign in again.
     Enable {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a user's live sessions (when each began and ends; never a token).
+    Sessions {
+        username: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// End every session of a user at once (they may sign in again).
+    Revoke {
         username: String,
         #[arg(long)]
         json: bool,
@@ -188,6 +201,39 @@ pub async fn run(args: UsersArgs) -> anyhow::Result<()> {
         UsersCommand::Enable { username, json } => {
             change(&open(&config).await?, &username, Change::Enable, &actor()).await?;
             done(json, &username, "enabled")?;
+        }
+        UsersCommand::Sessions { username, json } => {
+            let store = open(&config).await?;
+            let Some(sessions) = store
+                .user_sessions(&username, checkbridge::time::now_ms())
+                .await?
+            else {
+                anyhow::bail!("no user is named {username:?}");
+            };
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&sessions)?)?;
+            } else {
+                writeln!(out, "{} live session(s) of {username}", sessions.len())?;
+                for s in &sessions {
+                    writeln!(
+                        out,
+                        "began {}  ends {}",
+                        checkbridge::time::minutes_utc(s.created_at),
+                        checkbridge::time::minutes_utc(s.expires_at)
+                    )?;
+                }
+            }
+        }
+        UsersCommand::Revoke { username, json } => {
+            change(
+                &open(&config).await?,
+                &username,
+                Change::RevokeSessions,
+                &actor(),
+            )
+            .await?;
+            done(json, &username, "sessions_revoked")?;
         }
         UsersCommand::Remove { username, json } => {
             change(&open(&config).await?, &username, Change::Remove, &actor()).await?;

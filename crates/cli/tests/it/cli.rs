@@ -338,6 +338,15 @@ fn users_are_listed_disabled_enabled_reset_and_removed_from_the_command_line() {
         "{stderr}"
     );
 
+    let sessions: serde_json::Value =
+        serde_json::from_str(&ok(&["sessions", "alice", "--json"], None)).unwrap();
+    assert_eq!(sessions, serde_json::json!([]));
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&["revoke", "alice", "--json"], None)).unwrap();
+    assert_eq!(out["action"], "sessions_revoked");
+    let (success, _, stderr) = run(&["sessions", "nobody"], None);
+    assert!(!success && stderr.contains("no user is named"), "{stderr}");
+
     ok(&["remove", "alice"], None);
     let listed: serde_json::Value = serde_json::from_str(&ok(&["list", "--json"], None)).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
