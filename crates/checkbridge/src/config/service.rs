@@ -96,6 +96,12 @@ pub struct SignInConfig {
     /// Take the client address from the last `X-Forwarded-For` entry (set this only
     /// behind a proxy that writes it); otherwise the connection's peer address is used.
     pub trust_forwarded_for: bool,
+    /// A session ends after this many seconds without a request.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub session_idle_secs: u64,
+    /// A session ends this many seconds after sign-in, however active.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub session_absolute_secs: u64,
 }
 
 impl Default for SignInConfig {
@@ -110,6 +116,8 @@ impl Default for SignInConfig {
             password_checks: 2,
             tracked_keys: 50_000,
             trust_forwarded_for: false,
+            session_idle_secs: 3_600,
+            session_absolute_secs: 8 * 3_600,
         }
     }
 }
@@ -131,6 +139,8 @@ impl SignInConfig {
             ("lockout_secs", self.lockout_secs),
             ("password_checks", self.password_checks),
             ("tracked_keys", self.tracked_keys),
+            ("session_idle_secs", self.session_idle_secs),
+            ("session_absolute_secs", self.session_absolute_secs),
         ] {
             if v == 0 || v > u64::from(u32::MAX) {
                 return Err(invalid(

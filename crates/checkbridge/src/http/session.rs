@@ -28,7 +28,6 @@ use crate::time::now_ms;
 
 const SESSION_COOKIE: &str = "cb_session";
 const CSRF_COOKIE: &str = "cb_login_csrf";
-const SESSION_HOURS: i64 = 8;
 
 /// How our cookies are set: always HttpOnly and SameSite=Lax, Secure when the service is
 /// served over HTTPS.
@@ -453,12 +452,16 @@ async fn login(
     };
     throttle.succeeded(&store, &name).await;
     let token = random_token();
+    let cfg = &throttle.inner.cfg;
+    let absolute_secs = i64::try_from(cfg.session_absolute_secs).unwrap_or(i64::MAX / 1000);
+    let idle_ms = i64::try_from(cfg.session_idle_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     if let Err(e) = store
-        .create_session(
+        .create_session_with_idle(
             &digest(&token),
             &user_id,
             now,
-            now + SESSION_HOURS * 3_600_000,
+            now.saturating_add(absolute_secs.saturating_mul(1000)),
+            idle_ms,
         )
         .await
     {
@@ -467,7 +470,7 @@ async fn login(
     }
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
     for c in [
-        cookies.set(SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+        cookies.set(SESSION_COOKIE, &token, absolute_secs),
         cookies.set(CSRF_COOKIE, "", 0),
     ] {
         if let Ok(v) = c.parse() {

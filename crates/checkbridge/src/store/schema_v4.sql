@@ -25,3 +25,8 @@ CREATE TABLE user_changes (
     at       BIGINT NOT NULL
 );
 CREATE INDEX user_changes_username ON user_changes (username, at);
+
+-- Sessions end after idle_ms without a request (NULL: only at expires_at, the absolute
+-- limit). last_seen_at is refreshed at most once a minute.
+ALTER TABLE sessions ADD COLUMN idle_ms BIGINT;
+ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT;

@@ -91,6 +91,42 @@ async fn disabling_ends_sessions_at_once_and_every_change_is_recorded() {
                 Err(UserError::LastOperator(_))
             ));
         }
+        // A session ends after its idle time without a request, and at its absolute end
+        // however active (the store is asked with explicit times).
+        let user_id = store.user_for_login("alice").await.unwrap().unwrap().0;
+        store
+            .create_session_with_idle("idle-test", &user_id, 1_000, 1_000 + 200_000, 60_000)
+            .await
+            .unwrap();
+        for (at, live) in [
+            (30_000, true),
+            (85_000, true),
+            (140_000, true),
+            (199_000, true),
+            (201_000, false),
+        ] {
+            assert_eq!(
+                store.session_user("idle-test", at).await.unwrap().is_some(),
+                live,
+                "at {at} ms"
+            );
+        }
+        store
+            .create_session_with_idle("idle-test-2", &user_id, 1_000, 1_000 + 200_000, 60_000)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .session_user("idle-test-2", 61_001)
+                .await
+                .unwrap()
+                .is_none(),
+            "idle too long"
+        );
+        change(&store, "alice", Change::RevokeSessions, "cli:test")
+            .await
+            .unwrap();
+
         // Sessions are listed per user and revoked at once.
         let mut other = Browser::new(&base);
         assert_eq!(
@@ -108,7 +144,7 @@ async fn disabling_ends_sessions_at_once_and_every_change_is_recorded() {
                 .unwrap()
                 .unwrap()
                 .len(),
-            2
+            1
         );
         assert_eq!(store.user_sessions("nobody", now).await.unwrap(), None);
         change(&store, "alice", Change::RevokeSessions, "cli:test")
@@ -147,6 +183,7 @@ async fn disabling_ends_sessions_at_once_and_every_change_is_recorded() {
                 "disabled",
                 "enabled",
                 "password_reset",
+                "sessions_revoked",
                 "sessions_revoked",
                 "removed"
             ]
