@@ -4,7 +4,7 @@
 use rand::Rng as _;
 
 use crate::domain::ids::TenantKey;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, UserChangeOutcome};
 use crate::time::now_ms;
 
 /// Why a user could not be added.
@@ -16,6 +16,10 @@ pub enum UserError {
     ShortPassword,
     #[error("{0}")]
     Hashing(String),
+    #[error("no user is named {0:?}")]
+    Unknown(String),
+    #[error("{0:?} is the last enabled operator: add another operator first")]
+    LastOperator(String),
     #[error("database")]
     Store(#[from] StoreError),
 }
@@ -67,4 +71,65 @@ async fn add_with_role(
     Ok(store
         .create_user_with_role(tenant, username.trim(), &hash, role, now_ms())
         .await?)
+}
+
+/// A change to a user, as the command line and the access record name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Refuses sign-in and ends every session at once.
+    Disable,
+    Enable,
+    /// Deletes the user (their changes stay recorded) and ends their sessions.
+    Remove,
+    /// Ends every session of the user; they may sign in again.
+    RevokeSessions,
+}
+
+impl Change {
+    fn action(self) -> &'static str {
+        match self {
+            Change::Disable => "disabled",
+            Change::Enable => "enabled",
+            Change::Remove => "removed",
+            Change::RevokeSessions => "sessions_revoked",
+        }
+    }
+}
+
+fn outcome(username: &str, o: UserChangeOutcome) -> Result<(), UserError> {
+    match o {
+        UserChangeOutcome::Done => Ok(()),
+        UserChangeOutcome::Unknown => Err(UserError::Unknown(username.to_owned())),
+        UserChangeOutcome::LastOperator => Err(UserError::LastOperator(username.to_owned())),
+    }
+}
+
+/// Applies `change` to `username` as `actor` (recorded with it).
+pub async fn change(
+    store: &Store,
+    username: &str,
+    change: Change,
+    actor: &str,
+) -> Result<(), UserError> {
+    let o = store
+        .change_user(username, change.action(), None, actor, now_ms())
+        .await?;
+    outcome(username, o)
+}
+
+/// Sets a new password for `username` (ending their sessions), recorded as `actor`.
+pub async fn reset_password(
+    store: &Store,
+    username: &str,
+    password: &str,
+    actor: &str,
+) -> Result<(), UserError> {
+    if password.chars().count() < 12 {
+        return Err(UserError::ShortPassword);
+    }
+    let hash = crate::http::auth::hash_password(password).map_err(UserError::Hashing)?;
+    let o = store
+        .change_user(username, "password_reset", Some(&hash), actor, now_ms())
+        .await?;
+    outcome(username, o)
 }

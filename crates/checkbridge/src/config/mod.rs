@@ -28,7 +28,7 @@ mod tenant;
 
 pub use health::HealthConfig;
 pub use http::HttpConfig;
-pub use service::{AlertsConfig, Roles, ServiceConfig};
+pub use service::{AlertsConfig, Roles, ServiceConfig, SignInConfig};
 pub use tenant::{
     BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ReleaseReference, ResultMapping,
     Retention, TenantConfig, ThearyEnv, ThearySection, DEFAULT_RELEASE_UPLOAD_ABOVE,

@@ -53,6 +53,104 @@ pub struct ServiceConfig {
     /// label is `all`, so the number of series stays bounded however many tenants there are.
     #[serde(deserialize_with = "lenient::unsigned")]
     pub metrics_tenant_limit: u64,
+    /// Report PDFs rendered at once by this replica (each on a blocking thread); more wait
+    /// their turn, so large reports never hold the threads that answer other requests.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub pdf_renders: u64,
+    /// How sign-ins are limited (`[service.sign_in]`).
+    pub sign_in: SignInConfig,
+}
+
+/// Limits on signing in: per client address and per user name, both. A fast limit on
+/// attempts is kept in each replica's memory (bounded); failures are counted in the
+/// database, so a name or address locked on one replica is locked on all.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInConfig {
+    /// Sign-in attempts a client address may make per minute (in memory, per replica).
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub attempts_per_address_per_minute: u64,
+    /// Sign-in attempts per user name per minute (in memory, per replica).
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub attempts_per_name_per_minute: u64,
+    /// Failed sign-ins of one user name within `window_secs` that lock it.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub failures_per_name: u64,
+    /// Failed sign-ins from one client address within `window_secs` that lock it (a
+    /// password tried across many names is stopped here).
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub failures_per_address: u64,
+    /// The window failures are counted in, in seconds.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub window_secs: u64,
+    /// How long a locked name or address stays locked, in seconds.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub lockout_secs: u64,
+    /// Password checks (argon2, on blocking threads) run at once; more wait their turn.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub password_checks: u64,
+    /// Names and addresses the in-memory limit tracks at most; beyond, its state is
+    /// pruned (the database still holds every lock), so memory does not grow with them.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub tracked_keys: u64,
+    /// Take the client address from the last `X-Forwarded-For` entry (set this only
+    /// behind a proxy that writes it); otherwise the connection's peer address is used.
+    pub trust_forwarded_for: bool,
+    /// A session ends after this many seconds without a request.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub session_idle_secs: u64,
+    /// A session ends this many seconds after sign-in, however active.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub session_absolute_secs: u64,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        Self {
+            attempts_per_address_per_minute: 30,
+            attempts_per_name_per_minute: 10,
+            failures_per_name: 5,
+            failures_per_address: 20,
+            window_secs: 900,
+            lockout_secs: 900,
+            password_checks: 2,
+            tracked_keys: 50_000,
+            trust_forwarded_for: false,
+            session_idle_secs: 3_600,
+            session_absolute_secs: 8 * 3_600,
+        }
+    }
+}
+
+impl SignInConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (key, v) in [
+            (
+                "attempts_per_address_per_minute",
+                self.attempts_per_address_per_minute,
+            ),
+            (
+                "attempts_per_name_per_minute",
+                self.attempts_per_name_per_minute,
+            ),
+            ("failures_per_name", self.failures_per_name),
+            ("failures_per_address", self.failures_per_address),
+            ("window_secs", self.window_secs),
+            ("lockout_secs", self.lockout_secs),
+            ("password_checks", self.password_checks),
+            ("tracked_keys", self.tracked_keys),
+            ("session_idle_secs", self.session_idle_secs),
+            ("session_absolute_secs", self.session_absolute_secs),
+        ] {
+            if v == 0 || v > u64::from(u32::MAX) {
+                return Err(invalid(
+                    format!("service.sign_in.{key}"),
+                    "must be at least 1 and below 2^32",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl ServiceConfig {
@@ -121,6 +219,10 @@ impl ServiceConfig {
         if self.concurrency == 0 {
             return Err(invalid("service.concurrency", "must be at least 1"));
         }
+        self.sign_in.validate()?;
+        if self.pdf_renders == 0 {
+            return Err(invalid("service.pdf_renders", "must be at least 1"));
+        }
         if self.lease_secs < 3 {
             return Err(invalid(
                 "service.lease_secs",
@@ -152,6 +254,8 @@ impl Default for ServiceConfig {
             lease_secs: 30,
             order_lookup_pages: 20,
             metrics_tenant_limit: 100,
+            pdf_renders: 2,
+            sign_in: SignInConfig::default(),
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     /// The one view of a check (report and operator pages).
     pub views: Views,
     pub pages: Pages,
+    /// Report PDFs, rendered off the async workers, a bounded number at a time.
+    pub pdfs: super::pdf::Renderer,
     pub cookies: Cookies,
     /// Failed sign-ins, shared by every request this replica serves.
     pub logins: LoginThrottle,
@@ -77,8 +79,9 @@ impl AppState {
             views: Views::new(tenants.clone(), engine.links().clone()),
             tenants,
             pages: Pages::new(),
+            pdfs: super::pdf::Renderer::new(engine.pdf_renders()),
             cookies: Cookies::for_base_url(engine.public_base_url()),
-            logins: LoginThrottle::default(),
+            logins: LoginThrottle::new(engine.sign_in()),
             metrics: engine.metrics().clone(),
             health: engine.health().clone(),
             pusher_wake: engine.pusher_wake(),

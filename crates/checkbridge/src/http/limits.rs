@@ -220,8 +220,8 @@ pub async fn serve(
             a = listener.accept() => a,
             () = shutdown.cancelled() => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: the listener itself is fine; give
                 // the connections that hold them a moment to close.
@@ -238,7 +238,11 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        // The peer's address, for the handlers that limit by client (the sign-in).
+        let service = TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
         let stop = shutdown.clone();
         let header_timeout = limits.header_timeout;
         let max_header = limits.max_header_bytes.max(8192);

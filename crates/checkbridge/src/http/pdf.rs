@@ -1,266 +1,50 @@
-//! A report as a PDF file, written directly: PDF 1.4, US Letter, the standard Helvetica
-//! fonts (every PDF reader has them, so nothing is embedded), text wrapped to the page,
-//! a footer with page numbers. Only what a report needs; no images, no compression.
+//! A report as a PDF file: the report page's content (the same context the HTML page
+//! renders) written with the shared document builder ([`crate::pdf`]), which embeds a
+//! Unicode font, so every candidate's name prints as it is written.
 //!
-//! Text is encoded as WinAnsi (Latin-1 plus typographic marks); a character outside it is
-//! shown as `?`, never dropped silently.
+//! Laying out and writing a report is CPU work that grows with its text; [`Renderer`] runs
+//! it on a blocking thread, at most `service.pdf_renders` at a time, so a large report (or
+//! many at once) never holds the async workers that answer `/healthz` and webhooks.
 
-use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
-const PAGE_W: f32 = 612.0;
-const PAGE_H: f32 = 792.0;
-const MARGIN: f32 = 54.0;
-const BOTTOM: f32 = 72.0;
+use crate::pdf::Document;
+pub use crate::pdf::PdfError;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Font {
-    Regular,
-    Bold,
+/// Renders reports off the async workers, a bounded number at a time.
+#[derive(Clone, Debug)]
+pub struct Renderer {
+    slots: Arc<Semaphore>,
 }
 
-struct Line {
-    font: Font,
-    size: f32,
-    x: f32,
-    y: f32,
-    text: Vec<u8>,
-}
+impl Renderer {
+    /// A renderer that runs at most `concurrent` renders at once (at least one).
+    pub fn new(concurrent: usize) -> Renderer {
+        Renderer {
+            slots: Arc::new(Semaphore::new(concurrent.max(1))),
+        }
+    }
 
-/// A document being laid out, top to bottom.
-pub struct Pdf {
-    title: String,
-    pages: Vec<Vec<Line>>,
-    y: f32,
-}
-
-/// Approximate advance of a Helvetica glyph, in thousandths of the font size.
-fn advance(c: u8, font: Font) -> f32 {
-    let base: f32 = match c {
-        b' ' | b'.' | b',' | b':' | b';' | b'!' | b'|' | b'\'' => 278.0,
-        b'i' | b'j' | b'l' => 222.0,
-        b'f' | b't' | b'I' | b'(' | b')' | b'[' | b']' | b'/' | b'-' => 333.0,
-        b'r' => 333.0,
-        b'm' | b'M' => 833.0,
-        b'w' | b'W' => 800.0,
-        b'A'..=b'Z' => 667.0,
-        b'0'..=b'9' => 556.0,
-        _ => 556.0,
-    };
-    if font == Font::Bold {
-        base * 1.06
-    } else {
-        base
+    /// The report for `ctx` as a PDF, rendered on a blocking thread once a slot is free.
+    pub async fn report(&self, ctx: Value) -> Result<Vec<u8>, PdfError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| PdfError::Write("the renderer is closed".to_owned()))?;
+        tokio::task::spawn_blocking(move || report(&ctx))
+            .await
+            .map_err(|e| PdfError::Write(format!("the render task failed: {e}")))?
     }
 }
 
-fn width(text: &[u8], font: Font, size: f32) -> f32 {
-    text.iter().map(|c| advance(*c, font)).sum::<f32>() * size / 1000.0
-}
-
-/// Text as WinAnsi bytes.
-fn encode(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\r' | '\t' => b' ',
-            ' '..='~' => c as u8,
-            '•' => 0x95,
-            '–' => 0x96,
-            '—' => 0x97,
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '…' => 0x85,
-            '€' => 0x80,
-            '\u{a0}'..='\u{ff}' => u8::try_from(u32::from(c)).unwrap_or(b'?'),
-            _ => b'?',
-        })
-        .collect()
-}
-
-impl Pdf {
-    pub fn new(title: &str) -> Pdf {
-        Pdf {
-            title: title.to_owned(),
-            pages: vec![Vec::new()],
-            y: PAGE_H - MARGIN,
-        }
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new(2)
     }
-
-    fn room(&mut self, height: f32) {
-        if self.y - height < BOTTOM {
-            self.pages.push(Vec::new());
-            self.y = PAGE_H - MARGIN;
-        }
-    }
-
-    /// Writes `text` from `x`, wrapped at the right margin, with a line height of
-    /// `size * 1.35`.
-    fn write(&mut self, text: &str, font: Font, size: f32, x: f32) {
-        let max = PAGE_W - MARGIN - x;
-        let bytes = encode(text);
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        let mut current: Vec<u8> = Vec::new();
-        for word in bytes.split(|b| *b == b' ').filter(|w| !w.is_empty()) {
-            let mut candidate = current.clone();
-            if !candidate.is_empty() {
-                candidate.push(b' ');
-            }
-            candidate.extend_from_slice(word);
-            if width(&candidate, font, size) <= max || current.is_empty() {
-                current = candidate;
-            } else {
-                lines.push(std::mem::take(&mut current));
-                current = word.to_vec();
-            }
-            // A single word wider than the line is cut.
-            while width(&current, font, size) > max && current.len() > 1 {
-                let mut cut = current.len();
-                while cut > 1 && width(&current[..cut], font, size) > max {
-                    cut -= 1;
-                }
-                let rest = current.split_off(cut);
-                lines.push(std::mem::replace(&mut current, rest));
-            }
-        }
-        if !current.is_empty() || lines.is_empty() {
-            lines.push(current);
-        }
-        let step = size * 1.35;
-        for text in lines {
-            self.room(step);
-            self.y -= step;
-            let y = self.y;
-            if let Some(page) = self.pages.last_mut() {
-                page.push(Line {
-                    font,
-                    size,
-                    x,
-                    y,
-                    text,
-                });
-            }
-        }
-    }
-
-    pub fn title(&mut self, text: &str) {
-        self.write(text, Font::Bold, 18.0, MARGIN);
-    }
-
-    pub fn heading(&mut self, text: &str) {
-        self.room(40.0);
-        self.gap(8.0);
-        self.write(text, Font::Bold, 13.0, MARGIN);
-        self.gap(2.0);
-    }
-
-    pub fn text(&mut self, text: &str) {
-        self.write(text, Font::Regular, 10.0, MARGIN);
-    }
-
-    /// A label and its value, the value indented under a fixed column.
-    pub fn field(&mut self, label: &str, value: &str) {
-        self.room(14.0);
-        let top = self.y;
-        self.write(label, Font::Bold, 10.0, MARGIN);
-        let after_label = self.y;
-        let page = self.pages.len();
-        self.y = top;
-        self.write(value, Font::Regular, 10.0, MARGIN + 150.0);
-        if self.pages.len() == page {
-            self.y = self.y.min(after_label);
-        }
-    }
-
-    pub fn gap(&mut self, points: f32) {
-        self.y -= points;
-    }
-
-    /// The finished file.
-    pub fn finish(self) -> Vec<u8> {
-        let n = self.pages.len();
-        let mut objects: Vec<Vec<u8>> = Vec::new();
-        // 1 catalog, 2 page tree, 3 and 4 fonts, 5 info, then a page and its content each.
-        let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 6 + 2 * i)).collect();
-        objects.push(b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
-        objects
-            .push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
-        objects.push(
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
-                .to_vec(),
-        );
-        objects.push(
-            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>"
-                .to_vec(),
-        );
-        let mut info = b"<< /Title ".to_vec();
-        info.extend(literal(&encode(&self.title)));
-        info.extend_from_slice(b" /Producer (checkbridge) >>");
-        objects.push(info);
-        for (i, lines) in self.pages.iter().enumerate() {
-            let mut content = Vec::new();
-            for l in lines {
-                let font = if l.font == Font::Bold { "F2" } else { "F1" };
-                content.extend(
-                    format!("BT /{font} {:.1} Tf {:.1} {:.1} Td ", l.size, l.x, l.y).into_bytes(),
-                );
-                content.extend(literal(&l.text));
-                content.extend_from_slice(b" Tj ET\n");
-            }
-            let footer = encode(&format!("{} · page {} of {n}", self.title, i + 1));
-            content.extend(format!("BT /F1 8.0 Tf {MARGIN:.1} 40.0 Td ").into_bytes());
-            content.extend(literal(&footer));
-            content.extend_from_slice(b" Tj ET\n");
-            objects.push(
-                format!(
-                    "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {PAGE_W} {PAGE_H}] \
-                     /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents {} 0 R >>",
-                    7 + 2 * i
-                )
-                .into_bytes(),
-            );
-            let mut stream = format!("<< /Length {} >>\nstream\n", content.len()).into_bytes();
-            stream.extend(content);
-            stream.extend_from_slice(b"\nendstream");
-            objects.push(stream);
-        }
-        let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
-        let mut offsets = Vec::with_capacity(objects.len());
-        for (i, body) in objects.iter().enumerate() {
-            offsets.push(out.len());
-            out.extend(format!("{} 0 obj\n", i + 1).into_bytes());
-            out.extend_from_slice(body);
-            out.extend_from_slice(b"\nendobj\n");
-        }
-        let xref = out.len();
-        let mut table = format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1);
-        for o in offsets {
-            let _ = writeln!(table, "{o:010} 00000 n ");
-        }
-        let _ = write!(
-            table,
-            "trailer\n<< /Size {} /Root 1 0 R /Info 5 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        );
-        out.extend(table.into_bytes());
-        out
-    }
-}
-
-/// A PDF literal string: parentheses and backslashes escaped.
-fn literal(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + 2);
-    out.push(b'(');
-    for &c in text {
-        if matches!(c, b'(' | b')' | b'\\') {
-            out.push(b'\\');
-        }
-        out.push(c);
-    }
-    out.push(b')');
-    out
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -268,12 +52,12 @@ fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 /// The report page's content (the same context the HTML page renders) as a PDF.
-pub fn report(ctx: &Value) -> Vec<u8> {
+pub fn report(ctx: &Value) -> Result<Vec<u8>, PdfError> {
     let check = &ctx["check"];
     let pageup_id = s(check, "pageup_id").unwrap_or("");
-    let mut pdf = Pdf::new(&format!("Background check {pageup_id}"));
+    let mut pdf = Document::new(&format!("Background check {pageup_id}"));
     pdf.title("Background check report");
-    pdf.text(&format!(
+    pdf.paragraph(&format!(
         "{} · PageUp check {pageup_id}{}",
         s(ctx, "tenant_name").unwrap_or(""),
         s(check, "reference")
@@ -293,7 +77,7 @@ pub fn report(ctx: &Value) -> Vec<u8> {
                 pdf.field("Position", job);
             }
         }
-        None => pdf.text("The candidate's details were removed under the retention policy; the results below remain."),
+        None => pdf.paragraph("The candidate's details were removed under the retention policy; the results below remain."),
     }
 
     pdf.heading("Result");
@@ -347,52 +131,243 @@ pub fn report(ctx: &Value) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Instant;
+
+    use serde_json::json;
+
     use super::*;
 
-    #[test]
-    fn a_pdf_has_its_objects_where_the_cross_reference_table_says() {
-        let mut pdf = Pdf::new("Test (1)");
-        pdf.title("Hello");
-        for i in 0..200 {
-            pdf.field(&format!("Field {i}"), "a value long enough to wrap across the column when it is repeated, repeated, repeated, repeated");
-        }
-        let bytes = pdf.finish();
-        let text = String::from_utf8_lossy(&bytes);
-        assert!(text.starts_with("%PDF-1.4"));
-        assert!(text.trim_end().ends_with("%%EOF"));
-        let pages = text.matches("/Type /Page ").count();
-        assert!(pages > 3, "{pages} pages");
-        assert!(text.contains(&format!("page {pages} of {pages}")));
-        assert!(text.contains("(Test \\(1\\))"), "parentheses escaped");
-        // Every offset in the xref points at "N 0 obj".
-        let start: usize = text
-            .rsplit("startxref\n")
-            .next()
-            .unwrap()
+    /// Names in the scripts candidates write them in.
+    const NAMES: [&str; 7] = [
+        "Zoë Ångström-Ørsted",
+        "François Müller-Lüdenscheidt",
+        "Nguyễn Thị Minh Khai",
+        "Łukasz Żółkiewski",
+        "Αλέξανδρος Παπαδόπουλος",
+        "Анна Кузнецова",
+        "Ђорђе Љубичић",
+    ];
+
+    fn context(name: &str, job: &str, comments: &str, searches: usize) -> Value {
+        let search = json!({
+            "label": "Employment verification",
+            "status": "review",
+            "outcome": "VERIFIED",
+            "discrepancy": true,
+            "fields": [
+                { "name": "Employer", "value": name },
+                { "name": "Job title", "value": job },
+            ],
+            "comments": comments,
+            "events": [{ "kind": "completed", "at": "2026-11-21 16:00 UTC" }],
+        });
+        json!({
+            "tenant_name": "Acme",
+            "check": { "pageup_id": "C-1", "status": "completed", "created": "2026-11-20", "updated": "2026-11-21" },
+            "candidate": { "name": name, "ssn_masked": "•••-••-6789", "job": job },
+            "overall": "review",
+            "searches": vec![search; searches],
+        })
+    }
+
+    /// Peak resident memory of this process so far, in KiB (Linux).
+    fn peak_rss_kib() -> Option<u64> {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()?
             .lines()
-            .next()
-            .unwrap()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
             .parse()
-            .unwrap();
-        let table = &bytes[start..];
-        let table = String::from_utf8_lossy(table);
-        for (i, line) in table
-            .lines()
-            .skip(3)
-            .take_while(|l| l.ends_with(" n "))
-            .enumerate()
-        {
-            let offset: usize = line[..10].parse().unwrap();
-            let expect = format!("{} 0 obj", i + 1);
-            assert_eq!(&bytes[offset..offset + expect.len()], expect.as_bytes());
+            .ok()
+    }
+
+    #[test]
+    fn every_name_prints_as_written() {
+        for name in NAMES {
+            let pdf = report(&context(name, "Senior Accountant", "Verified.", 1)).unwrap();
+            let Some(text) = checkbridge_lab::testing::pdf_text(&pdf) else {
+                return;
+            };
+            assert!(text.contains(name), "{name} in {text}");
+            assert!(!text.contains('\u{fffd}'), "no replacement in {text}");
         }
     }
 
     #[test]
-    fn text_outside_winansi_is_marked_not_dropped() {
-        assert_eq!(
-            encode("Zoë •••-••-1234 — ok ✓"),
-            b"Zo\xeb \x95\x95\x95-\x95\x95-1234 \x97 ok ?".to_vec()
+    fn a_100000_character_word_renders_in_well_under_a_second() {
+        let word = "Ab".repeat(50_000);
+        let started = Instant::now();
+        let pdf = report(&context("Dana", &word, "ok", 1)).unwrap();
+        let took = started.elapsed();
+        eprintln!(
+            "a 100,000-character job title: rendered in {} ms, {} bytes",
+            took.as_millis(),
+            pdf.len()
         );
+        assert!(took.as_secs_f64() < 5.0, "took {took:?}");
+        if let Some(text) = checkbridge_lab::testing::pdf_text(&pdf) {
+            let kept: usize = text.matches("Ab").count();
+            // The title is shown twice (candidate and search): cut into lines, never lost.
+            assert!(
+                kept >= 2 * 50_000 - 2 * 2_000,
+                "{kept} of the word's pieces kept"
+            );
+        }
+    }
+
+    #[test]
+    fn right_to_left_text_and_every_unicode_plane_render_without_panicking() {
+        let mut every_plane = String::new();
+        for plane in 0..=16_u32 {
+            for offset in [0x20_u32, 0x41, 0x300, 0x5d0, 0xe000, 0xfffd, 0xfffe] {
+                if let Some(c) = char::from_u32(plane * 0x1_0000 + offset) {
+                    every_plane.push(c);
+                }
+            }
+            every_plane.push(' ');
+        }
+        let rtl = "שרה לוי مرحبا بالعالم \u{202e}reversed\u{202c} \u{200f}mixed עברית and English";
+        let pdf = report(&context(
+            rtl,
+            &every_plane,
+            &format!("{rtl} {every_plane}"),
+            2,
+        ))
+        .unwrap();
+        if let Some(text) = checkbridge_lab::testing::pdf_text(&pdf) {
+            assert!(text.contains('\u{fffd}'), "missing glyphs are marked");
+            assert!(text.contains("English"));
+        }
+    }
+
+    #[test]
+    fn the_largest_report_renders_with_its_time_and_memory_measured() {
+        // A search's result arrives in one webhook (at most 256 KiB), so no field of a search
+        // is longer; the candidate's name and job come from PageUp, 64 KiB each here.
+        let words = |n: usize| {
+            let mut s = String::with_capacity(n);
+            while s.len() < n {
+                s.push_str("Nguyễn Łukasz Αλέξανδρος Кузнецова verified ");
+            }
+            s
+        };
+        let ctx = context(&words(64 * 1024), &words(64 * 1024), &words(256 * 1024), 6);
+        let before = peak_rss_kib();
+        let started = Instant::now();
+        let pdf = report(&ctx).unwrap();
+        let took = started.elapsed();
+        let after = peak_rss_kib();
+        eprintln!(
+            "largest report: {} KiB of PDF in {} ms; peak RSS {:?} KiB before, {:?} KiB after",
+            pdf.len() / 1024,
+            took.as_millis(),
+            before,
+            after
+        );
+        assert!(pdf.starts_with(b"%PDF-"));
+        assert!(took.as_secs() < 60, "took {took:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn renders_wait_their_turn_off_the_async_workers() {
+        let renderer = Renderer::new(1);
+        let ctx = context("Dana", &"word ".repeat(20_000), "ok", 2);
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (r, c) = (renderer.clone(), ctx.clone());
+                tokio::spawn(async move { r.report(c).await })
+            })
+            .collect();
+        // While they run, the runtime answers at once.
+        let started = Instant::now();
+        tokio::task::yield_now().await;
+        let ticked = started.elapsed();
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap().starts_with(b"%PDF-"));
+        }
+        eprintln!(
+            "a tick of the runtime during 4 renders: {} µs",
+            ticked.as_micros()
+        );
+        assert!(ticked.as_millis() < 500);
+    }
+}
+
+#[cfg(test)]
+mod served {
+    use std::time::{Duration, Instant};
+
+    use axum::extract::State;
+    use axum::routing::get;
+    use axum::Router;
+
+    use super::Renderer;
+
+    /// A server with `/healthz` and a route that renders a large report through the
+    /// [`Renderer`], as the report handler does, over real HTTP on port 0.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn healthz_answers_fast_while_large_reports_render() {
+        let ctx = serde_json::json!({
+            "check": { "pageup_id": "C-1", "status": "completed" },
+            "candidate": { "name": "Nguyễn Thị Minh Khai", "job": "Ab".repeat(50_000) },
+            "searches": [{ "label": "Employment verification", "comments": "Verified by phone. ".repeat(8_000) }],
+        });
+        let app = Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/pdf",
+                get(
+                    |State((r, c)): State<(Renderer, serde_json::Value)>| async move {
+                        r.report(c)
+                            .await
+                            .map(|b| b.len().to_string())
+                            .unwrap_or_default()
+                    },
+                ),
+            )
+            .with_state((Renderer::new(2), ctx));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let started = Instant::now();
+        let renders: Vec<_> = (0..6)
+            .map(|_| {
+                let (http, base) = (http.clone(), base.clone());
+                tokio::spawn(async move {
+                    http.get(format!("{base}/pdf"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        while !renders.iter().all(tokio::task::JoinHandle::is_finished) {
+            let t = Instant::now();
+            let r = http.get(format!("{base}/healthz")).send().await.unwrap();
+            assert!(r.status().is_success());
+            latencies.push(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for r in renders {
+            let bytes: usize = r.await.unwrap().parse().unwrap();
+            assert!(bytes > 10_000, "a PDF of {bytes} bytes");
+        }
+        latencies.sort();
+        let median = latencies[latencies.len() / 2];
+        println!(
+            "6 large reports (2 at a time) in {} ms; /healthz: {} probes, median {} ms, max {} ms",
+            started.elapsed().as_millis(),
+            latencies.len(),
+            median.as_millis(),
+            latencies[latencies.len() - 1].as_millis()
+        );
+        assert!(median < Duration::from_millis(250), "median {median:?}");
     }
 }

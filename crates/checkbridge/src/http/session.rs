@@ -1,32 +1,33 @@
 //! Signing in and out, and who is signed in. A session is a random token in an HttpOnly,
 //! SameSite=Lax cookie (Secure when the service is served over HTTPS), kept in the database
 //! only as a SHA-256. Forms carry a CSRF token (login: a double-submit cookie; logout:
-//! derived from the session). Failed logins are limited per user name. The report and
+//! derived from the session). Sign-ins are limited per client address and per user name
+//! ([`LoginThrottle`]); argon2 runs on blocking threads. The report and
 //! operator pages ask [`session`] who is reading; this module knows nothing of them beyond
 //! the paths a reader may be sent back to after signing in.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
-use axum::extract::{FromRef, Query, State};
+use axum::extract::{ConnectInfo, FromRef, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::Router;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 
 use super::pages::{no_store, Pages, Tenants};
-use crate::store::{SessionUser, Store};
+use crate::store::{LoginScope, SessionUser, Store};
 use crate::time::now_ms;
 
 const SESSION_COOKIE: &str = "cb_session";
 const CSRF_COOKIE: &str = "cb_login_csrf";
-const SESSION_HOURS: i64 = 8;
-/// Failed logins allowed per user name in `WINDOW_MS` before further tries are refused.
-const MAX_FAILURES: u32 = 5;
-const WINDOW_MS: i64 = 15 * 60 * 1000;
 
 /// How our cookies are set: always HttpOnly and SameSite=Lax, Secure when the service is
 /// served over HTTPS.
@@ -52,40 +53,228 @@ impl Cookies {
     }
 }
 
-/// Failed sign-ins per (lower-cased) user name, counted in windows of `WINDOW_MS`, kept in
-/// this replica's memory.
-#[derive(Clone, Default)]
+/// Keyed in-memory limiter of attempts (GCRA, `governor`), keyed by a digest so a key's
+/// size does not depend on what a visitor typed.
+type Limiter = governor::DefaultKeyedRateLimiter<[u8; 16]>;
+
+/// Sign-in protection: attempts limited per client address and per user name in memory
+/// (the fast path, bounded to `tracked_keys`), failures counted in the database (shared by
+/// every replica; a name or address that reaches its limit is locked there), and password
+/// checks run on blocking threads, a bounded number at once.
+#[derive(Clone)]
 pub struct LoginThrottle {
-    failures: Arc<Mutex<HashMap<String, (i64, u32)>>>,
+    inner: Arc<ThrottleInner>,
+}
+
+struct ThrottleInner {
+    cfg: crate::config::SignInConfig,
+    /// Replaced by fresh limiters when pruning cannot bring them under `tracked_keys`.
+    limiters: RwLock<Arc<(Limiter, Limiter)>>,
+    hashes: tokio::sync::Semaphore,
+    failures_seen: AtomicU64,
+}
+
+fn limiter(per_minute: u64) -> Limiter {
+    let n =
+        NonZeroU32::new(u32::try_from(per_minute).unwrap_or(u32::MAX)).unwrap_or(NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_minute(n))
+}
+
+/// A key's digest for the in-memory limiter (16 bytes) and for the database (hex).
+fn key_digest(scope: &str, key: &str) -> ([u8; 16], String) {
+    let d = Sha256::new()
+        .chain_update(scope.as_bytes())
+        .chain_update([0])
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut short = [0_u8; 16];
+    short.copy_from_slice(&d[..16]);
+    (short, hex::encode(d))
+}
+
+/// Why a sign-in was not even tried.
+enum Refused {
+    Limited,
+    Unavailable,
 }
 
 impl LoginThrottle {
-    /// Whether `key` has used up its tries in the current window.
-    fn refuses(&self, key: &str, now: i64) -> bool {
-        self.failures.lock().ok().is_some_and(|m| {
-            m.get(key)
-                .is_some_and(|(since, n)| now - since < WINDOW_MS && *n >= MAX_FAILURES)
-        })
+    pub fn new(cfg: &crate::config::SignInConfig) -> LoginThrottle {
+        LoginThrottle {
+            inner: Arc::new(ThrottleInner {
+                limiters: RwLock::new(Arc::new((
+                    limiter(cfg.attempts_per_address_per_minute),
+                    limiter(cfg.attempts_per_name_per_minute),
+                ))),
+                hashes: tokio::sync::Semaphore::new(
+                    usize::try_from(cfg.password_checks).unwrap_or(1).max(1),
+                ),
+                failures_seen: AtomicU64::new(0),
+                cfg: cfg.clone(),
+            }),
+        }
     }
 
-    /// Counts a failed try of `key`, starting a new window when the last one has passed.
-    fn failed(&self, key: String, now: i64) {
-        if let Ok(mut m) = self.failures.lock() {
-            let e = m.entry(key).or_insert((now, 0));
-            if now - e.0 >= WINDOW_MS {
-                *e = (now, 0);
+    fn limiters(&self) -> Arc<(Limiter, Limiter)> {
+        match self.inner.limiters.read() {
+            Ok(l) => l.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Names and addresses the in-memory limit tracks now.
+    pub fn tracked(&self) -> usize {
+        let l = self.limiters();
+        l.0.len() + l.1.len()
+    }
+
+    /// The in-memory fast path: one attempt of `address` and of `name` counted; false when
+    /// either has used its attempts of the minute. Keeps the state under `tracked_keys`.
+    fn admit(&self, address: &[u8; 16], name: &[u8; 16]) -> bool {
+        let l = self.limiters();
+        let ok = l.0.check_key(address).is_ok() & l.1.check_key(name).is_ok();
+        let cap = usize::try_from(self.inner.cfg.tracked_keys).unwrap_or(usize::MAX);
+        if l.0.len() + l.1.len() > cap {
+            l.0.retain_recent();
+            l.1.retain_recent();
+            if l.0.len() + l.1.len() > cap {
+                // Still full of live keys (a flood of new names): start over. The database
+                // still holds every lock, so nobody locked is let in by this.
+                tracing::warn!(tracked = l.0.len() + l.1.len(), "sign-in limiter pruned");
+                let fresh = Arc::new((
+                    limiter(self.inner.cfg.attempts_per_address_per_minute),
+                    limiter(self.inner.cfg.attempts_per_name_per_minute),
+                ));
+                match self.inner.limiters.write() {
+                    Ok(mut w) => *w = fresh,
+                    Err(poisoned) => *poisoned.into_inner() = fresh,
+                }
+            } else {
+                l.0.shrink_to_fit();
+                l.1.shrink_to_fit();
             }
-            e.1 += 1;
+        }
+        ok
+    }
+
+    fn window_ms(&self) -> i64 {
+        i64::try_from(self.inner.cfg.window_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    fn lock_ms(&self) -> i64 {
+        i64::try_from(self.inner.cfg.lockout_secs.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
+    /// Whether a sign-in of `name` from `address` may be tried now.
+    async fn check(
+        &self,
+        store: &Store,
+        address: &Keys,
+        name: &Keys,
+        now: i64,
+    ) -> Result<(), Refused> {
+        if !self.admit(&address.0, &name.0) {
+            return Err(Refused::Limited);
+        }
+        match store
+            .login_locked_until(
+                &[
+                    (LoginScope::Name, &name.1),
+                    (LoginScope::Address, &address.1),
+                ],
+                now,
+            )
+            .await
+        {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => Err(Refused::Limited),
+            Err(e) => {
+                tracing::error!(error = %crate::error::error_chain(&e), "sign-in lockout lookup failed");
+                Err(Refused::Unavailable)
+            }
         }
     }
 
-    /// Forgets `key`'s failures after it signed in.
-    fn succeeded(&self, key: &str) {
-        if let Ok(mut m) = self.failures.lock() {
-            m.remove(key);
+    /// Counts a failed sign-in against both keys (in the database).
+    async fn failed(&self, store: &Store, address: &Keys, name: &Keys, now: i64) {
+        let cfg = &self.inner.cfg;
+        for (scope, key, max) in [
+            (LoginScope::Name, &name.1, cfg.failures_per_name),
+            (LoginScope::Address, &address.1, cfg.failures_per_address),
+        ] {
+            let max = i64::try_from(max).unwrap_or(i64::MAX);
+            match store
+                .login_failed(scope, key, now, self.window_ms(), max, self.lock_ms())
+                .await
+            {
+                Ok(n) if n == max => {
+                    tracing::warn!(scope = ?scope, "sign-ins locked after repeated failures")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(error = %crate::error::error_chain(&e), "failed sign-in not counted");
+                }
+            }
         }
+        // Old rows are cleared now and then, not on every failure.
+        if self.inner.failures_seen.fetch_add(1, Ordering::Relaxed) % 64 == 63 {
+            if let Err(e) = store
+                .purge_login_failures(now, self.window_ms().max(self.lock_ms()))
+                .await
+            {
+                tracing::error!(error = %crate::error::error_chain(&e), "old failed sign-ins not purged");
+            }
+        }
+    }
+
+    /// Forgets the name's failures after it signed in (the address's stay counted).
+    async fn succeeded(&self, store: &Store, name: &Keys) {
+        if let Err(e) = store.login_succeeded(LoginScope::Name, &name.1).await {
+            tracing::error!(error = %crate::error::error_chain(&e), "failed sign-ins not cleared");
+        }
+    }
+
+    /// Whether `password` matches `hash`, checked on a blocking thread once one of the
+    /// `password_checks` slots is free.
+    async fn verify(&self, hash: String, password: zeroize::Zeroizing<String>) -> bool {
+        let Ok(_slot) = self.inner.hashes.acquire().await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || crate::http::auth::verify_password(&hash, &password))
+            .await
+            .unwrap_or(false)
     }
 }
+
+/// A key's two digests (in memory, in the database).
+type Keys = ([u8; 16], String);
+
+/// The client's address: the connection's peer, or the last `X-Forwarded-For` entry when
+/// the configuration trusts the proxy in front.
+fn client_address(
+    cfg: &crate::config::SignInConfig,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> String {
+    if cfg.trust_forwarded_for {
+        if let Some(last) = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rfind(|v| !v.is_empty())
+        {
+            return last.to_owned();
+        }
+    }
+    peer.map(|p| p.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The one answer to a sign-in that is not tried: it says nothing of whether the user
+/// exists or which limit was reached.
+const LOCKED: &str = "Too many sign-in attempts. Please wait a few minutes and try again.";
 
 /// Routes of signing in and out, and of the landing page after.
 pub fn router<S>() -> Router<S>
@@ -192,6 +381,7 @@ async fn login(
     State(pages): State<Pages>,
     State(cookies): State<Cookies>,
     State(throttle): State<LoginThrottle>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -219,18 +409,24 @@ async fn login(
         .map(|u| u.trim().to_owned())
         .unwrap_or_default();
     let password = zeroize::Zeroizing::new(f.get("password").cloned().unwrap_or_default());
-    let key = username.to_ascii_lowercase();
     let now = now_ms();
-    if throttle.refuses(&key, now) {
-        tracing::warn!("sign-in refused: too many failed attempts for one user name");
-        let mut r = login_form(
-            &pages,
-            cookies,
-            &next,
-            Some("Too many failed attempts. Please wait 15 minutes and try again."),
-        );
-        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-        return r;
+    let peer = connect.map(|Extension(ConnectInfo(a))| a);
+    let address = key_digest(
+        "address",
+        &client_address(&throttle.inner.cfg, &headers, peer),
+    );
+    let name = key_digest("name", &username.to_lowercase());
+    match throttle.check(&store, &address, &name, now).await {
+        Ok(()) => {}
+        Err(Refused::Limited) => {
+            tracing::warn!("sign-in refused: too many attempts");
+            let mut r = login_form(&pages, cookies, &next, Some(LOCKED));
+            *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+            return r;
+        }
+        Err(Refused::Unavailable) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+        }
     }
     let user = match store.user_for_login(&username).await {
         Ok(u) => u,
@@ -240,15 +436,13 @@ async fn login(
         }
     };
     // A missing user costs the same work as a wrong password.
-    let ok = match &user {
-        Some((_, _, hash)) => crate::http::auth::verify_password(hash, &password),
-        None => {
-            crate::http::auth::verify_password(crate::http::auth::DUMMY_HASH, &password);
-            false
-        }
-    };
+    let hash = user
+        .as_ref()
+        .map_or(crate::http::auth::DUMMY_HASH, |(_, _, h)| h.as_str())
+        .to_owned();
+    let ok = throttle.verify(hash, password).await && user.is_some();
     let Some((user_id, _tenant, _)) = user.filter(|_| ok) else {
-        throttle.failed(key, now);
+        throttle.failed(&store, &address, &name, now).await;
         let mut r = login_form(
             &pages,
             cookies,
@@ -258,14 +452,18 @@ async fn login(
         *r.status_mut() = StatusCode::UNAUTHORIZED;
         return r;
     };
-    throttle.succeeded(&key);
+    throttle.succeeded(&store, &name).await;
     let token = random_token();
+    let cfg = &throttle.inner.cfg;
+    let absolute_secs = i64::try_from(cfg.session_absolute_secs).unwrap_or(i64::MAX / 1000);
+    let idle_ms = i64::try_from(cfg.session_idle_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     if let Err(e) = store
-        .create_session(
+        .create_session_with_idle(
             &digest(&token),
             &user_id,
             now,
-            now + SESSION_HOURS * 3_600_000,
+            now.saturating_add(absolute_secs.saturating_mul(1000)),
+            idle_ms,
         )
         .await
     {
@@ -274,7 +472,7 @@ async fn login(
     }
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
     for c in [
-        cookies.set(SESSION_COOKIE, &token, SESSION_HOURS * 3600),
+        cookies.set(SESSION_COOKIE, &token, absolute_secs),
         cookies.set(CSRF_COOKIE, "", 0),
     ] {
         if let Ok(v) = c.parse() {
@@ -371,17 +569,58 @@ mod tests {
     }
 
     #[test]
-    fn sign_ins_are_refused_after_five_failures_until_the_window_passes() {
-        let throttle = LoginThrottle::default();
-        for i in 0..MAX_FAILURES {
-            assert!(!throttle.refuses("dana", 1_000), "after {i} failures");
-            throttle.failed("dana".into(), 1_000);
+    fn the_in_memory_limit_is_per_address_and_per_name_and_stays_bounded() {
+        let cfg = crate::config::SignInConfig {
+            attempts_per_address_per_minute: 3,
+            attempts_per_name_per_minute: 2,
+            tracked_keys: 100,
+            ..Default::default()
+        };
+        let t = LoginThrottle::new(&cfg);
+        let (a, b) = (
+            key_digest("address", "10.0.0.1").0,
+            key_digest("address", "10.0.0.2").0,
+        );
+        let (dana, lee) = (key_digest("name", "dana").0, key_digest("name", "lee").0);
+        assert!(t.admit(&a, &dana) && t.admit(&b, &dana));
+        assert!(
+            !t.admit(&b, &dana),
+            "the name's attempts are used up from any address"
+        );
+        assert!(t.admit(&a, &lee));
+        assert!(t.admit(&a, &key_digest("name", "kim").0));
+        assert!(
+            !t.admit(&a, &key_digest("name", "max").0),
+            "the address's attempts are used up for any name"
+        );
+        for i in 0..1_000 {
+            t.admit(&b, &key_digest("name", &format!("new-{i}")).0);
+            assert!(t.tracked() <= 101, "{} keys after {i}", t.tracked());
         }
-        assert!(throttle.refuses("dana", 1_000));
-        assert!(!throttle.refuses("lee", 1_000), "per user name");
-        assert!(!throttle.refuses("dana", 1_000 + WINDOW_MS));
-        throttle.succeeded("dana");
-        assert!(!throttle.refuses("dana", 1_000));
+    }
+
+    #[test]
+    fn the_client_address_is_the_peer_unless_a_trusted_proxy_names_it() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            "203.0.113.9, 198.51.100.7".parse().unwrap(),
+        );
+        let peer = Some(SocketAddr::from(([10, 0, 0, 5], 4711)));
+        let mut cfg = crate::config::SignInConfig::default();
+        assert_eq!(
+            client_address(&cfg, &headers, peer),
+            "10.0.0.5",
+            "not trusted: the peer"
+        );
+        cfg.trust_forwarded_for = true;
+        assert_eq!(
+            client_address(&cfg, &headers, peer),
+            "198.51.100.7",
+            "the entry our proxy wrote"
+        );
+        assert_eq!(client_address(&cfg, &HeaderMap::new(), peer), "10.0.0.5");
+        assert_eq!(client_address(&cfg, &HeaderMap::new(), None), "unknown");
     }
 
     #[test]

@@ -53,6 +53,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "key check, refused-webhook log, webhook body digests",
         sql: include_str!("schema_v3.sql"),
     },
+    Migration {
+        version: 4,
+        name: "sign-in failures, reader changes, session timeouts",
+        sql: include_str!("schema_v4.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -101,20 +101,55 @@ impl Store {
         Ok(())
     }
 
-    /// The reader a live session belongs to.
+    /// A session that also ends after `idle_ms` without a request.
+    pub async fn create_session_with_idle(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: i64,
+        expires_at: i64,
+        idle_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at, idle_ms) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .bind(idle_ms)
+            .execute_w(self)
+            .await?;
+        Ok(())
+    }
+
+    /// The reader a live session belongs to (not expired, not idle too long).
     pub async fn session_user(
         &self,
         token_hash: &str,
         now: i64,
     ) -> Result<Option<SessionUser>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.tenant, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+            "SELECT u.id, u.tenant, u.username, u.role, COALESCE(s.last_seen_at, s.created_at) AS seen, s.idle_ms \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL \
+             AND (s.idle_ms IS NULL OR COALESCE(s.last_seen_at, s.created_at) + s.idle_ms > $2)",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
+        // The idle clock restarts with each request, written at most once a minute (and
+        // at least every tenth of the idle time).
+        if let Some(r) = &row {
+            let seen: i64 = r.try_get("seen")?;
+            let idle: Option<i64> = r.try_get("idle_ms")?;
+            if now - seen >= idle.map_or(60_000, |i| (i / 10).min(60_000)) {
+                sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE token_hash = $1")
+                    .bind(token_hash)
+                    .bind(now)
+                    .execute_w(self)
+                    .await?;
+            }
+        }
         Ok(match row {
             Some(r) => Some(SessionUser {
                 user_id: r.try_get("id")?,

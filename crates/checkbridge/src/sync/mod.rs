@@ -86,6 +86,10 @@ pub(crate) struct Inner {
     pub links: ReportLinks,
     pub reconcile_after: Duration,
     pub concurrency: usize,
+    /// Report PDFs rendered at once (`service.pdf_renders`).
+    pub pdf_renders: usize,
+    /// How sign-ins are limited (`service.sign_in`).
+    pub sign_in: crate::config::SignInConfig,
     pub lookup_pages: u32,
     pub roles: Roles,
     pub metrics: Arc<crate::metrics::Metrics>,
@@ -143,6 +147,8 @@ impl Engine {
                 links: ReportLinks::new(&s.public_base_url),
                 reconcile_after: Duration::from_secs(s.reconcile_after_secs),
                 concurrency: usize::try_from(s.concurrency).unwrap_or(1).max(1),
+                sign_in: s.sign_in.clone(),
+                pdf_renders: usize::try_from(s.pdf_renders).unwrap_or(1).max(1),
                 lookup_pages: u32::try_from(s.order_lookup_pages)
                     .unwrap_or(u32::MAX)
                     .max(1),
@@ -288,6 +294,16 @@ impl Engine {
     /// How long a search may stay quiet before the reconciler looks.
     pub fn reconcile_after(&self) -> Duration {
         self.inner.reconcile_after
+    }
+
+    /// Report PDFs this replica renders at once.
+    pub fn pdf_renders(&self) -> usize {
+        self.inner.pdf_renders
+    }
+
+    /// How sign-ins are limited.
+    pub fn sign_in(&self) -> &crate::config::SignInConfig {
+        &self.inner.sign_in
     }
 
     /// This replica's name on its leases.

@@ -268,3 +268,125 @@ fn serve_refuses_a_bad_configuration_and_names_the_key() {
         assert!(stderr.contains(names), "names {names}: {stderr}");
     }
 }
+
+#[test]
+fn users_are_listed_disabled_enabled_reset_and_removed_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../checkbridge.example.toml"
+    );
+    let db = format!("sqlite://{}", dir.path().join("users.db").display());
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+            .arg("users")
+            .args(args)
+            .args(["--config", example])
+            .env("CHECKBRIDGE_SERVICE__DATABASE_URL", &db)
+            .env("USER", "tester")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = stdin {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |args: &[&str], stdin: Option<&str>| {
+        let (success, stdout, stderr) = run(args, stdin);
+        assert!(success, "{args:?}: {stdout}{stderr}");
+        stdout
+    };
+    ok(
+        &[
+            "add",
+            "--tenant",
+            "acme",
+            "--username",
+            "alice",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    );
+    ok(
+        &[
+            "add",
+            "--operator",
+            "--username",
+            "olga",
+            "--password-stdin",
+        ],
+        Some("operator's long password\n"),
+    );
+
+    let listed: serde_json::Value = serde_json::from_str(&ok(&["list", "--json"], None)).unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "olga"]);
+    assert_eq!(listed[0]["disabled_at"], serde_json::Value::Null);
+
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&["disable", "alice", "--json"], None)).unwrap();
+    assert_eq!(out["action"], "disabled");
+    let listed: serde_json::Value = serde_json::from_str(&ok(&["list", "--json"], None)).unwrap();
+    assert!(listed[0]["disabled_at"].is_i64(), "{listed}");
+    assert!(ok(&["list"], None).contains("disabled"));
+    ok(&["enable", "alice"], None);
+    let reset: serde_json::Value =
+        serde_json::from_str(&ok(&["reset-password", "alice", "--json"], None)).unwrap();
+    assert_eq!(
+        reset["password"].as_str().unwrap().len(),
+        20,
+        "a generated password, shown once"
+    );
+
+    // Bad input: a clear error and a failing exit, never a panic.
+    let (success, _, stderr) = run(&["disable", "nobody"], None);
+    assert!(
+        !success && stderr.contains("no user is named \"nobody\""),
+        "{stderr}"
+    );
+    let (success, _, stderr) = run(&["remove", "olga"], None);
+    assert!(
+        !success && stderr.contains("last enabled operator"),
+        "{stderr}"
+    );
+    let (success, _, stderr) = run(
+        &["reset-password", "alice", "--password-stdin"],
+        Some("short\n"),
+    );
+    assert!(
+        !success && stderr.contains("at least 12 characters"),
+        "{stderr}"
+    );
+
+    let sessions: serde_json::Value =
+        serde_json::from_str(&ok(&["sessions", "alice", "--json"], None)).unwrap();
+    assert_eq!(sessions, serde_json::json!([]));
+    let out: serde_json::Value =
+        serde_json::from_str(&ok(&["revoke", "alice", "--json"], None)).unwrap();
+    assert_eq!(out["action"], "sessions_revoked");
+    let (success, _, stderr) = run(&["sessions", "nobody"], None);
+    assert!(!success && stderr.contains("no user is named"), "{stderr}");
+
+    ok(&["remove", "alice"], None);
+    let listed: serde_json::Value = serde_json::from_str(&ok(&["list", "--json"], None)).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}

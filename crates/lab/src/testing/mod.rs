@@ -1,6 +1,6 @@
 //! What tests share: [`TestApp`] (one test's world: sandboxes, a database of its own and the
 //! service on port 0, with an owed-work check at the end), [`TestDb`], waiting with a
-//! deadline, and scanning raw storage for what must never be there.
+//! deadline, a PDF's text as `pdftotext` extracts it, and scanning raw storage for what must never be there.
 #![expect(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,6 +11,7 @@ mod alerts;
 mod app;
 mod db;
 mod locker;
+mod pdf;
 mod promtool;
 mod proxy;
 mod scan;
@@ -20,6 +21,7 @@ pub use alerts::{alert_receiver, Alerts};
 pub use app::{spawn_app, TestApp, FINISH};
 pub use db::TestDb;
 pub use locker::SqliteLocker;
+pub use pdf::pdf_text;
 pub use promtool::{promtool_check_metrics, promtool_check_rules};
 pub use proxy::TcpProxy;
 pub use scan::{found_in_raw_database, order_secret};
