@@ -448,6 +448,19 @@ fn advance(state: &ThearyState) -> usize {
 }
 
 fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) -> bool {
+    on_open_search(state, search_id, |s| {
+        s.stage = 3;
+        finish(s, &outcome)
+    })
+}
+
+/// Changes the search `search_id` while it is open (`IN_PROGRESS`), then delivers the event
+/// the change made, if any; `false` when the search is not open.
+fn on_open_search(
+    state: &ThearyState,
+    search_id: &str,
+    change: impl FnOnce(&mut SearchRec) -> Option<Pending>,
+) -> bool {
     let pending = {
         let mut data = state.lock();
         let Some(s) = data
@@ -457,8 +470,7 @@ fn resolve(state: &ThearyState, search_id: &str, outcome: Outcome) -> bool {
         else {
             return false;
         };
-        s.stage = 3;
-        finish(s, &outcome)
+        change(s)
     };
     state.changes.bump();
     if let Some(p) = pending {
@@ -476,26 +488,15 @@ pub(super) fn inbound_message(
     summary: &str,
     classification: Value,
 ) -> bool {
-    let pending = {
-        let mut data = state.lock();
-        let Some(s) = data
-            .searches
-            .get_mut(search_id)
-            .filter(|s| s.status == "IN_PROGRESS")
-        else {
-            return false;
-        };
+    on_open_search(state, search_id, |s| {
         activity(s, "INBOUND_MESSAGE", channel, summary);
         s.updated_at = now_iso();
         let mut d = base_data(s);
         d["notificationType"] = json!("INBOUND_MESSAGE");
         d["inboundMetadata"] = json!({ "summary": summary, "source": channel });
         d["classification"] = classification;
-        event(s, "verification.notification", d)
-    };
-    state.changes.bump();
-    state.send(pending);
-    true
+        Some(event(s, "verification.notification", d))
+    })
 }
 
 pub(super) fn cancel(state: &ThearyState, tenant: &str, order_id: &str) -> Option<usize> {
