@@ -20,6 +20,12 @@ fn main() -> std::process::ExitCode {
     telemetry::init(cli.log_format, default_filter);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Completions of the SQLite writer's statements arrive from its own thread, through
+        // the runtime's global queue; under a backlog every worker has hundreds of tasks of
+        // its own, and the writer (which holds SQLite's one write lock) waited behind them at
+        // each statement. Looking at the global queue every few ticks took the drain at
+        // 200 ms from 35.5 s to 27.4 s (BENCHMARKS.md, drain).
+        .global_queue_interval(4)
         .build()
     {
         Ok(rt) => rt,

@@ -40,6 +40,10 @@ pub struct ServiceConfig {
     /// Outbound calls each loop (poller, orderer, pusher, reconciler) may have in flight.
     #[serde(deserialize_with = "lenient::unsigned")]
     pub concurrency: u64,
+    /// Of those, calls for one tenant each loop may have in flight, so a tenant with a large
+    /// backlog or a slow partner never takes every slot from the others.
+    #[serde(deserialize_with = "lenient::unsigned")]
+    pub tenant_concurrency: u64,
     /// Seconds a lease on work (a tenant's poll, a check's order or PageUp update, an alert)
     /// lasts from its last renewal. Live work is renewed every third of it, so this bounds
     /// how long a replica that died holds its work before others take it over.
@@ -219,6 +223,9 @@ impl ServiceConfig {
         if self.concurrency == 0 {
             return Err(invalid("service.concurrency", "must be at least 1"));
         }
+        if self.tenant_concurrency == 0 {
+            return Err(invalid("service.tenant_concurrency", "must be at least 1"));
+        }
         self.sign_in.validate()?;
         if self.pdf_renders == 0 {
             return Err(invalid("service.pdf_renders", "must be at least 1"));
@@ -251,6 +258,7 @@ impl Default for ServiceConfig {
             instance_id: String::new(),
             reconcile_after_secs: 900,
             concurrency: 32,
+            tenant_concurrency: 16,
             lease_secs: 30,
             order_lookup_pages: 20,
             metrics_tenant_limit: 100,

@@ -71,21 +71,39 @@ impl Store {
         .await?
         .rows_affected()
             == 1;
-        if inserted {
+        if inserted && !c.searches.is_empty() {
+            // All the check's searches in one statement.
+            let rows: Vec<String> = (0..c.searches.len())
+                .map(|i| {
+                    let b = i * 6;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO searches (id, check_id, tenant, search_type, outcome, updated_at) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
             for s in c.searches {
-                sqlx::query(
-                    "INSERT INTO searches (id, check_id, tenant, search_type, outcome, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6)",
-                )
-                .bind(s.id.as_str())
-                .bind(c.id.as_str())
-                .bind(c.tenant.as_str())
-                .bind(s.search_type.as_str())
-                .bind(SearchState::Open.as_str())
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                q = q
+                    .bind(s.id.as_str())
+                    .bind(c.id.as_str())
+                    .bind(c.tenant.as_str())
+                    .bind(s.search_type.as_str())
+                    .bind(SearchState::Open.as_str())
+                    .bind(now);
             }
+            q.execute(&mut *tx).await?;
+        }
+        if inserted {
             append_access(
                 &mut tx,
                 c.tenant,

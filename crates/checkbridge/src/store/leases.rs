@@ -25,20 +25,35 @@ impl Store {
         now: i64,
         lease_for: Duration,
         limit: i64,
+        except: &[crate::domain::ids::TenantKey],
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        // Tenants whose work must wait (at their limit of calls in flight, or asked by the
+        // partner to slow down) are left out of the pick, so they never crowd out others.
+        let pick = if except.is_empty() {
+            pick.to_owned()
+        } else {
+            let marks: Vec<String> = (0..except.len()).map(|i| format!("${}", i + 5)).collect();
+            pick.replacen(
+                " ORDER BY",
+                &format!(" AND tenant NOT IN ({}) ORDER BY", marks.join(", ")),
+                1,
+            )
+        };
         let sql =
             format!("UPDATE checks SET {set} WHERE id IN ({pick}{lock}) RETURNING {returning}");
-        sqlx::query(&sql)
+        let mut q = sqlx::query(&sql)
             .bind(now + ms(lease_for))
             .bind(owner)
             .bind(now)
-            .bind(limit)
-            .fetch_all_w(self)
-            .await
+            .bind(limit);
+        for t in except {
+            q = q.bind(t.as_str());
+        }
+        q.fetch_all_w(self).await
     }
 
     /// Frees every lease `owner` holds: called by a replica at start, when any lease in its

@@ -20,6 +20,19 @@ impl Store {
         lease_for: Duration,
         limit: i64,
     ) -> Result<Vec<PushWork>, StoreError> {
+        self.lease_push_work_except(owner, now, lease_for, limit, &[])
+            .await
+    }
+
+    /// [`Store::lease_push_work`], leaving out the checks of the tenants in `except`.
+    pub async fn lease_push_work_except(
+        &self,
+        owner: &str,
+        now: i64,
+        lease_for: Duration,
+        limit: i64,
+        except: &[crate::domain::ids::TenantKey],
+    ) -> Result<Vec<PushWork>, StoreError> {
         let rows = self
             .lease_rows(
                 (
@@ -33,6 +46,7 @@ impl Store {
                 now,
                 lease_for,
                 limit,
+                except,
             )
             .await?;
         rows.iter()

@@ -10,10 +10,12 @@ mod keeper;
 mod leases;
 mod monitor;
 mod order;
+mod pipeline;
 mod poll;
 mod purge;
 mod push;
 mod reconcile;
+pub mod stages;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -86,6 +88,14 @@ pub(crate) struct Inner {
     pub links: ReportLinks,
     pub reconcile_after: Duration,
     pub concurrency: usize,
+    /// Pieces of one tenant's work each loop may have in flight (`service.tenant_concurrency`).
+    pub tenant_concurrency: usize,
+    /// Tenants a partner asked to slow down (a `Retry-After`), left out until then.
+    pub slow_downs: pipeline::SlowDowns,
+    /// PageUp updates the orderer sent on, as tasks of their own (finished before `run`
+    /// returns), and the places for them (`service.concurrency`).
+    pub followups: tokio_util::task::TaskTracker,
+    pub followup_permits: Arc<tokio::sync::Semaphore>,
     /// Report PDFs rendered at once (`service.pdf_renders`).
     pub pdf_renders: usize,
     /// How sign-ins are limited (`service.sign_in`).
@@ -147,6 +157,12 @@ impl Engine {
                 links: ReportLinks::new(&s.public_base_url),
                 reconcile_after: Duration::from_secs(s.reconcile_after_secs),
                 concurrency: usize::try_from(s.concurrency).unwrap_or(1).max(1),
+                tenant_concurrency: usize::try_from(s.tenant_concurrency).unwrap_or(1).max(1),
+                slow_downs: pipeline::SlowDowns::default(),
+                followups: tokio_util::task::TaskTracker::new(),
+                followup_permits: Arc::new(tokio::sync::Semaphore::new(
+                    usize::try_from(s.concurrency).unwrap_or(1).max(1),
+                )),
                 sign_in: s.sign_in.clone(),
                 pdf_renders: usize::try_from(s.pdf_renders).unwrap_or(1).max(1),
                 lookup_pages: u32::try_from(s.order_lookup_pages)
@@ -341,10 +357,37 @@ impl Engine {
             let (e, s) = (self.clone(), shutdown.clone());
             let wake = self.inner.wake_orderer.clone();
             tasks.spawn(async move {
-                run_loop(&e.clone(), "orderer", s, wake, || {
-                    let e = e.clone();
-                    async move { e.order_step().await }
-                })
+                let kind = pipeline::Kind {
+                    name: "orderer",
+                    partner: "theary",
+                    tenant: |w: &crate::store::OrderWork| &w.tenant,
+                    held: |w: &crate::store::OrderWork| Held::Order(w.id.clone()),
+                };
+                pipeline::run(
+                    &e,
+                    kind,
+                    s,
+                    wake,
+                    |limit, except| {
+                        let e = e.clone();
+                        async move {
+                            e.inner
+                                .store
+                                .lease_order_work_except(
+                                    &e.inner.owner,
+                                    crate::time::now_ms(),
+                                    e.lease(),
+                                    limit,
+                                    &except,
+                                )
+                                .await
+                        }
+                    },
+                    |w| {
+                        let e = e.clone();
+                        async move { e.order_leased(&w, order::ThenPush::Spawned).await }
+                    },
+                )
                 .await;
             });
         }
@@ -352,10 +395,37 @@ impl Engine {
             let (e, s) = (self.clone(), shutdown.clone());
             let wake = self.inner.wake_pusher.clone();
             tasks.spawn(async move {
-                run_loop(&e.clone(), "pusher", s, wake, || {
-                    let e = e.clone();
-                    async move { e.push_step().await }
-                })
+                let kind = pipeline::Kind {
+                    name: "pusher",
+                    partner: "pageup",
+                    tenant: |w: &crate::store::PushWork| &w.tenant,
+                    held: |w: &crate::store::PushWork| Held::Push(w.id.clone()),
+                };
+                pipeline::run(
+                    &e,
+                    kind,
+                    s,
+                    wake,
+                    |limit, except| {
+                        let e = e.clone();
+                        async move {
+                            e.inner
+                                .store
+                                .lease_push_work_except(
+                                    &e.inner.owner,
+                                    crate::time::now_ms(),
+                                    e.lease(),
+                                    limit,
+                                    &except,
+                                )
+                                .await
+                        }
+                    },
+                    |w| {
+                        let e = e.clone();
+                        async move { e.push_leased(&w.tenant, &w.id, w.attempts, None).await }
+                    },
+                )
                 .await;
             });
         }
@@ -378,6 +448,10 @@ impl Engine {
             tasks.spawn(async move { e.purge_loop(s).await });
         }
         while tasks.join_next().await.is_some() {}
+        // The PageUp updates the orderer sent on finish too.
+        self.inner.followups.close();
+        self.inner.followups.wait().await;
+        self.inner.followups.reopen();
     }
 
     /// Runs `f` on each piece of leased work, at most `concurrency` at a time, each held

@@ -11,6 +11,7 @@ use theary::Error as ThearyError;
 
 use zeroize::Zeroizing;
 
+use super::stages::{self, Stage};
 use super::{backoff, error_chain, Engine, Held, SyncError, TenantRt};
 use crate::crypto::Place;
 use crate::domain::ids::{SearchId, ThearyOrderId, ThearySearchId};
@@ -29,6 +30,16 @@ pub enum Ordered {
     Deferred,
 }
 
+/// How an order's PageUp `new` document is sent when the orderer may send it itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ThenPush {
+    /// Before the order step returns (steps driven one by one, as tests do).
+    Inline,
+    /// As a task of its own, so the orderer moves on (up to `service.concurrency` at once;
+    /// past that, inline).
+    Spawned,
+}
+
 impl Engine {
     /// Places every due order (up to a batch). Returns how many were tried.
     pub async fn order_step(&self) -> Result<usize, SyncError> {
@@ -40,13 +51,19 @@ impl Engine {
         self.each(
             work,
             |w| Held::Order(w.id.clone()),
-            |w| async move { self.order_one(&w).await },
+            |w| async move { self.order_leased(&w, ThenPush::Inline).await },
         )
         .await
     }
 
-    async fn order_one(&self, w: &OrderWork) -> Result<Ordered, SyncError> {
-        let result = self.order_one_inner(w).await;
+    /// Orders one check whose order lease this replica holds.
+    pub(super) async fn order_leased(
+        &self,
+        w: &OrderWork,
+        then: ThenPush,
+    ) -> Result<Ordered, SyncError> {
+        stages::record(&w.id, Stage::OrderLeased);
+        let result = self.order_one_inner(w, then).await;
         if let Ok(outcome) = &result {
             let label = match outcome {
                 Ordered::Placed(_) => "placed",
@@ -58,7 +75,7 @@ impl Engine {
         result
     }
 
-    async fn order_one_inner(&self, w: &OrderWork) -> Result<Ordered, SyncError> {
+    async fn order_one_inner(&self, w: &OrderWork, then: ThenPush) -> Result<Ordered, SyncError> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
         let Some(t) = self.tenant(&w.tenant).cloned() else {
@@ -117,7 +134,7 @@ impl Engine {
             match found {
                 Ok(Some(found)) => {
                     tracing::info!(tenant = %w.tenant, check = %w.id, "an earlier order request had reached Theary; using its order");
-                    return self.record_placed(w, &found).await;
+                    return self.record_placed(w, &found, then).await;
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -159,6 +176,7 @@ impl Engine {
         if !store.begin_order_attempt(&w.id, owner, now_ms()).await? {
             return Ok(Ordered::Deferred);
         }
+        stages::record(&w.id, Stage::OrderSent);
         let started = std::time::Instant::now();
         let posted = self
             .within_lease(
@@ -168,8 +186,9 @@ impl Engine {
             )
             .await?;
         self.observe_theary(&w.tenant, "theary.order", started, &posted);
+        stages::record(&w.id, Stage::OrderAnswered);
         match posted {
-            Ok(created) => self.record_placed(w, &created).await,
+            Ok(created) => self.record_placed(w, &created, then).await,
             Err(ThearyError::Invalid { messages }) => {
                 self.log_failure(
                     &w.tenant,
@@ -189,6 +208,12 @@ impl Engine {
             }
             Err(e) => {
                 let wait = if let Some(after) = e.retry_after() {
+                    // Theary asked this tenant to wait: none of its orders go before then.
+                    self.inner.slow_downs.slow_down(
+                        "theary",
+                        &w.tenant,
+                        now_ms() + super::ms(after),
+                    );
                     after
                 } else if matches!(
                     e,
@@ -277,6 +302,7 @@ impl Engine {
         &self,
         w: &OrderWork,
         created: &theary::wire::CreateOrderResponse,
+        then: ThenPush,
     ) -> Result<Ordered, SyncError> {
         let reference = ThearyOrderId::new(created.verification_order_id.clone());
         // Which Theary search is which is only certain with one search; the others are
@@ -290,7 +316,7 @@ impl Engine {
         let recorded = self
             .inner
             .store
-            .record_order(
+            .record_order_leasing_push(
                 &PlacedOrder {
                     tenant: &w.tenant,
                     check_id: &w.id,
@@ -300,11 +326,48 @@ impl Engine {
                     reconcile_at: now + super::ms(self.inner.reconcile_after),
                 },
                 now,
+                self.lease(),
             )
             .await?;
-        if recorded {
+        if let Some(push_leased) = recorded {
+            stages::record(&w.id, Stage::OrderRecorded);
             tracing::info!(tenant = %w.tenant, check = %w.id, reference = %reference, "order placed");
-            self.inner.wake_pusher.notify_one();
+            let push = Held::Push(w.id.clone());
+            if push_leased && !self.inner.leases.is_live(&push) {
+                // PageUp's `new` goes at once, from here: no wait for the pusher's next
+                // lease. A failure to send is the pusher's to retry, as always.
+                let hold = self.inner.leases.hold(push);
+                let (e, tenant, id) = (self.clone(), w.tenant.clone(), w.id.clone());
+                let send = async move {
+                    match e.push_leased(&tenant, &id, 0, None).await {
+                        Ok(_) => hold.done(),
+                        Err(err) => {
+                            // The order stands; the hold is given back and the pusher retries.
+                            tracing::warn!(%tenant, check = %id, error = %error_chain(&err), "PageUp's new document could not be sent yet; the pusher will");
+                            drop(hold);
+                            e.inner.wake_pusher.notify_one();
+                        }
+                    }
+                };
+                let permit = match then {
+                    ThenPush::Inline => None,
+                    ThenPush::Spawned => {
+                        self.inner.followup_permits.clone().try_acquire_owned().ok()
+                    }
+                };
+                match permit {
+                    // The orderer's place goes to the next order while the PUT travels.
+                    Some(permit) => {
+                        self.inner.followups.spawn(async move {
+                            send.await;
+                            drop(permit);
+                        });
+                    }
+                    None => send.await,
+                }
+            } else {
+                self.inner.wake_pusher.notify_one();
+            }
         }
         Ok(Ordered::Placed(reference))
     }

@@ -15,6 +15,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::push::Pushed;
+use super::stages::{self, Stage};
 use super::{backoff, error_chain, ms, Engine, Held, SyncError, TenantRt, IDLE};
 use crate::crypto::Place;
 use crate::domain::ids::{CheckId, PageUpCheckId, SearchId, TenantKey};
@@ -176,11 +177,14 @@ impl Engine {
         // The next poll is due one interval after this one began, whatever this one costs,
         // so a check never waits more than an interval for its first GET.
         let mut next_at = now_ms() + ms(jittered(interval));
+        // The claims whose PageUp answer is still being recorded.
+        let mut recording = Vec::new();
         loop {
             let listed_since = now_ms();
             let started = std::time::Instant::now();
             let listed = self.within_lease(self.list(t)).await?;
             self.observe_pageup(key, "pageup.list", started, &listed);
+            let listed_at = now_ms();
             let page = match listed {
                 Ok(page) => page,
                 Err(e) => {
@@ -204,13 +208,16 @@ impl Engine {
             let full = page.len() >= PAGE_SIZE;
             // The checks of a page are claimed together: PageUp lists the next page only
             // once all of these are `queued`, so the page costs one round of PUTs, not five.
-            let claims =
-                futures::future::join_all(page.iter().map(|inv| self.claim(t, inv, listed_since)))
-                    .await;
+            let claims = futures::future::join_all(
+                page.iter()
+                    .map(|inv| self.claim(t, inv, listed_since, listed_at)),
+            )
+            .await;
             let mut new_here = 0;
             for claimed in claims {
-                if claimed? == Some(true) {
+                if let Claim::New(rest) = claimed? {
                     new_here += 1;
+                    recording.push(rest);
                 }
             }
             if new_here > 0 {
@@ -223,6 +230,13 @@ impl Engine {
                     next_at = now_ms();
                 }
                 break;
+            }
+        }
+        // The poll ends once every claim's outcome is recorded (or its failure known).
+        for rest in recording {
+            match rest.await {
+                Ok(r) => r?,
+                Err(e) => tracing::error!(tenant = %key, error = %e, "recording a claim panicked"),
             }
         }
         Ok(next_at)
@@ -244,7 +258,8 @@ impl Engine {
         t: &TenantRt,
         inv: &Invitation,
         listed_since: i64,
-    ) -> Result<Option<bool>, SyncError> {
+        listed_at: i64,
+    ) -> Result<Claim, SyncError> {
         let Some(pageup_id) = inv
             .id
             .as_deref()
@@ -253,7 +268,7 @@ impl Engine {
             .map(PageUpCheckId::from)
         else {
             tracing::warn!(tenant = %t.key, "PageUp listed a check without an id; it cannot be claimed");
-            return Ok(None);
+            return Ok(Claim::NoId);
         };
         let store = &self.inner.store;
         let now = now_ms();
@@ -332,6 +347,8 @@ impl Engine {
             )
             .await?;
         if recorded.new {
+            stages::record_at(&recorded.id, Stage::Listed, listed_at);
+            stages::record(&recorded.id, Stage::Recorded);
             self.inner.metrics.claim(t.key.as_str());
             match &built {
                 Ok(_) => {
@@ -352,14 +369,24 @@ impl Engine {
             }
             // Claim at once: PageUp must see `queued` before the next GET lists it again.
             // The push lease came with the new row; a check that cannot be ordered owes
-            // `failed` next.
+            // `failed` next. The claim runs as a task of its own and this returns once
+            // PageUp has answered the PUT: recording the answer (and any `failed`) is off
+            // the path of the next GET, and the poll waits for it before it ends.
             let hold = self.inner.leases.hold(Held::Push(recorded.id.clone()));
-            let sent = self.push_leased(&t.key, &recorded.id, 0).await?;
-            hold.done();
-            if built.is_err() && matches!(sent, Pushed::Sent(_)) {
-                self.push_check(&t.key, &recorded.id).await?;
-            }
-            return Ok(Some(true));
+            let (answered, on_answer) = tokio::sync::oneshot::channel();
+            let (e, tenant, id) = (self.clone(), t.key.clone(), recorded.id.clone());
+            let cannot_order = built.is_err();
+            let rest = tokio::spawn(async move {
+                let sent = e.push_leased(&tenant, &id, 0, Some(answered)).await?;
+                hold.done();
+                if cannot_order && matches!(sent, Pushed::Sent(_)) {
+                    e.push_check(&tenant, &id).await?;
+                }
+                Ok(())
+            });
+            // An error before any PUT drops the sender: the task's own result says why.
+            let _ = on_answer.await;
+            return Ok(Claim::New(rest));
         }
         if store
             .reclaim_if_reset(&t.key, &recorded.id, listed_since, now)
@@ -368,8 +395,18 @@ impl Engine {
             tracing::warn!(tenant = %t.key, %pageup_id, check = %recorded.id, "PageUp shows a check we hold as pending again; claiming it again");
         }
         self.push_check(&t.key, &recorded.id).await?;
-        Ok(Some(false))
+        Ok(Claim::Held)
     }
+}
+
+/// What became of one listed check.
+enum Claim {
+    /// It has no id to claim it by.
+    NoId,
+    /// It was held already (its document was brought up to date).
+    Held,
+    /// It was new: recorded and `queued` in PageUp; the task records PageUp's answer.
+    New(tokio::task::JoinHandle<Result<(), SyncError>>),
 }
 
 /// Marks a tenant as being polled by this process until dropped.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use pageup::CheckStatus;
 
+use super::stages::{self, Stage};
 use super::{backoff, error_chain, Engine, Held, SyncError};
 use crate::domain::check::CheckRecord;
 use crate::domain::ids::{CheckId, TenantKey};
@@ -35,7 +36,7 @@ impl Engine {
         self.each(
             work,
             |w| Held::Push(w.id.clone()),
-            |w| async move { self.push_leased(&w.tenant, &w.id, w.attempts).await },
+            |w| async move { self.push_leased(&w.tenant, &w.id, w.attempts, None).await },
         )
         .await
     }
@@ -56,7 +57,7 @@ impl Engine {
                 hold.done();
                 return Ok(last);
             }
-            last = self.push_leased(tenant, id, 0).await?;
+            last = self.push_leased(tenant, id, 0, None).await?;
             hold.done();
             if !matches!(last, Pushed::Sent(_)) {
                 return Ok(last);
@@ -65,15 +66,19 @@ impl Engine {
         Ok(last)
     }
 
-    /// Pushes a check whose push lease this replica holds.
+    /// Pushes a check whose push lease this replica holds. `answered` is told as soon as
+    /// PageUp has answered the PUT, before the outcome is recorded (or dropped, when no PUT
+    /// is sent): the poller's next GET needs only PageUp's answer.
     pub(super) async fn push_leased(
         &self,
         tenant: &TenantKey,
         id: &CheckId,
         attempts: i64,
+        answered: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<Pushed, SyncError> {
         let store = &self.inner.store;
         let owner = &self.inner.owner;
+        let began = now_ms();
         let Some(snap) = store.check_record(tenant, id).await? else {
             return Ok(Pushed::Nothing);
         };
@@ -88,6 +93,17 @@ impl Engine {
             return Ok(Pushed::Nothing);
         }
         let (doc, version) = next_document(&snap, &view(&snap, &self.inner.links, &t.cfg));
+        let (sent_stage, acked_stage) = match doc.status {
+            CheckStatus::Queued => (Some(Stage::ClaimSent), Some(Stage::ClaimAcked)),
+            CheckStatus::New => {
+                stages::record_at(id, Stage::NewLeased, began);
+                (Some(Stage::NewSent), Some(Stage::NewAcked))
+            }
+            _ => (None, None),
+        };
+        if let Some(s) = sent_stage {
+            stages::record(id, s);
+        }
         let started = std::time::Instant::now();
         let sent = self
             .within_lease(
@@ -97,9 +113,15 @@ impl Engine {
             )
             .await?;
         self.observe_pageup(tenant, "pageup.update", started, &sent);
+        if let Some(answered) = answered {
+            let _ = answered.send(());
+        }
         match sent {
             Ok(()) => {
                 let now = now_ms();
+                if let Some(s) = acked_stage {
+                    stages::record_at(id, s, now);
+                }
                 store.ack_push(id, owner, version, now).await?;
                 let m = &self.inner.metrics;
                 m.pageup_update(tenant.as_str(), doc.status.as_str(), true);
@@ -120,6 +142,10 @@ impl Engine {
                     .unwrap_or(u32::MAX)
                     .saturating_add(1);
                 let wait = if let Some(after) = e.retry_after() {
+                    // PageUp asked this tenant to wait: none of its updates go before then.
+                    self.inner
+                        .slow_downs
+                        .slow_down("pageup", tenant, now_ms() + super::ms(after));
                     after
                 } else if e.is_transient() {
                     backoff(attempt, Duration::from_secs(2), Duration::from_secs(600))

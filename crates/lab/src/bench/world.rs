@@ -454,6 +454,33 @@ pub async fn wait_all_new(
     Ok(timings)
 }
 
+/// [`wait_all_new`] for the checks of the PageUp tenants in `tenants` only (other tenants
+/// of the same sandboxes are someone else's).
+pub async fn wait_all_new_of(
+    sb: Sandboxes,
+    running: checkbridge::service::Running,
+    tenants: &std::collections::HashSet<String>,
+    total: usize,
+    deadline: Duration,
+    every: Duration,
+) -> anyhow::Result<Vec<CheckTiming>> {
+    let ours = |all: Vec<CheckTiming>| -> Vec<CheckTiming> {
+        all.into_iter()
+            .filter(|t| tenants.contains(&t.tenant))
+            .collect()
+    };
+    let result = wait_until("every check new in PageUp", deadline, every, || async {
+        let timings = ours(sb.timings().await?);
+        Ok(timings.iter().filter(|t| t.new_ms.is_some()).count() >= total)
+    })
+    .await;
+    running.stop().await;
+    result?;
+    let timings = ours(sb.timings().await?);
+    sb.stop().await;
+    Ok(timings)
+}
+
 /// Polls `probe` every `every` until it says done or `deadline` passes.
 pub async fn wait_until<F, Fut>(
     what: &str,

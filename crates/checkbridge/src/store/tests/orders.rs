@@ -154,3 +154,45 @@ async fn an_order_is_recorded_by_its_lease_holder_and_its_searches_are_found() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn order_and_push_work_leave_out_the_tenants_asked_for_and_find_every_search() {
+    on_each_backend(|store| async move {
+        for i in 0..3 {
+            claim(&store, "acme", &format!("a{i}"), "s", 1_000 + i).await;
+            claim(&store, "globex", &format!("g{i}"), "s", 1_000 + i).await;
+            claim(&store, "initech", &format!("i{i}"), "s", 1_000 + i).await;
+        }
+        let work = store
+            .lease_order_work_except("w", 5_000, MINUTE, 100, &[t("acme"), t("initech")])
+            .await
+            .unwrap();
+        assert_eq!(work.len(), 3, "only globex's checks");
+        assert!(work.iter().all(|w| w.tenant == "globex"));
+        // Each leased check comes with its own searches (one query for all of them).
+        for w in &work {
+            assert_eq!(w.search_ids.len(), 2, "{} has both its searches", w.id);
+            assert!(
+                w.search_ids
+                    .iter()
+                    .all(|s| s.as_str().starts_with(w.id.as_str())),
+                "and only its own"
+            );
+        }
+        let rest = store
+            .lease_order_work_except("w", 5_000, MINUTE, 100, &[t("acme")])
+            .await
+            .unwrap();
+        assert_eq!(rest.len(), 3);
+        assert!(rest.iter().all(|w| w.tenant == "initech"));
+
+        // The claims owe PageUp `queued`; pushes leave out tenants the same way.
+        let pushes = store
+            .lease_push_work_except("p", 5_000, MINUTE, 100, &[t("globex")])
+            .await
+            .unwrap();
+        assert!(!pushes.is_empty());
+        assert!(pushes.iter().all(|w| w.tenant != "globex"));
+    })
+    .await;
+}
