@@ -138,6 +138,14 @@ impl Drop for Service {
     }
 }
 
+/// How many lives so far said they were serving.
+fn serving_lines(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("checkbridge serving")
+        .count()
+}
+
 fn log_tail(log: &std::path::Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -270,25 +278,43 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
         let born = Instant::now();
         let mut alive = Duration::from_millis(rng.gen_range(400..2_500));
         // In one life the database goes away and comes back; the service must ride it out
-        // (no exit), and is killed a while after the database returned.
-        let mut phase = if kills == OUTAGE_LIFE {
-            alive = OUTAGE.1 + Duration::from_millis(1_500);
-            Some(false)
-        } else {
-            None
-        };
-        while born.elapsed() < alive {
+        // (no exit), and is killed a while after the database returned. The outage is timed
+        // from the moment this life says it is serving: a database gone during the start
+        // itself (migrations, the key checks) stops the start, which is a supervisor's
+        // restart to handle, not what this life tests.
+        let outage_life = kills == OUTAGE_LIFE;
+        let lives_before = serving_lines(&log);
+        let mut serving_since: Option<Instant> = None;
+        let mut phase = outage_life.then_some(false);
+        loop {
+            match (outage_life, serving_since) {
+                (false, _) if born.elapsed() >= alive => break,
+                (true, Some(up)) if phase.is_none() && up.elapsed() >= alive => break,
+                _ => {}
+            }
             assert!(
                 svc.child.try_wait().unwrap().is_none(),
                 "checkbridge exited by itself:\n{}",
                 log_tail(&log)
             );
-            match phase {
-                Some(false) if born.elapsed() >= OUTAGE.0 => {
+            if outage_life && serving_since.is_none() {
+                if serving_lines(&log) > lives_before {
+                    serving_since = Some(Instant::now());
+                    alive = OUTAGE.1 + Duration::from_millis(1_500);
+                } else {
+                    assert!(
+                        born.elapsed() < Duration::from_secs(60),
+                        "checkbridge did not start serving within 60 s:\n{}",
+                        log_tail(&log)
+                    );
+                }
+            }
+            match (phase, serving_since.map(|up| up.elapsed())) {
+                (Some(false), Some(up)) if up >= OUTAGE.0 => {
                     outage.begin(database_url).await;
                     phase = Some(true);
                 }
-                Some(true) if born.elapsed() >= OUTAGE.1 => {
+                (Some(true), Some(up)) if up >= OUTAGE.1 => {
                     outage.end().await;
                     outage_survived = true;
                     phase = None;
