@@ -43,6 +43,8 @@ pub struct AppState {
     pub cookies: Cookies,
     /// Failed sign-ins, shared by every request this replica serves.
     pub logins: LoginThrottle,
+    /// Each tenant's identity provider (single sign-on), with its cached keys.
+    pub sso: super::sso::Sso,
     pub metrics: Arc<Metrics>,
     /// Told of each webhook delivery, verified or not.
     pub health: Arc<crate::health::Monitor>,
@@ -82,6 +84,7 @@ impl AppState {
             pdfs: super::pdf::Renderer::new(engine.pdf_renders()),
             cookies: Cookies::for_base_url(engine.public_base_url()),
             logins: LoginThrottle::new(engine.sign_in()),
+            sso: super::sso::Sso::new(&tenants, engine.public_base_url()),
             metrics: engine.metrics().clone(),
             health: engine.health().clone(),
             pusher_wake: engine.pusher_wake(),
@@ -140,6 +143,7 @@ pub fn routes(state: AppState, limits: &Limits) -> Router {
     let pages = limits::in_flight_cap(
         Router::new()
             .merge(session::router())
+            .merge(super::sso::router())
             .merge(reports::router())
             .merge(ops::router())
             .with_state(state.clone()),
