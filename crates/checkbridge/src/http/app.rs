@@ -74,6 +74,7 @@ impl AppState {
             .filter_map(|key| engine.tenant(key).map(|t| (key.clone(), t.cfg.clone())))
             .collect();
         let tenants = Tenants::new(tenants);
+        let sso = super::sso::Sso::new(&tenants, engine.public_base_url());
         let (pageup, theary) = engine.clients();
         AppState {
             store: engine.store().clone(),
@@ -84,7 +85,7 @@ impl AppState {
             pdfs: super::pdf::Renderer::new(engine.pdf_renders()),
             cookies: Cookies::for_base_url(engine.public_base_url()),
             logins: LoginThrottle::new(engine.sign_in()),
-            sso: super::sso::Sso::new(&tenants, engine.public_base_url()),
+            sso,
             metrics: engine.metrics().clone(),
             health: engine.health().clone(),
             pusher_wake: engine.pusher_wake(),

@@ -185,7 +185,14 @@ async fn a_report_link_signs_in_through_the_tenants_provider_and_returns_to_the_
 
         // A replayed callback (the same code and state) signs no one in.
         let mut replay = Visitor::new(&app.base_url());
-        replay.cookies = dana.cookies.clone();
+        let state = url::Url::parse(&callback)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        replay.cookies.push(("cb_sso_state".into(), state));
         let (status, _, page) = replay.get(&callback).await;
         assert_eq!(status, 400, "{page}");
         assert!(page.contains("expired or was already used"), "{page}");
