@@ -335,7 +335,8 @@ impl Lab {
                     redirect_uris: vec![format!("http://{service_addr}/sso/{key}/callback")],
                 });
                 let (user, password) = sso_credentials(key);
-                idp.state.add_user(IdpUser::new(&user, &password, &[SSO_GROUP]));
+                idp.state
+                    .add_user(IdpUser::new(&user, &password, &[SSO_GROUP]));
             }
             Some(idp)
         };

@@ -514,12 +514,32 @@ fn single_sign_on_is_checked_and_its_secret_comes_from_the_environment() {
     assert!(s.password_sign_in);
     assert!(!format!("{ok:?}").contains("sso-secret-from-env"));
     for (extra, vars, key) in [
-        ("allowed_domains = [\"acme.example\"]\n", &[][..], "tenants.acme.sso.client_secret"),
+        (
+            "allowed_domains = [\"acme.example\"]\n",
+            &[][..],
+            "tenants.acme.sso.client_secret",
+        ),
         ("", &secret[..], "tenants.acme.sso.allowed_domains"),
-        ("allowed_domains = [\"not a domain\"]\n", &secret[..], "tenants.acme.sso.allowed_domains"),
-        ("required_group = \"r\"\nscopes = [\"email\"]\n", &secret[..], "tenants.acme.sso.scopes"),
-        ("required_group = \"r\"\ntimeout_secs = 0\n", &secret[..], "tenants.acme.sso.timeout_secs"),
-        ("required_group = \"r\"\nsign_in_timeout_secs = 1\n", &secret[..], "tenants.acme.sso.sign_in_timeout_secs"),
+        (
+            "allowed_domains = [\"not a domain\"]\n",
+            &secret[..],
+            "tenants.acme.sso.allowed_domains",
+        ),
+        (
+            "required_group = \"r\"\nscopes = [\"email\"]\n",
+            &secret[..],
+            "tenants.acme.sso.scopes",
+        ),
+        (
+            "required_group = \"r\"\ntimeout_secs = 0\n",
+            &secret[..],
+            "tenants.acme.sso.timeout_secs",
+        ),
+        (
+            "required_group = \"r\"\nsign_in_timeout_secs = 1\n",
+            &secret[..],
+            "tenants.acme.sso.sign_in_timeout_secs",
+        ),
     ] {
         let err = load_text(&format!("{MINIMAL}{sso}{extra}"), vars);
         match err {

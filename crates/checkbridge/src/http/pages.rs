@@ -65,7 +65,10 @@ pub(super) fn templates() -> minijinja::Environment<'static> {
         ("report.html", include_str!("../../templates/report.html")),
         ("ops.html", include_str!("../../templates/ops.html")),
         ("home.html", include_str!("../../templates/home.html")),
-        ("sso_error.html", include_str!("../../templates/sso_error.html")),
+        (
+            "sso_error.html",
+            include_str!("../../templates/sso_error.html"),
+        ),
     ] {
         // The templates are part of the binary and tested; a broken one fails every test.
         if let Err(e) = env.add_template(name, text) {

@@ -163,9 +163,14 @@ where
         .route("/sso/{tenant}/callback", get(callback))
 }
 
-
 /// A sign-in that did not complete: a page saying why, in words for the reader.
-fn failed(pages: &Pages, status: StatusCode, title: &str, message: &str, retry: Option<&str>) -> Response {
+fn failed(
+    pages: &Pages,
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    retry: Option<&str>,
+) -> Response {
     let mut r = no_store(pages.render(
         "sso_error.html",
         serde_json::json!({ "title": title, "message": message, "retry": retry }),
@@ -431,10 +436,7 @@ async fn callback(
         return refuse(Refusal::State, None);
     }
     let now = now_ms();
-    let pending = match store
-        .sso_pending_take(&tenant, &digest(&state), now)
-        .await
-    {
+    let pending = match store.sso_pending_take(&tenant, &digest(&state), now).await {
         Ok(Some(p)) => p,
         Ok(None) => return refuse(Refusal::State, None),
         Err(e) => {
@@ -445,7 +447,11 @@ async fn callback(
     let retry = start_path(&tenant, &pending.return_path);
     if let Some(error) = &q.error {
         // The provider's error code is a short token from the spec, not user data.
-        let code: String = error.chars().filter(char::is_ascii_alphanumeric).take(40).collect();
+        let code: String = error
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(40)
+            .collect();
         tracing::warn!(tenant = %tenant, provider_error = %code, "single sign-on: the provider refused the request");
         return refuse(Refusal::ProviderError, Some(&retry));
     }
@@ -614,20 +620,30 @@ mod tests {
         assert!(!allowed(&both, &no_group));
         let other = serde_json::json!({ "email": "eve@evil.example", "groups": ["recruiters"] });
         assert!(!allowed(&both, &other));
-        let look_alike = serde_json::json!({ "email": "eve@acme.example.evil", "groups": ["recruiters"] });
+        let look_alike =
+            serde_json::json!({ "email": "eve@acme.example.evil", "groups": ["recruiters"] });
         assert!(!allowed(&both, &look_alike));
         let unverified = serde_json::json!({ "email": "dana@acme.example", "email_verified": false, "groups": ["recruiters"] });
         assert!(!allowed(&both, &unverified));
         let group_only = cfg(&[], Some("recruiters"));
-        assert!(allowed(&group_only, &serde_json::json!({ "groups": "staff recruiters" })));
-        assert!(!allowed(&group_only, &serde_json::json!({ "email": "dana@acme.example" })));
+        assert!(allowed(
+            &group_only,
+            &serde_json::json!({ "groups": "staff recruiters" })
+        ));
+        assert!(!allowed(
+            &group_only,
+            &serde_json::json!({ "email": "dana@acme.example" })
+        ));
     }
 
     #[test]
     fn the_access_record_names_the_report_a_sign_in_was_for() {
         let acme = TenantKey::from("acme");
         assert_eq!(check_of("/reports/acme/c-1", &acme).as_str(), "c-1");
-        assert_eq!(check_of("/reports/acme/c-1/s-2?format=pdf", &acme).as_str(), "c-1");
+        assert_eq!(
+            check_of("/reports/acme/c-1/s-2?format=pdf", &acme).as_str(),
+            "c-1"
+        );
         assert_eq!(check_of("/reports/globex/c-1", &acme).as_str(), "*");
         assert_eq!(check_of("/", &acme).as_str(), "*");
     }

@@ -327,12 +327,17 @@ async fn a_recruiter_signs_in_through_the_identity_provider_in_a_real_browser() 
     let browser = Session::open(&driver, &chromium).await;
     // The link from PageUp leads to acme's identity provider and its sign-in form.
     browser.go(&link).await;
-    eventually(Duration::from_secs(15), "the provider's sign-in form", || async {
-        browser.url().await.starts_with(&idp).then_some(())
-    })
+    eventually(
+        Duration::from_secs(15),
+        "the provider's sign-in form",
+        || async { browser.url().await.starts_with(&idp).then_some(()) },
+    )
     .await;
     let form = browser.visible_text().await;
-    assert!(form.contains("Sign in to the identity-provider sandbox"), "{form}");
+    assert!(
+        form.contains("Sign in to the identity-provider sandbox"),
+        "{form}"
+    );
     browser.type_into("#idp-username", &user).await;
     browser.type_into("#idp-password", &password).await;
     browser.click("#idp-submit").await;
@@ -355,8 +360,9 @@ async fn a_recruiter_signs_in_through_the_identity_provider_in_a_real_browser() 
     }
     browser.close().await;
     let records = app.store.access_records(&"acme".into()).await.unwrap();
-    assert!(records.iter().any(|r| r.action
-        == checkbridge::domain::check::AccessAction::SignedIn
-        && r.actor.contains("sso_subject:")));
+    assert!(records.iter().any(
+        |r| r.action == checkbridge::domain::check::AccessAction::SignedIn
+            && r.actor.contains("sso_subject:")
+    ));
     app.finish().await;
 }

@@ -98,7 +98,12 @@ impl Visitor {
     }
 
     /// Signs in at the provider's form; the callback URL the provider sends the browser to.
-    pub(crate) async fn at_provider(&mut self, authorize: &url::Url, user: &str, password: &str) -> String {
+    pub(crate) async fn at_provider(
+        &mut self,
+        authorize: &url::Url,
+        user: &str,
+        password: &str,
+    ) -> String {
         let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
         form.push(("username".into(), user.into()));
         form.push(("password".into(), password.into()));
@@ -112,7 +117,12 @@ impl Visitor {
     }
 
     /// The whole way: report link -> provider -> callback. The callback's answer and URL.
-    pub(crate) async fn sign_in(&mut self, report: &str, user: &str, password: &str) -> (Answer, String) {
+    pub(crate) async fn sign_in(
+        &mut self,
+        report: &str,
+        user: &str,
+        password: &str,
+    ) -> (Answer, String) {
         let authorize = self.to_provider(report).await;
         let callback = self.at_provider(&authorize, user, password).await;
         (self.get(&callback).await, callback)
@@ -179,9 +189,13 @@ async fn a_report_link_signs_in_through_the_tenants_provider_and_returns_to_the_
             .collect();
         assert_eq!(signed_in.len(), 1);
         assert_eq!(signed_in[0].check_id.as_str(), acme_check_id(&acme_report));
-        assert!(signed_in[0].actor.contains(&format!("sso_subject:{subject}")));
-        assert!(records.iter().any(|r| r.action == AccessAction::ReportViewed
-            && r.actor == format!("user:acme:{user} sso_subject:{subject}")));
+        assert!(signed_in[0]
+            .actor
+            .contains(&format!("sso_subject:{subject}")));
+        assert!(records
+            .iter()
+            .any(|r| r.action == AccessAction::ReportViewed
+                && r.actor == format!("user:acme:{user} sso_subject:{subject}")));
 
         // A replayed callback (the same code and state) signs no one in.
         let mut replay = Visitor::new(&app.base_url());
@@ -210,7 +224,10 @@ async fn a_report_link_signs_in_through_the_tenants_provider_and_returns_to_the_
         assert_eq!(status, 303);
         let readers = app.store.list_users(0).await.unwrap();
         assert_eq!(
-            readers.iter().filter(|u| u.username.starts_with("acme:")).count(),
+            readers
+                .iter()
+                .filter(|u| u.username.starts_with("acme:"))
+                .count(),
             1
         );
 
@@ -226,7 +243,11 @@ async fn a_report_link_signs_in_through_the_tenants_provider_and_returns_to_the_
 }
 
 fn acme_check_id(report: &str) -> &str {
-    report.trim_start_matches("/reports/acme/").split('/').next().unwrap()
+    report
+        .trim_start_matches("/reports/acme/")
+        .split('/')
+        .next()
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,7 +267,11 @@ async fn each_bad_sign_in_is_a_clear_page_and_signs_no_one_in() {
     let report = "/reports/acme/some-check";
     let (user, password) = app.lab.sso_user("acme");
     let idp = app.lab.idp.as_ref().unwrap().state.clone();
-    idp.add_user(IdpUser::new("eve@evil.example", "eve-password", &["recruiters"]));
+    idp.add_user(IdpUser::new(
+        "eve@evil.example",
+        "eve-password",
+        &["recruiters"],
+    ));
     idp.add_user(IdpUser::new("sam@acme.example", "sam-password", &["sales"]));
 
     // The provider is down before anything was fetched from it: discovery times out.
@@ -277,7 +302,8 @@ async fn each_bad_sign_in_is_a_clear_page_and_signs_no_one_in() {
     assert_eq!(status, 400, "{page}");
     // ... nor a state this service never issued, even with a cookie to match.
     let mut w = Visitor::new(&base);
-    w.cookies.push(("cb_sso_state".into(), "forged-state".into()));
+    w.cookies
+        .push(("cb_sso_state".into(), "forged-state".into()));
     let (status, _, _) = w.get(forged.as_str()).await;
     assert_eq!(status, 400);
 
@@ -296,7 +322,10 @@ async fn each_bad_sign_in_is_a_clear_page_and_signs_no_one_in() {
     idp.set_fault(None);
 
     // Users the provider knows but the tenant does not allow.
-    for (who, pw) in [("eve@evil.example", "eve-password"), ("sam@acme.example", "sam-password")] {
+    for (who, pw) in [
+        ("eve@evil.example", "eve-password"),
+        ("sam@acme.example", "sam-password"),
+    ] {
         let ((status, _, page), _) = Visitor::new(&base).sign_in(report, who, pw).await;
         assert_eq!(status, 403, "{who}: {page}");
         assert!(page.contains("not one allowed"), "{page}");
@@ -351,11 +380,15 @@ async fn keys_rotated_at_the_provider_are_fetched_again_and_passwords_can_be_tur
     app.start_with(&config).await;
     let (user, password) = app.lab.sso_user("acme");
     let report = "/reports/acme/some-check";
-    let ((status, _, _), _) = Visitor::new(&app.base_url()).sign_in(report, &user, &password).await;
+    let ((status, _, _), _) = Visitor::new(&app.base_url())
+        .sign_in(report, &user, &password)
+        .await;
     assert_eq!(status, 303);
     // The provider rotates its key: the cached JWKS lacks the new kid, so it is fetched again.
     app.lab.idp.as_ref().unwrap().state.rotate_key().unwrap();
-    let ((status, to, page), _) = Visitor::new(&app.base_url()).sign_in(report, &user, &password).await;
+    let ((status, to, page), _) = Visitor::new(&app.base_url())
+        .sign_in(report, &user, &password)
+        .await;
     assert_eq!(status, 303, "{page}");
     assert_eq!(to, report);
 

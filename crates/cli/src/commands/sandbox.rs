@@ -83,7 +83,10 @@ pub struct SandboxArgs {
     #[arg(long, default_value = "http://127.0.0.1:8080/sso/acme/callback")]
     pub idp_redirect_uri: Vec<String>,
     /// Users who can sign in, as `email:password[:group,group...]` (repeat for several).
-    #[arg(long, default_value = "recruiter@acme.example:demo-password-idp:recruiters")]
+    #[arg(
+        long,
+        default_value = "recruiter@acme.example:demo-password-idp:recruiters"
+    )]
     pub idp_user: Vec<String>,
 }
 
@@ -158,7 +161,8 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
                 .next()
                 .map(|g| g.split(',').filter(|g| !g.is_empty()).collect())
                 .unwrap_or_default();
-            sb.state.add_user(idp::IdpUser::new(email, password, &groups));
+            sb.state
+                .add_user(idp::IdpUser::new(email, password, &groups));
         }
         out.push_str(&sb.quickstart());
         out.push_str(&format!(

@@ -280,10 +280,7 @@ fn client_credentials(headers: &HeaderMap, form: &HashMap<String, String>) -> (S
         .and_then(|v| v.strip_prefix("Basic "))
         .and_then(|b| STANDARD.decode(b.trim()).ok())
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| {
-            s.split_once(':')
-                .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        })
+        .and_then(|s| s.split_once(':').map(|(a, b)| (a.to_owned(), b.to_owned())))
     {
         let decode = |s: &str| {
             url::form_urlencoded::parse(format!("x={s}").as_bytes())

@@ -15,8 +15,11 @@ async fn sandbox() -> IdpSandbox {
         client_secret: "cb-secret".into(),
         redirect_uris: vec![REDIRECT.into()],
     });
-    sb.state
-        .add_user(IdpUser::new("dana@acme.example", "pw-dana", &["recruiters"]));
+    sb.state.add_user(IdpUser::new(
+        "dana@acme.example",
+        "pw-dana",
+        &["recruiters"],
+    ));
     sb
 }
 
@@ -73,7 +76,11 @@ async fn exchange(sb: &IdpSandbox, code: &str, verifier: &str, secret: &str) -> 
         .unwrap()
 }
 
-fn claims(id_token: &str, sb: &IdpSandbox, jwk: &serde_json::Value) -> Result<serde_json::Value, jsonwebtoken::errors::Error> {
+fn claims(
+    id_token: &str,
+    sb: &IdpSandbox,
+    jwk: &serde_json::Value,
+) -> Result<serde_json::Value, jsonwebtoken::errors::Error> {
     let key = jsonwebtoken::DecodingKey::from_rsa_components(
         jwk["n"].as_str().unwrap(),
         jwk["e"].as_str().unwrap(),
@@ -102,7 +109,10 @@ async fn jwk(sb: &IdpSandbox) -> serde_json::Value {
 async fn discovery_names_the_endpoints_and_the_issuer() {
     let sb = sandbox().await;
     let d: serde_json::Value = http()
-        .get(format!("{}/.well-known/openid-configuration", sb.base_url()))
+        .get(format!(
+            "{}/.well-known/openid-configuration",
+            sb.base_url()
+        ))
         .send()
         .await
         .unwrap()
@@ -148,9 +158,18 @@ async fn the_token_endpoint_checks_the_secret_the_verifier_and_the_client() {
     let c = code(&sb).await;
     assert_eq!(exchange(&sb, &c, VERIFIER, "wrong").await.status(), 401);
     let c = code(&sb).await;
-    let r = exchange(&sb, &c, "another-verifier-another-verifier-another-verifier", "cb-secret").await;
+    let r = exchange(
+        &sb,
+        &c,
+        "another-verifier-another-verifier-another-verifier",
+        "cb-secret",
+    )
+    .await;
     assert_eq!(r.status(), 400);
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
     // An unregistered redirect URI is answered at the provider, never redirected to.
     let r = http()
         .get(format!(
@@ -184,13 +203,26 @@ async fn faults_make_tokens_wrong_in_the_way_asked() {
     let sb = sandbox().await;
     let key = jwk(&sb).await;
     for (fault, wrong) in [
-        (IdpFault::WrongAudience, jsonwebtoken::errors::ErrorKind::InvalidAudience),
-        (IdpFault::Expired, jsonwebtoken::errors::ErrorKind::ExpiredSignature),
-        (IdpFault::BadSignature, jsonwebtoken::errors::ErrorKind::InvalidSignature),
+        (
+            IdpFault::WrongAudience,
+            jsonwebtoken::errors::ErrorKind::InvalidAudience,
+        ),
+        (
+            IdpFault::Expired,
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature,
+        ),
+        (
+            IdpFault::BadSignature,
+            jsonwebtoken::errors::ErrorKind::InvalidSignature,
+        ),
     ] {
         sb.state.set_fault(Some(fault));
         let c = code(&sb).await;
-        let body: serde_json::Value = exchange(&sb, &c, VERIFIER, "cb-secret").await.json().await.unwrap();
+        let body: serde_json::Value = exchange(&sb, &c, VERIFIER, "cb-secret")
+            .await
+            .json()
+            .await
+            .unwrap();
         let err = claims(body["id_token"].as_str().unwrap(), &sb, &key).unwrap_err();
         assert_eq!(*err.kind(), wrong, "{fault:?}");
     }
@@ -202,7 +234,15 @@ async fn faults_make_tokens_wrong_in_the_way_asked() {
     .await;
     assert!(hung.is_err(), "a provider that is down does not answer");
     sb.state.set_fault(None);
-    assert_eq!(http().get(format!("{}/jwks", sb.base_url())).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http()
+            .get(format!("{}/jwks", sb.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let old = sb.state.kid();
     sb.state.rotate_key().unwrap();
     assert_ne!(jwk(&sb).await["kid"], old);

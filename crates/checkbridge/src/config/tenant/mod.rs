@@ -19,10 +19,10 @@ pub use apis::{
     DEFAULT_RELEASE_UPLOAD_ABOVE,
 };
 use mapping::SEARCH_TYPES;
-pub use sso::SsoSection;
 pub use mapping::{
     BusinessDefaults, ChecksMapping, CriminalMapping, ResultMapping, MAPPABLE_FIELDS,
 };
+pub use sso::SsoSection;
 
 /// One mutual customer.
 #[derive(Debug, Clone, Deserialize)]

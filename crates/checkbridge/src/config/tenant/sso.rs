@@ -45,10 +45,16 @@ pub struct SsoSection {
     #[serde(default = "default_refresh", deserialize_with = "lenient::unsigned")]
     pub metadata_refresh_secs: u64,
     /// Seconds a sign-in may take between leaving for the provider and coming back.
-    #[serde(default = "default_sign_in_timeout", deserialize_with = "lenient::unsigned")]
+    #[serde(
+        default = "default_sign_in_timeout",
+        deserialize_with = "lenient::unsigned"
+    )]
     pub sign_in_timeout_secs: u64,
     /// Sign-ins of this tenant in progress at once, at most (older ones expire).
-    #[serde(default = "default_max_pending", deserialize_with = "lenient::unsigned")]
+    #[serde(
+        default = "default_max_pending",
+        deserialize_with = "lenient::unsigned"
+    )]
     pub max_pending: u64,
 }
 
