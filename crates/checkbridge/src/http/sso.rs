@@ -404,6 +404,10 @@ fn allowed(cfg: &SsoSection, claims: &Value) -> bool {
     true
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "axum extractors: one per piece of state the callback needs"
+)]
 async fn callback(
     State(store): State<Store>,
     State(pages): State<Pages>,

@@ -85,7 +85,7 @@ impl Visitor {
 
     /// Opens `report` signed out and follows the way to the provider's sign-in form;
     /// returns the authorize URL the form is for.
-    pub(crate) async fn to_provider(&mut self, report: &str) -> url::Url {
+    pub(crate) async fn go_to_provider(&mut self, report: &str) -> url::Url {
         let (status, start, _) = self.get(report).await;
         assert_eq!(status, 303, "a signed-out visitor is sent to sign in");
         assert!(start.starts_with("/sso/"), "to single sign-on: {start}");
@@ -123,7 +123,7 @@ impl Visitor {
         user: &str,
         password: &str,
     ) -> (Answer, String) {
-        let authorize = self.to_provider(report).await;
+        let authorize = self.go_to_provider(report).await;
         let callback = self.at_provider(&authorize, user, password).await;
         (self.get(&callback).await, callback)
     }
@@ -288,7 +288,7 @@ async fn each_bad_sign_in_is_a_clear_page_and_signs_no_one_in() {
 
     // A wrong state (not the one this browser started with).
     let mut v = Visitor::new(&base);
-    let authorize = v.to_provider(report).await;
+    let authorize = v.go_to_provider(report).await;
     let callback = v.at_provider(&authorize, &user, &password).await;
     let mut forged = url::Url::parse(&callback).unwrap();
     let code: String = forged
@@ -333,7 +333,7 @@ async fn each_bad_sign_in_is_a_clear_page_and_signs_no_one_in() {
 
     // The provider goes down between the form and the code exchange.
     let mut v = Visitor::new(&base);
-    let authorize = v.to_provider(report).await;
+    let authorize = v.go_to_provider(report).await;
     let callback = v.at_provider(&authorize, &user, &password).await;
     idp.set_fault(Some(IdpFault::Down));
     let (status, _, page) = v.get(&callback).await;

@@ -139,36 +139,37 @@ const CARRIED: [&str; 7] = [
     "code_challenge",
 ];
 
-/// Whether the request names a registered client and one of its redirect URIs. An unknown
-/// one is answered here, never redirected to.
-fn check_request(state: &IdpState, p: &HashMap<String, String>) -> Result<(), Response> {
+/// The answer to a request that does not name a registered client and one of its redirect
+/// URIs, or asks for what the sandbox does not do. An unknown client is answered here, never
+/// redirected to.
+fn refused(state: &IdpState, p: &HashMap<String, String>) -> Option<Response> {
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
     let inner = state.lock();
     let known = inner.clients.iter().any(|c| {
         c.client_id == get("client_id") && c.redirect_uris.iter().any(|u| u == get("redirect_uri"))
     });
     if !known {
-        return Err(page(
+        return Some(page(
             StatusCode::BAD_REQUEST,
             "Unknown application",
             "<p>The client id or redirect URI is not registered.</p>",
         ));
     }
     if get("response_type") != "code" || !get("scope").split(' ').any(|s| s == "openid") {
-        return Err(page(
+        return Some(page(
             StatusCode::BAD_REQUEST,
             "Unsupported request",
             "<p>Only response_type=code with the openid scope.</p>",
         ));
     }
     if p.contains_key("code_challenge") && get("code_challenge_method") != "S256" {
-        return Err(page(
+        return Some(page(
             StatusCode::BAD_REQUEST,
             "Unsupported request",
             "<p>PKCE with S256 only.</p>",
         ));
     }
-    Ok(())
+    None
 }
 
 fn sign_in_form(p: &HashMap<String, String>, error: Option<&str>) -> String {
@@ -199,7 +200,7 @@ async fn authorize_page(
     State(state): State<IdpState>,
     Query(p): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = check_request(&state, &p) {
+    if let Some(r) = refused(&state, &p) {
         return r;
     }
     page(
@@ -219,7 +220,7 @@ async fn authorize(
     State(state): State<IdpState>,
     Form(p): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = check_request(&state, &p) {
+    if let Some(r) = refused(&state, &p) {
         return r;
     }
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
