@@ -543,7 +543,15 @@ fn single_sign_on_is_checked_and_its_secret_comes_from_the_environment() {
     ] {
         let err = load_text(&format!("{MINIMAL}{sso}{extra}"), vars);
         match err {
-            Err(ConfigError::Invalid { key: k, .. }) => assert_eq!(k, key, "{extra}"),
+            // A missing secret is named by the section's deserializer: key and field.
+            Err(ConfigError::Invalid { key: k, why }) => assert!(
+                k == key
+                    || format!(
+                        "{k}.{}",
+                        why.trim_start_matches("missing field ").trim_matches('`')
+                    ) == key,
+                "{extra}: {k}: {why}"
+            ),
             Err(e) if key.ends_with("client_secret") => {
                 assert!(e.to_string().contains("client_secret"), "{e}")
             }
