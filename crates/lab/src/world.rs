@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sandbox::common::bind_local;
+use sandbox::idp::{self as idp_sb, IdpClient, IdpSandbox, IdpUser};
 use sandbox::pageup::{
     self as pageup_sb, ClientSpec as PageUpClientSpec, GenerateOptions, PageUpConfig, PageUpSandbox,
 };
@@ -168,6 +169,17 @@ pub fn pii_needles(invitation: &Value) -> Vec<String> {
     out
 }
 
+fn sso_secret(key: &str) -> String {
+    format!("{key}-sso-secret-0123456789")
+}
+
+fn sso_credentials(key: &str) -> (String, String) {
+    (
+        format!("recruiter@{key}.example"),
+        format!("{key}-recruiter-password"),
+    )
+}
+
 /// One tenant of the lab, known to both sandboxes.
 #[derive(Debug, Clone)]
 pub struct LabTenant {
@@ -193,7 +205,16 @@ pub struct LabOptions {
     /// Which Theary rules the sandbox follows; in `Seed` the tenants' accounts run criminal
     /// checks (`theary.criminal = true`).
     pub theary_rules: ThearyRules,
+    /// Tenants whose readers sign in through the identity-provider sandbox (started only
+    /// when there are some): each gets a client there, a recruiter ([`Lab::sso_user`]) and
+    /// a `[tenants.KEY.sso]` section allowing `KEY.example` addresses in group `recruiters`.
+    pub sso_tenants: Vec<String>,
+    /// `sso.timeout_secs` of those tenants.
+    pub sso_timeout_secs: u64,
 }
+
+/// The group the lab's SSO tenants require.
+pub const SSO_GROUP: &str = "recruiters";
 
 /// Which of Theary's documents the sandbox follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -219,6 +240,8 @@ impl Default for LabOptions {
             reconcile_after_secs: 2,
             fuzz: true,
             theary_rules: ThearyRules::Current,
+            sso_tenants: Vec::new(),
+            sso_timeout_secs: 5,
         }
     }
 }
@@ -229,6 +252,8 @@ impl Default for LabOptions {
 pub struct Lab {
     pub pageup: PageUpSandbox,
     pub theary: ThearySandbox,
+    /// The identity provider of the [`LabOptions::sso_tenants`] (None when there are none).
+    pub idp: Option<IdpSandbox>,
     pub tenants: Vec<LabTenant>,
     pub options: LabOptions,
     /// checkbridge's address.
@@ -297,9 +322,28 @@ impl Lab {
             .await
             .context("reserving checkbridge's port")?;
         let service_addr = listener.local_addr()?;
+        let idp = if options.sso_tenants.is_empty() {
+            None
+        } else {
+            let idp = idp_sb::spawn()
+                .await
+                .context("starting the identity-provider sandbox")?;
+            for key in &options.sso_tenants {
+                idp.state.add_client(IdpClient {
+                    client_id: format!("{key}-sso"),
+                    client_secret: sso_secret(key),
+                    redirect_uris: vec![format!("http://{service_addr}/sso/{key}/callback")],
+                });
+                let (user, password) = sso_credentials(key);
+                idp.state
+                    .add_user(IdpUser::new(&user, &password, &[SSO_GROUP]));
+            }
+            Some(idp)
+        };
         Ok(Lab {
             pageup,
             theary,
+            idp,
             tenants,
             options,
             service_addr,
@@ -350,8 +394,29 @@ impl Lab {
                 tcid = t.theary.client_id,
                 tsecret = t.theary.client_secret,
             ));
+            if let Some(idp) = self
+                .idp
+                .as_ref()
+                .filter(|_| self.options.sso_tenants.contains(&t.key))
+            {
+                out.push_str(&format!(
+                    "[tenants.{key}.sso]\nissuer = \"{issuer}\"\nclient_id = \"{key}-sso\"\n\
+                     client_secret = \"{secret}\"\nallowed_domains = [\"{key}.example\"]\n\
+                     required_group = \"{SSO_GROUP}\"\ntimeout_secs = {timeout}\n\n",
+                    key = t.key,
+                    issuer = idp.base_url(),
+                    secret = sso_secret(&t.key),
+                    timeout = self.options.sso_timeout_secs,
+                ));
+            }
         }
         out
+    }
+
+    /// The user name and password of the recruiter of SSO tenant `key` at the
+    /// identity-provider sandbox.
+    pub fn sso_user(&self, key: &str) -> (String, String) {
+        sso_credentials(key)
     }
 
     /// The configuration, loaded and validated as `serve` would.

@@ -1,8 +1,10 @@
-//! Emulators of the two partner APIs: PageUp's Background Check API and Theary's
-//! background-check API. See each module.
+//! Emulators of the two partner APIs (PageUp's Background Check API and Theary's
+//! background-check API) and of a tenant's OpenID Connect identity provider (`idp`, for
+//! single sign-on). See each module.
 
 mod changes;
 pub mod common;
 mod fuzzjson;
+pub mod idp;
 pub mod pageup;
 pub mod theary;

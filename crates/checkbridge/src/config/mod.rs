@@ -31,7 +31,7 @@ pub use http::HttpConfig;
 pub use service::{AlertsConfig, Roles, ServiceConfig, SignInConfig};
 pub use tenant::{
     BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ReleaseReference, ResultMapping,
-    Retention, TenantConfig, ThearyEnv, ThearySection, DEFAULT_RELEASE_UPLOAD_ABOVE,
+    Retention, SsoSection, TenantConfig, ThearyEnv, ThearySection, DEFAULT_RELEASE_UPLOAD_ABOVE,
     MAPPABLE_FIELDS,
 };
 
@@ -164,7 +164,7 @@ pub fn is_loopback(url: &url::Url) -> bool {
 
 /// An outbound URL must be HTTPS unless it stays on this machine: client secrets, tokens and
 /// candidate data travel on it.
-fn https_unless_loopback(key: &str, url: &url::Url) -> Result<(), ConfigError> {
+pub(crate) fn https_unless_loopback(key: &str, url: &url::Url) -> Result<(), ConfigError> {
     if url.scheme() == "https" || (url.scheme() == "http" && is_loopback(url)) {
         return Ok(());
     }

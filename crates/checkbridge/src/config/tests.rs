@@ -491,3 +491,76 @@ fn http_limits_are_checked() {
     let c = load_text(MINIMAL, &[("CHECKBRIDGE_HTTP__BODY_TIMEOUT_SECS", "5")]).unwrap();
     assert_eq!(c.http.body_timeout_secs, 5);
 }
+
+#[test]
+fn single_sign_on_is_checked_and_its_secret_comes_from_the_environment() {
+    let sso = "[tenants.acme.sso]\nissuer = \"https://login.acme.example\"\nclient_id = \"cb\"\n";
+    let secret = [(
+        "CHECKBRIDGE_TENANTS__ACME__SSO__CLIENT_SECRET",
+        "sso-secret-from-env",
+    )];
+    let ok = load_text(
+        &format!("{MINIMAL}{sso}allowed_domains = [\"@Acme.Example\"]\n"),
+        &secret,
+    )
+    .unwrap();
+    let s = ok.tenants["acme"].sso.as_ref().unwrap();
+    assert_eq!(s.allowed_domains, ["acme.example"]);
+    assert_eq!(
+        (s.username_claim.as_str(), s.groups_claim.as_str()),
+        ("email", "groups")
+    );
+    assert_eq!(s.scopes, ["openid", "email", "profile"]);
+    assert!(s.password_sign_in);
+    assert!(!format!("{ok:?}").contains("sso-secret-from-env"));
+    for (extra, vars, key) in [
+        (
+            "allowed_domains = [\"acme.example\"]\n",
+            &[][..],
+            "tenants.acme.sso.client_secret",
+        ),
+        ("", &secret[..], "tenants.acme.sso.allowed_domains"),
+        (
+            "allowed_domains = [\"not a domain\"]\n",
+            &secret[..],
+            "tenants.acme.sso.allowed_domains",
+        ),
+        (
+            "required_group = \"r\"\nscopes = [\"email\"]\n",
+            &secret[..],
+            "tenants.acme.sso.scopes",
+        ),
+        (
+            "required_group = \"r\"\ntimeout_secs = 0\n",
+            &secret[..],
+            "tenants.acme.sso.timeout_secs",
+        ),
+        (
+            "required_group = \"r\"\nsign_in_timeout_secs = 1\n",
+            &secret[..],
+            "tenants.acme.sso.sign_in_timeout_secs",
+        ),
+    ] {
+        let err = load_text(&format!("{MINIMAL}{sso}{extra}"), vars);
+        match err {
+            // A missing secret is named by the section's deserializer: key and field.
+            Err(ConfigError::Invalid { key: k, why }) => assert!(
+                k == key
+                    || format!(
+                        "{k}.{}",
+                        why.trim_start_matches("missing field ").trim_matches('`')
+                    ) == key,
+                "{extra}: {k}: {why}"
+            ),
+            Err(e) if key.ends_with("client_secret") => {
+                assert!(e.to_string().contains("client_secret"), "{e}")
+            }
+            other => panic!("{extra}: {other:?}"),
+        }
+    }
+    let plain = load_text(
+        &format!("{MINIMAL}[tenants.acme.sso]\nissuer = \"http://idp.example\"\nclient_id = \"cb\"\nrequired_group = \"r\"\n"),
+        &secret,
+    );
+    assert_eq!(key_of(plain.unwrap_err()), "tenants.acme.sso.issuer");
+}

@@ -125,6 +125,8 @@ stored_enum!(
         Cancelled => "cancelled",
         /// The tenant's keys were destroyed.
         TenantShredded => "tenant_shredded",
+        /// A reader signed in through the tenant's identity provider to open its report.
+        SignedIn => "signed_in",
     }
 );
 

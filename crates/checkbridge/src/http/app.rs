@@ -43,6 +43,8 @@ pub struct AppState {
     pub cookies: Cookies,
     /// Failed sign-ins, shared by every request this replica serves.
     pub logins: LoginThrottle,
+    /// Each tenant's identity provider (single sign-on), with its cached keys.
+    pub sso: super::sso::Sso,
     pub metrics: Arc<Metrics>,
     /// Told of each webhook delivery, verified or not.
     pub health: Arc<crate::health::Monitor>,
@@ -72,6 +74,7 @@ impl AppState {
             .filter_map(|key| engine.tenant(key).map(|t| (key.clone(), t.cfg.clone())))
             .collect();
         let tenants = Tenants::new(tenants);
+        let sso = super::sso::Sso::new(&tenants, engine.public_base_url());
         let (pageup, theary) = engine.clients();
         AppState {
             store: engine.store().clone(),
@@ -82,6 +85,7 @@ impl AppState {
             pdfs: super::pdf::Renderer::new(engine.pdf_renders()),
             cookies: Cookies::for_base_url(engine.public_base_url()),
             logins: LoginThrottle::new(engine.sign_in()),
+            sso,
             metrics: engine.metrics().clone(),
             health: engine.health().clone(),
             pusher_wake: engine.pusher_wake(),
@@ -140,6 +144,7 @@ pub fn routes(state: AppState, limits: &Limits) -> Router {
     let pages = limits::in_flight_cap(
         Router::new()
             .merge(session::router())
+            .merge(super::sso::router())
             .merge(reports::router())
             .merge(ops::router())
             .with_state(state.clone()),

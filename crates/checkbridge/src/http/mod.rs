@@ -1,5 +1,6 @@
 //! The service's HTTP side, one module per concern: `webhooks` (Theary's signed events),
-//! `session` (sign-in and out, cookies, CSRF, the login throttle), `reports` (the report
+//! `session` (sign-in and out, cookies, CSRF, the login throttle), `sso` (single sign-on
+//! through each tenant's identity provider; it uses `session`'s sessions), `reports` (the report
 //! pages and their PDF), `ops` (the operator page), `pages` (what the pages share) and `app`
 //! (the router over one `AppState`, health and metrics). Only `app` knows them all; the
 //! others import `pages` and `session` at most, never each other. Errors answer a stable
@@ -13,6 +14,7 @@ pub mod pages;
 pub mod pdf;
 pub mod reports;
 pub mod session;
+pub mod sso;
 pub mod webhooks;
 
 use axum::http::StatusCode;

@@ -65,6 +65,10 @@ pub(super) fn templates() -> minijinja::Environment<'static> {
         ("report.html", include_str!("../../templates/report.html")),
         ("ops.html", include_str!("../../templates/ops.html")),
         ("home.html", include_str!("../../templates/home.html")),
+        (
+            "sso_error.html",
+            include_str!("../../templates/sso_error.html"),
+        ),
     ] {
         // The templates are part of the binary and tested; a broken one fails every test.
         if let Err(e) = env.add_template(name, text) {
@@ -105,6 +109,13 @@ pub fn no_store(mut r: Response) -> Response {
         header::HeaderValue::from_static("no-store"),
     );
     r
+}
+
+/// Where an anonymous visitor of `path` (a report of `tenant`, which has single sign-on)
+/// is sent to sign in: `sso.rs` takes it from there.
+pub fn sso_start_path(tenant: &TenantKey, path: &str) -> String {
+    let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    format!("/sso/{tenant}/start?next={next}")
 }
 
 /// The configured tenants by key, as the pages read them (names, labels, severities).

@@ -1,5 +1,6 @@
 //! Report pages behind a login. The reportLink PageUp shows is
-//! `/reports/{tenant}/{check}[/{search}]`: without a session it leads to the login page;
+//! `/reports/{tenant}/{check}[/{search}]`: without a session it leads to the login page, or
+//! to the tenant's identity provider when it has single sign-on (`sso.rs`);
 //! a reader of another tenant, or a check that does not exist, gets the same 404. Every view
 //! is written to the access record. Pages come from auto-escaping templates; `?format=pdf`
 //! serves the same view model ([`report_context`]) as a PDF written by `pdf.rs`, rendered on a
@@ -76,11 +77,21 @@ async fn report(
         if pdf {
             path.push_str("?format=pdf");
         }
-        let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+        // A tenant with single sign-on sends its readers to its identity provider.
+        let has_sso = views
+            .tenants()
+            .get(&tenant)
+            .is_some_and(|t| t.sso.is_some());
+        let to = if has_sso {
+            super::pages::sso_start_path(&tenant, &path)
+        } else {
+            let next: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+            format!("/login?next={next}")
+        };
         return (
             StatusCode::SEE_OTHER,
             [
-                (header::LOCATION, format!("/login?next={next}")),
+                (header::LOCATION, to),
                 (header::CACHE_CONTROL, "no-store".to_owned()),
             ],
         )
@@ -123,7 +134,10 @@ async fn report(
         .record_access(
             &tenant,
             &check,
-            &format!("user:{}", user.username),
+            &match &user.sso_subject {
+                Some(subject) => format!("user:{} sso_subject:{subject}", user.username),
+                None => format!("user:{}", user.username),
+            },
             if pdf {
                 AccessAction::ReportDownloaded
             } else {

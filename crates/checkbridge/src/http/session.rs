@@ -45,7 +45,7 @@ impl Cookies {
     }
 
     /// A `Set-Cookie` value; a zero `max_age_secs` removes the cookie.
-    fn set(self, name: &str, value: &str, max_age_secs: i64) -> String {
+    pub(super) fn set(self, name: &str, value: &str, max_age_secs: i64) -> String {
         format!(
             "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
             if self.secure { "; Secure" } else { "" }
@@ -120,6 +120,11 @@ impl LoginThrottle {
             Ok(l) => l.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The sign-in settings (session timeouts among them).
+    pub(super) fn config(&self) -> &crate::config::SignInConfig {
+        &self.inner.cfg
     }
 
     /// Names and addresses the in-memory limit tracks now.
@@ -292,17 +297,17 @@ where
         .route("/", get(home))
 }
 
-fn random_token() -> String {
+pub(super) fn random_token() -> String {
     let mut b = [0_u8; 32];
     rand::thread_rng().fill_bytes(&mut b);
     hex::encode(b)
 }
 
-fn digest(token: &str) -> String {
+pub(super) fn digest(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -320,7 +325,7 @@ fn form(body: &Bytes) -> HashMap<String, String> {
 /// A path we may send a reader back to after login: a report page or the operator page of
 /// ours, nothing else (no other host, no scheme, and no control character, which would make
 /// the `Location` header invalid).
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if (n.starts_with("/reports/") || n == "/ops" || n.starts_with("/ops?"))
@@ -376,9 +381,14 @@ fn login_form(pages: &Pages, cookies: Cookies, next: &str, error: Option<&str>) 
     no_store(r)
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "axum extractors: one per piece of state the sign-in needs"
+)]
 async fn login(
     State(store): State<Store>,
     State(pages): State<Pages>,
+    State(tenants): State<Tenants>,
     State(cookies): State<Cookies>,
     State(throttle): State<LoginThrottle>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -440,7 +450,15 @@ async fn login(
         .as_ref()
         .map_or(crate::http::auth::DUMMY_HASH, |(_, _, h)| h.as_str())
         .to_owned();
-    let ok = throttle.verify(hash, password).await && user.is_some();
+    // A tenant whose readers sign in only through its identity provider takes no password
+    // (answered as a wrong one: the form does not tell which users exist).
+    let password_allowed = user.as_ref().is_none_or(|(_, tenant, _)| {
+        tenants
+            .get(tenant)
+            .and_then(|t| t.sso.as_ref())
+            .is_none_or(|sso| sso.password_sign_in)
+    });
+    let ok = throttle.verify(hash, password).await && user.is_some() && password_allowed;
     let Some((user_id, _tenant, _)) = user.filter(|_| ok) else {
         throttle.failed(&store, &address, &name, now).await;
         let mut r = login_form(
@@ -453,14 +471,27 @@ async fn login(
         return r;
     };
     throttle.succeeded(&store, &name).await;
+    start_session(&store, cookies, &throttle.inner.cfg, &user_id, next, now).await
+}
+
+/// Signs `user_id` in: a new session (with the configured idle and absolute timeouts), its
+/// cookie set, and the browser sent on to `next` (a path [`safe_next`] let through). Both
+/// password and single sign-on end here.
+pub(super) async fn start_session(
+    store: &Store,
+    cookies: Cookies,
+    cfg: &crate::config::SignInConfig,
+    user_id: &str,
+    next: String,
+    now: i64,
+) -> Response {
     let token = random_token();
-    let cfg = &throttle.inner.cfg;
     let absolute_secs = i64::try_from(cfg.session_absolute_secs).unwrap_or(i64::MAX / 1000);
     let idle_ms = i64::try_from(cfg.session_idle_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
     if let Err(e) = store
         .create_session_with_idle(
             &digest(&token),
-            &user_id,
+            user_id,
             now,
             now.saturating_add(absolute_secs.saturating_mul(1000)),
             idle_ms,
@@ -470,7 +501,14 @@ async fn login(
         tracing::error!(error = %crate::error::error_chain(&e), "session not stored");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
     }
-    let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, next)]).into_response();
+    let mut r = (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, next),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+    )
+        .into_response();
     for c in [
         cookies.set(SESSION_COOKIE, &token, absolute_secs),
         cookies.set(CSRF_COOKIE, "", 0),

@@ -162,6 +162,14 @@ impl Store {
                 return Ok(UserChangeOutcome::LastOperator);
             }
         }
+        if action == "removed" {
+            // A reader who signed in through single sign-on: the link goes with them (the
+            // same person signing in again becomes a new reader).
+            sqlx::query("DELETE FROM sso_identities WHERE user_id = $1")
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if matches!(
             action,
             "disabled" | "removed" | "password_reset" | "sessions_revoked"

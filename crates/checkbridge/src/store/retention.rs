@@ -181,6 +181,8 @@ impl Store {
             "DELETE FROM webhook_events WHERE tenant = $1",
             "DELETE FROM searches WHERE tenant = $1",
             "DELETE FROM sessions WHERE user_id IN (SELECT id FROM users WHERE tenant = $1)",
+            "DELETE FROM sso_identities WHERE tenant = $1",
+            "DELETE FROM sso_pending WHERE tenant = $1",
             "DELETE FROM users WHERE tenant = $1",
             "DELETE FROM error_log WHERE tenant = $1",
             "DELETE FROM health_issues WHERE tenant = $1",

@@ -17,6 +17,8 @@ pub struct SessionUser {
     pub username: String,
     /// `reader` (its tenant's reports) or `operator` (the operator page, no reports).
     pub role: String,
+    /// The identity provider's subject, for a reader who signs in through single sign-on.
+    pub sso_subject: Option<String>,
 }
 
 impl SessionUser {
@@ -128,8 +130,9 @@ impl Store {
         now: i64,
     ) -> Result<Option<SessionUser>, StoreError> {
         let row = sqlx::query(
-            "SELECT u.id, u.tenant, u.username, u.role, COALESCE(s.last_seen_at, s.created_at) AS seen, s.idle_ms \
-             FROM sessions s JOIN users u ON u.id = s.user_id \
+            "SELECT u.id, u.tenant, u.username, u.role, COALESCE(s.last_seen_at, s.created_at) AS seen, s.idle_ms, \
+             i.subject AS sso_subject \
+             FROM sessions s JOIN users u ON u.id = s.user_id LEFT JOIN sso_identities i ON i.user_id = u.id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL \
              AND (s.idle_ms IS NULL OR COALESCE(s.last_seen_at, s.created_at) + s.idle_ms > $2)",
         )
@@ -156,6 +159,7 @@ impl Store {
                 tenant: row::text(&r, "tenant")?,
                 username: r.try_get("username")?,
                 role: r.try_get("role")?,
+                sso_subject: r.try_get("sso_subject")?,
             }),
             None => None,
         })

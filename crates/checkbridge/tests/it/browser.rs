@@ -288,3 +288,81 @@ async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
     browser.close().await;
     app.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recruiter_signs_in_through_the_identity_provider_in_a_real_browser() {
+    let required = std::env::var_os("CHECKBRIDGE_REQUIRE_BROWSER").is_some();
+    let (Some(chromedriver), Some(chromium)) = (
+        find("CHECKBRIDGE_CHROMEDRIVER", "/usr/bin/chromedriver"),
+        find("CHECKBRIDGE_CHROMIUM", "/usr/bin/chromium"),
+    ) else {
+        assert!(
+            !required,
+            "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("no chromium/chromedriver here: the browser test is skipped");
+        return;
+    };
+
+    let mut app = TestApp::prepare(
+        TestDb::sqlite(),
+        LabOptions {
+            sso_tenants: vec!["acme".to_owned()],
+            ..LabOptions::default()
+        },
+    )
+    .await;
+    let id = app.seed("acme", Scenario::Clean, 3);
+    let invitation = Scenario::Clean.invitation(3);
+    app.start().await;
+    let doc = app.view_in("acme", &id, "completed").await.document;
+    let link = doc["results"].as_array().unwrap().last().unwrap()["reportLink"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let idp = app.lab.idp.as_ref().unwrap().base_url();
+    let (user, password) = app.lab.sso_user("acme");
+
+    let driver = Driver::start(&chromedriver).await;
+    let browser = Session::open(&driver, &chromium).await;
+    // The link from PageUp leads to acme's identity provider and its sign-in form.
+    browser.go(&link).await;
+    eventually(
+        Duration::from_secs(15),
+        "the provider's sign-in form",
+        || async { browser.url().await.starts_with(&idp).then_some(()) },
+    )
+    .await;
+    let form = browser.visible_text().await;
+    assert!(
+        form.contains("Sign in to the identity-provider sandbox"),
+        "{form}"
+    );
+    browser.type_into("#idp-username", &user).await;
+    browser.type_into("#idp-password", &password).await;
+    browser.click("#idp-submit").await;
+    eventually(
+        Duration::from_secs(15),
+        "the report after signing in at the provider",
+        || async { (browser.url().await == link).then_some(()) },
+    )
+    .await;
+    let page = browser.visible_text().await;
+    let c = &invitation["candidate"];
+    for seen in [
+        "Background check report",
+        c["firstName"].as_str().unwrap(),
+        c["lastName"].as_str().unwrap(),
+        "Employment verification",
+        "Sign out",
+    ] {
+        assert!(page.contains(seen), "a person sees {seen:?} on:\n{page}");
+    }
+    browser.close().await;
+    let records = app.store.access_records(&"acme".into()).await.unwrap();
+    assert!(records.iter().any(
+        |r| r.action == checkbridge::domain::check::AccessAction::SignedIn
+            && r.actor.contains("sso_subject:")
+    ));
+    app.finish().await;
+}

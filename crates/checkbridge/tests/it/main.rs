@@ -18,3 +18,4 @@ mod reports;
 mod retention;
 mod rotation;
 mod sign_in;
+mod sso;

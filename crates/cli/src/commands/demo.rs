@@ -2,7 +2,9 @@
 //! service run in this process on SQLite; three tenants get a realistic mix of checks
 //! (clean passes, a discrepancy, a missing-field failure, an action-required, a
 //! cancellation); progress is shown until every check is final, then a summary per tenant,
-//! a report link and a reader's credentials to open it with.
+//! a report link and how to open it: the first tenant's readers sign in through the
+//! identity-provider sandbox (single sign-on; its user and password are printed), the others'
+//! with a password.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
@@ -80,6 +82,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         } else {
             checkbridge_lab::ThearyRules::Current
         },
+        // The first tenant signs in through the identity-provider sandbox.
+        sso_tenants: vec!["acme".to_owned()],
         ..LabOptions::default()
     })
     .await?;
@@ -120,7 +124,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         checkbridge::service::start_on(&config, store.clone(), lab.take_listener()).await?;
     // A report reader per tenant, to open the report links with.
     let mut readers = BTreeMap::new();
-    for t in &lab.tenants {
+    for t in lab
+        .tenants
+        .iter()
+        .filter(|t| !lab.options.sso_tenants.contains(&t.key))
+    {
         let username = format!("{}-recruiter", t.key);
         let password = checkbridge::admin::users::generate_password();
         checkbridge::admin::users::add_reader(&store, &t.key.as_str().into(), &username, &password)
@@ -258,6 +266,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             } else {
                 Scenario::Clean
             };
+            // The first tenant's (acme, which signs in through the IdP sandbox).
             if report_link.is_none() && s.scenario == wanted {
                 report_link = v.and_then(|v| {
                     v.document["results"]
@@ -341,6 +350,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 out,
                 "  sign in as {user} with password {}",
                 password.as_str()
+            )?;
+        } else if let Some(idp) = &lab.idp {
+            let (user, password) = lab.sso_user(&tenant);
+            writeln!(
+                out,
+                "  it signs in through {tenant}'s identity provider (the IdP sandbox at {}):\n  sign in there as {user} with password {password}",
+                idp.base_url()
             )?;
         }
     }

@@ -1,4 +1,4 @@
-//! `checkbridge sandbox [pageup|theary]`: the emulators as a standalone program, for
+//! `checkbridge sandbox [pageup|theary|idp]`: the emulators as a standalone program, for
 //! integrators who want to work offline. Prints a quick start (credentials, URLs, curl
 //! commands that work as printed) and serves until Ctrl-C.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use sandbox::common::bind_local;
-use sandbox::{pageup, theary};
+use sandbox::{idp, pageup, theary};
 
 /// Which emulator to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -17,6 +17,9 @@ pub enum Which {
     Pageup,
     /// Theary's background-check API (auth server, orders, verification engine, webhooks).
     Theary,
+    /// An OpenID Connect identity provider (discovery, JWKS, a sign-in form, token
+    /// endpoint) for a tenant's single sign-on.
+    Idp,
 }
 
 /// Which of Theary's documents the Theary sandbox follows.
@@ -68,6 +71,23 @@ pub struct SandboxArgs {
     /// Which of Theary's documents the Theary sandbox follows.
     #[arg(long, value_enum, default_value_t = ThearyRules::Current)]
     pub theary_rules: ThearyRules,
+    /// Port for the identity-provider sandbox (0 picks a free one).
+    #[arg(long, default_value_t = 8803)]
+    pub idp_port: u16,
+    /// The client (relying party) registered at the identity provider.
+    #[arg(long, default_value = "checkbridge-demo")]
+    pub idp_client_id: String,
+    #[arg(long, default_value = "demo-secret-idp")]
+    pub idp_client_secret: String,
+    /// Redirect URIs the client may use (repeat for several).
+    #[arg(long, default_value = "http://127.0.0.1:8080/sso/acme/callback")]
+    pub idp_redirect_uri: Vec<String>,
+    /// Users who can sign in, as `email:password[:group,group...]` (repeat for several).
+    #[arg(
+        long,
+        default_value = "recruiter@acme.example:demo-password-idp:recruiters"
+    )]
+    pub idp_user: Vec<String>,
 }
 
 /// Starts the chosen sandboxes and serves until Ctrl-C.
@@ -75,7 +95,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
     let mut out = String::new();
     let mut servers = Vec::new();
 
-    if args.which != Some(Which::Theary) {
+    if matches!(args.which, None | Some(Which::Pageup)) {
         let listener = bind_local(args.pageup_port)
             .await
             .with_context(|| format!("binding the PageUp sandbox to port {}", args.pageup_port))?;
@@ -96,7 +116,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         servers.push(Running::PageUp(sb));
     }
 
-    if args.which != Some(Which::Pageup) {
+    if matches!(args.which, None | Some(Which::Theary)) {
         let listener = bind_local(args.theary_port)
             .await
             .with_context(|| format!("binding the Theary sandbox to port {}", args.theary_port))?;
@@ -120,6 +140,44 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         servers.push(Running::Theary(sb));
     }
 
+    if matches!(args.which, None | Some(Which::Idp)) {
+        let listener = bind_local(args.idp_port)
+            .await
+            .with_context(|| format!("binding the IdP sandbox to port {}", args.idp_port))?;
+        let sb = idp::spawn_on(listener)
+            .await
+            .context("starting the identity-provider sandbox")?;
+        sb.state.add_client(idp::IdpClient {
+            client_id: args.idp_client_id.clone(),
+            client_secret: args.idp_client_secret.clone(),
+            redirect_uris: args.idp_redirect_uri.clone(),
+        });
+        for spec in &args.idp_user {
+            let mut parts = spec.splitn(3, ':');
+            let (Some(email), Some(password)) = (parts.next(), parts.next()) else {
+                anyhow::bail!("--idp-user {spec:?}: expected email:password[:group,group...]");
+            };
+            let groups: Vec<&str> = parts
+                .next()
+                .map(|g| g.split(',').filter(|g| !g.is_empty()).collect())
+                .unwrap_or_default();
+            sb.state
+                .add_user(idp::IdpUser::new(email, password, &groups));
+        }
+        out.push_str(&sb.quickstart());
+        out.push_str(&format!(
+            "\n# checkbridge's [tenants.acme.sso] for it:\n\
+             # issuer = \"{}\"\n# client_id = \"{}\"\n\
+             # client_secret: CHECKBRIDGE_TENANTS__ACME__SSO__CLIENT_SECRET={}\n\
+             # allowed_domains = [\"acme.example\"]\n",
+            sb.base_url(),
+            args.idp_client_id,
+            args.idp_client_secret
+        ));
+        out.push('\n');
+        servers.push(Running::Idp(sb));
+    }
+
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(out.as_bytes())
@@ -137,6 +195,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         match server {
             Running::PageUp(sb) => sb.server.stop().await,
             Running::Theary(sb) => sb.server.stop().await,
+            Running::Idp(sb) => sb.server.stop().await,
         }
     }
     Ok(())
@@ -145,4 +204,5 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
 enum Running {
     PageUp(pageup::PageUpSandbox),
     Theary(theary::ThearySandbox),
+    Idp(idp::IdpSandbox),
 }

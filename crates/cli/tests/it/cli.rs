@@ -23,6 +23,8 @@ fn start_sandbox() -> (Running, String) {
             "0",
             "--theary-port",
             "0",
+            "--idp-port",
+            "0",
             "--seed-invitations",
             "3",
         ])
@@ -60,7 +62,9 @@ fn value_after<'a>(text: &'a str, label: &str) -> &'a str {
 fn sandbox_prints_a_quick_start_whose_urls_and_credentials_work() {
     let (_child, text) = start_sandbox();
     assert!(
-        text.contains("PageUp sandbox") && text.contains("Theary sandbox"),
+        text.contains("PageUp sandbox")
+            && text.contains("Theary sandbox")
+            && text.contains("Identity-provider sandbox"),
         "{text}"
     );
     let http = reqwest::blocking::Client::new();
@@ -216,6 +220,11 @@ fn demo_runs_to_the_end_and_prints_a_summary_without_terminal_codes() {
     }
     assert!(stdout.contains("All 9 checks final"), "{stdout}");
     assert!(stdout.contains("/reports/"), "a report link:\n{stdout}");
+    assert!(
+        stdout.contains("signs in through acme's identity provider")
+            && stdout.contains("sign in there as recruiter@acme.example with password"),
+        "the report link signs in through the IdP sandbox:\n{stdout}"
+    );
     assert!(!stdout.contains('\x1b'), "no terminal codes when piped");
 }
 

@@ -12,6 +12,7 @@ use crate::config::{invalid, ConfigError};
 
 mod apis;
 mod mapping;
+mod sso;
 
 pub use apis::{
     PageUpEnv, PageUpSection, ReleaseReference, ThearyEnv, ThearySection,
@@ -21,6 +22,7 @@ use mapping::SEARCH_TYPES;
 pub use mapping::{
     BusinessDefaults, ChecksMapping, CriminalMapping, ResultMapping, MAPPABLE_FIELDS,
 };
+pub use sso::SsoSection;
 
 /// One mutual customer.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +53,10 @@ pub struct TenantConfig {
     /// Field-mapping overrides: our field name -> JSON pointer into PageUp's raw invitation.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
+    /// Single sign-on of the tenant's readers through its identity provider (none: readers
+    /// sign in with passwords).
+    #[serde(default)]
+    pub sso: Option<SsoSection>,
 }
 
 /// Retention periods (FTC Safeguards Rule: dispose of customer information no later than
@@ -149,6 +155,9 @@ impl TenantConfig {
                 .into_iter()
                 .map(|(k, v)| (k.to_ascii_uppercase(), v))
                 .collect();
+        }
+        if let Some(sso) = &mut self.sso {
+            sso.normalize();
         }
         upper(&mut self.checks.packages);
         upper(&mut self.checks.report_types);
@@ -295,6 +304,9 @@ impl TenantConfig {
             if status.trim().is_empty() {
                 return Err(invalid(k(&format!("results.{name}")), "must not be empty"));
             }
+        }
+        if let Some(sso) = &self.sso {
+            sso.validate(&k)?;
         }
         for (field, pointer) in &self.fields {
             if !MAPPABLE_FIELDS.contains(&field.as_str()) {

@@ -20,6 +20,7 @@ mod polls;
 mod pushes;
 mod retention;
 mod searches;
+mod sso;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
