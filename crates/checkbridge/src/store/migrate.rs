@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sign-in failures, reader changes, session timeouts",
         sql: include_str!("schema_v4.sql"),
     },
+    Migration {
+        version: 5,
+        name: "API tokens, access-record detail",
+        sql: include_str!("schema_v5.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -160,6 +160,7 @@ mod readers;
 mod recovery;
 mod retention;
 mod searches;
+mod tokens;
 mod users;
 
 pub use admin::{CheckFilter, CheckSummary, PollState};
@@ -169,6 +170,7 @@ pub use leases::RenewSet;
 pub use logins::LoginScope;
 pub use readers::{SessionListing, UserChange, UserChangeOutcome, UserListing};
 pub use retention::AccessRecord;
+pub use tokens::{ApiTokenListing, NewApiToken, RevokeOutcome};
 pub use users::{ReportData, ReportSearch, SessionUser};
 
 #[cfg(test)]
