@@ -4,5 +4,6 @@
 mod changes;
 pub mod common;
 mod fuzzjson;
+mod openapi;
 pub mod pageup;
 pub mod theary;
