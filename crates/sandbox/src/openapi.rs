@@ -47,9 +47,10 @@ pub(crate) fn describe(title: &str, description: &str, routes: &[Route]) -> Open
                     .name(name)
                     .parameter_in(ParameterIn::Path)
                     .required(Required::True)
-                    .schema(Some(utoipa::openapi::schema::Object::with_type(
-                        utoipa::openapi::schema::Type::String,
-                    ))),
+                    .schema(Some(
+                        utoipa::openapi::schema::ObjectBuilder::new()
+                            .schema_type(utoipa::openapi::schema::Type::String),
+                    )),
             );
         }
         if r.body {
@@ -97,3 +98,20 @@ pub(crate) const COMMON_ADMIN: &[Route] = &[
     Route { method: HttpMethod::Get, path: "/__admin/journal", summary: "Every request received", body: false, statuses: &[200] },
     Route { method: HttpMethod::Delete, path: "/__admin/journal", summary: "Clear the journal", body: false, statuses: &[204] },
 ];
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_sandbox_describes_every_route_with_its_methods_and_parameters() {
+        let t = serde_json::to_value(crate::theary::openapi()).unwrap();
+        assert!(t["openapi"].as_str().unwrap().starts_with("3.1"), "{t}");
+        let order = &t["paths"]["/background-check/v1/orders/{id}"];
+        assert!(order.get("get").is_some() && order.get("delete").is_some(), "{order}");
+        assert!(t["paths"]["/__admin/journal"].get("delete").is_some());
+        assert!(t["paths"]["/__storage/{bucket}/{object}"].get("put").is_some());
+        let p = serde_json::to_value(crate::pageup::openapi()).unwrap();
+        let put = &p["paths"]["/v3/{tenant}/backgroundcheck/{id}"]["put"];
+        assert_eq!(put["parameters"].as_array().unwrap().len(), 2, "{put}");
+        assert!(put["responses"].get("404").is_some());
+    }
+}

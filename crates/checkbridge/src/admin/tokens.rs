@@ -73,8 +73,10 @@ pub struct Created {
 /// A fresh token's text.
 pub fn generate() -> TokenText {
     let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
-    rand::rngs::OsRng.fill_bytes(bytes.as_mut());
-    let encoded = zeroize::Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()));
+    rand::rngs::OsRng.fill_bytes(&mut bytes[..]);
+    let encoded = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..]),
+    );
     TokenText(SecretString::from(format!("{PREFIX}{}", encoded.as_str())))
 }
 

@@ -79,6 +79,13 @@ where
         .route_layer(axum::middleware::from_fn_with_state(store, authenticate));
     Router::new()
         .route("/api/v1/openapi.json", get(openapi_json))
+        // Anything else under the prefix (an empty segment, a typo) is the API's own 404.
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async {
+                Problem::new(StatusCode::NOT_FOUND, "not_found", "no such API route")
+            }),
+        )
         .merge(authed)
         .route_layer(axum::middleware::from_fn(cap_body))
 }

@@ -119,6 +119,14 @@ async fn tokens_scopes_tenants_and_the_access_record() {
             assert!(spec["paths"].get(path).is_some(), "{path} documented");
         }
 
+        // Each sandbox describes its own routes.
+        for base in [lab.pageup.base_url(), lab.theary.base_url()] {
+            let r = reqwest::get(format!("{base}/openapi.json")).await.unwrap();
+            assert_eq!(r.status().as_u16(), 200, "{base}");
+            let doc: Value = r.json().await.unwrap();
+            assert!(doc["paths"].as_object().is_some_and(|p| p.len() > 5), "{doc}");
+        }
+
         // No token, a stranger's, one of ours with a wrong tail: 401, one shape.
         for token in [None, Some("nonsense"), Some("cbt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
             let (status, body) = api.get("/api/v1/tenants", token).await;
