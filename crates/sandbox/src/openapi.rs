@@ -62,7 +62,10 @@ pub(crate) fn describe(title: &str, description: &str, routes: &[Route]) -> Open
         }
         let mut responses = ResponsesBuilder::new();
         for s in r.statuses {
-            responses = responses.response(s.to_string(), ResponseBuilder::new().description(reason(*s)));
+            responses = responses.response(
+                s.to_string(),
+                ResponseBuilder::new().description(reason(*s)),
+            );
         }
         op = op.responses(responses.build());
         let path = r.path.replace("{*", "{");
@@ -90,13 +93,55 @@ pub(crate) fn serve(doc: &OpenApi) -> Response {
 
 /// The fault, latency and journal controls both sandboxes mount under `/__admin`.
 pub(crate) const COMMON_ADMIN: &[Route] = &[
-    Route { method: HttpMethod::Get, path: "/__admin/faults", summary: "The fault rules in force", body: false, statuses: &[200] },
-    Route { method: HttpMethod::Post, path: "/__admin/faults", summary: "Add a fault rule", body: true, statuses: &[204, 400, 415, 422] },
-    Route { method: HttpMethod::Delete, path: "/__admin/faults", summary: "Clear the fault rules", body: false, statuses: &[204] },
-    Route { method: HttpMethod::Put, path: "/__admin/latency", summary: "Set the base latency (`{\"ms\": 20}`)", body: true, statuses: &[204, 400, 415, 422] },
-    Route { method: HttpMethod::Get, path: "/__admin/counts", summary: "Requests received, by route", body: false, statuses: &[200] },
-    Route { method: HttpMethod::Get, path: "/__admin/journal", summary: "Every request received", body: false, statuses: &[200] },
-    Route { method: HttpMethod::Delete, path: "/__admin/journal", summary: "Clear the journal", body: false, statuses: &[204] },
+    Route {
+        method: HttpMethod::Get,
+        path: "/__admin/faults",
+        summary: "The fault rules in force",
+        body: false,
+        statuses: &[200],
+    },
+    Route {
+        method: HttpMethod::Post,
+        path: "/__admin/faults",
+        summary: "Add a fault rule",
+        body: true,
+        statuses: &[204, 400, 415, 422],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/__admin/faults",
+        summary: "Clear the fault rules",
+        body: false,
+        statuses: &[204],
+    },
+    Route {
+        method: HttpMethod::Put,
+        path: "/__admin/latency",
+        summary: "Set the base latency (`{\"ms\": 20}`)",
+        body: true,
+        statuses: &[204, 400, 415, 422],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/__admin/counts",
+        summary: "Requests received, by route",
+        body: false,
+        statuses: &[200],
+    },
+    Route {
+        method: HttpMethod::Get,
+        path: "/__admin/journal",
+        summary: "Every request received",
+        body: false,
+        statuses: &[200],
+    },
+    Route {
+        method: HttpMethod::Delete,
+        path: "/__admin/journal",
+        summary: "Clear the journal",
+        body: false,
+        statuses: &[204],
+    },
 ];
 
 #[cfg(test)]
@@ -106,9 +151,14 @@ mod tests {
         let t = serde_json::to_value(crate::theary::openapi()).unwrap();
         assert!(t["openapi"].as_str().unwrap().starts_with("3.1"), "{t}");
         let order = &t["paths"]["/background-check/v1/orders/{id}"];
-        assert!(order.get("get").is_some() && order.get("delete").is_some(), "{order}");
+        assert!(
+            order.get("get").is_some() && order.get("delete").is_some(),
+            "{order}"
+        );
         assert!(t["paths"]["/__admin/journal"].get("delete").is_some());
-        assert!(t["paths"]["/__storage/{bucket}/{object}"].get("put").is_some());
+        assert!(t["paths"]["/__storage/{bucket}/{object}"]
+            .get("put")
+            .is_some());
         let p = serde_json::to_value(crate::pageup::openapi()).unwrap();
         let put = &p["paths"]["/v3/{tenant}/backgroundcheck/{id}"]["put"];
         assert_eq!(put["parameters"].as_array().unwrap().len(), 2, "{put}");

@@ -319,9 +319,11 @@ pub async fn cancel(
                 })?;
         }
     }
-    Ok(Some(if store.cancel_check(tenant, &c.id, actor, now_ms()).await? {
-        Cancelled::Now(c)
-    } else {
-        Cancelled::AlreadyFinal(c)
-    }))
+    Ok(Some(
+        if store.cancel_check(tenant, &c.id, actor, now_ms()).await? {
+            Cancelled::Now(c)
+        } else {
+            Cancelled::AlreadyFinal(c)
+        },
+    ))
 }

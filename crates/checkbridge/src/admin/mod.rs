@@ -3,8 +3,8 @@
 //! any other front end, so each rule (a password's length, the export's columns) is kept
 //! once.
 
-pub mod errorlog;
 pub mod checks;
+pub mod errorlog;
 pub mod recover;
 pub mod tokens;
 pub mod users;

@@ -95,7 +95,9 @@ pub async fn create(
     }
     let text = generate();
     let id = format!("tok_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let tenant = tenant.cloned().unwrap_or_else(|| TenantKey::new(ALL_TENANTS));
+    let tenant = tenant
+        .cloned()
+        .unwrap_or_else(|| TenantKey::new(ALL_TENANTS));
     let now = now_ms();
     store
         .create_api_token(
@@ -169,7 +171,11 @@ mod tests {
     fn tokens_are_prefixed_random_and_never_debug_printed() {
         let (a, b) = (generate(), generate());
         assert!(a.expose().starts_with(PREFIX));
-        assert_eq!(a.expose().len(), PREFIX.len() + 43, "32 bytes, unpadded base64");
+        assert_eq!(
+            a.expose().len(),
+            PREFIX.len() + 43,
+            "32 bytes, unpadded base64"
+        );
         assert_ne!(a.expose(), b.expose());
         assert_eq!(a.digest().len(), 64);
         assert!(!format!("{a:?}").contains(&a.expose()[PREFIX.len()..]));

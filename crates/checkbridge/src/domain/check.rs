@@ -260,7 +260,9 @@ mod tests {
         round_trips::<SearchState>();
         round_trips::<AccessAction>();
         round_trips::<ApiScope>();
-        assert!(ApiScope::Operate.allows(ApiScope::Read) && !ApiScope::Read.allows(ApiScope::Operate));
+        assert!(
+            ApiScope::Operate.allows(ApiScope::Read) && !ApiScope::Read.allows(ApiScope::Operate)
+        );
         assert_eq!(Phase::parse("Claimed"), None, "exactly as written");
     }
 

@@ -98,14 +98,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 async fn openapi_json() -> Response {
     match openapi().to_json() {
         Ok(text) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             text,
         )
             .into_response(),
         Err(e) => {
             tracing::error!(error = %e, "the OpenAPI description does not serialise");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-                .into_response()
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+            .into_response()
         }
     }
 }
@@ -151,7 +158,11 @@ impl Problem {
 
     /// The one answer for what does not exist and for what the token may not see.
     fn not_found() -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "not_found", "no such tenant or check")
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such tenant or check",
+        )
     }
 
     /// A database failure: logged here with its cause, answered without it.
@@ -216,7 +227,10 @@ impl Caller {
             Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("this needs a token of scope {needed}; this one is {}", self.0.scope),
+                format!(
+                    "this needs a token of scope {needed}; this one is {}",
+                    self.0.scope
+                ),
             ))
         }
     }
@@ -288,7 +302,10 @@ async fn authenticate(State(store): State<Store>, mut req: Request, next: Next) 
 async fn cap_body(req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
         Err(_) => {
             let mut r = Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -353,7 +370,9 @@ fn parse_limit(text: Option<&str>, default: i64, max: i64) -> Result<i64, Proble
             .parse::<i64>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| Problem::bad_request(format!("limit {t:?}: use a number from 1 to {max}"))),
+            .ok_or_else(|| {
+                Problem::bad_request(format!("limit {t:?}: use a number from 1 to {max}"))
+            }),
     }
 }
 
@@ -362,7 +381,9 @@ fn parse_since(text: Option<&str>, default: &str) -> Result<i64, Problem> {
     crate::time::parse_window(text)
         .map(|w| now_ms().saturating_sub(w))
         .ok_or_else(|| {
-            Problem::bad_request(format!("since {text:?}: use a number and m, h or d, e.g. 7d"))
+            Problem::bad_request(format!(
+                "since {text:?}: use a number and m, h or d, e.g. 7d"
+            ))
         })
 }
 
@@ -436,7 +457,9 @@ async fn list_tenants(
             issues: mine,
             orders_owed: owed.orders,
             pushes_owed: owed.pushes,
-            next_poll_at: poll.as_ref().and_then(|p| checks::when_json(p.next_poll_at)),
+            next_poll_at: poll
+                .as_ref()
+                .and_then(|p| checks::when_json(p.next_poll_at)),
             last_poll_error: poll.and_then(|p| p.last_error),
         });
     }
@@ -775,7 +798,11 @@ async fn export_errors(
     oldest_first.reverse();
     let text = crate::admin::errorlog::render(&oldest_first, format).map_err(|e| {
         tracing::error!(error = %e, "api: error log does not render");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     })?;
     let content_type = match format {
         crate::admin::errorlog::Format::Jsonl => "application/x-ndjson",

@@ -105,12 +105,14 @@ impl Store {
 
     /// Revokes token `id`: it authenticates nothing from now on.
     pub async fn revoke_api_token(&self, id: &str, now: i64) -> Result<RevokeOutcome, StoreError> {
-        let n = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute_w(self)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .execute_w(self)
+        .await?
+        .rows_affected();
         if n == 1 {
             return Ok(RevokeOutcome::Revoked);
         }

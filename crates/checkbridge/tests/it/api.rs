@@ -60,7 +60,9 @@ impl Api {
 /// The error code of an API error body (asserting its shape).
 fn code(v: &Value) -> &str {
     assert!(
-        v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "one error shape: {v}"
     );
     v["error"]["code"].as_str().unwrap()
@@ -79,8 +81,7 @@ async fn tokens_scopes_tenants_and_the_access_record() {
             let o = lab.pageup_check("acme", &open_id)?;
             let d = lab.pageup_check("acme", &done_id)?;
             let g = lab.pageup_check("globex", &globex_id)?;
-            (o.status == "new" && d.status == "completed" && g.status == "completed")
-                .then_some(())
+            (o.status == "new" && d.status == "completed" && g.status == "completed").then_some(())
         })
         .await;
         let api = Api {
@@ -110,7 +111,10 @@ async fn tokens_scopes_tenants_and_the_access_record() {
         // The description needs no token and names the webhook receiver too.
         let (status, spec) = api.get("/api/v1/openapi.json", None).await;
         assert_eq!(status, 200);
-        assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"), "{spec}");
+        assert!(
+            spec["openapi"].as_str().unwrap().starts_with("3.1"),
+            "{spec}"
+        );
         for path in [
             "/api/v1/tenants",
             "/api/v1/tenants/{tenant}/checks/{check}/cancel",
@@ -124,11 +128,18 @@ async fn tokens_scopes_tenants_and_the_access_record() {
             let r = reqwest::get(format!("{base}/openapi.json")).await.unwrap();
             assert_eq!(r.status().as_u16(), 200, "{base}");
             let doc: Value = r.json().await.unwrap();
-            assert!(doc["paths"].as_object().is_some_and(|p| p.len() > 5), "{doc}");
+            assert!(
+                doc["paths"].as_object().is_some_and(|p| p.len() > 5),
+                "{doc}"
+            );
         }
 
         // No token, a stranger's, one of ours with a wrong tail: 401, one shape.
-        for token in [None, Some("nonsense"), Some("cbt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")] {
+        for token in [
+            None,
+            Some("nonsense"),
+            Some("cbt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        ] {
             let (status, body) = api.get("/api/v1/tenants", token).await;
             assert_eq!((status, code(&body)), (401, "unauthorized"), "{token:?}");
         }
@@ -143,13 +154,17 @@ async fn tokens_scopes_tenants_and_the_access_record() {
         };
         let (status, all) = api.get("/api/v1/tenants", Some(dash)).await;
         assert_eq!(status, 200);
-        assert!(keys(&all).contains(&"globex".to_owned()) && keys(&all).contains(&"acme".to_owned()));
+        assert!(
+            keys(&all).contains(&"globex".to_owned()) && keys(&all).contains(&"acme".to_owned())
+        );
         assert!(all[0]["healthy"].is_boolean(), "{all}");
         let (_, mine) = api.get("/api/v1/tenants", Some(acme_dash)).await;
         assert_eq!(keys(&mine), vec!["acme".to_owned()]);
 
         // Lists and filters, as the command line has them.
-        let (status, list) = api.get("/api/v1/tenants/acme/checks", Some(acme_dash)).await;
+        let (status, list) = api
+            .get("/api/v1/tenants/acme/checks", Some(acme_dash))
+            .await;
         assert_eq!(status, 200);
         let ids: Vec<&str> = list
             .as_array()
@@ -157,27 +172,45 @@ async fn tokens_scopes_tenants_and_the_access_record() {
             .iter()
             .map(|c| c["pageup_id"].as_str().unwrap())
             .collect();
-        assert!(ids.contains(&open_id.as_str()) && ids.contains(&done_id.as_str()), "{list}");
+        assert!(
+            ids.contains(&open_id.as_str()) && ids.contains(&done_id.as_str()),
+            "{list}"
+        );
         let (_, ordered) = api
-            .get("/api/v1/tenants/acme/checks?phase=ordered&since=1d&limit=10&owing=false", Some(acme_dash))
+            .get(
+                "/api/v1/tenants/acme/checks?phase=ordered&since=1d&limit=10&owing=false",
+                Some(acme_dash),
+            )
             .await;
         assert_eq!(ordered.as_array().unwrap().len(), 2, "{ordered}");
 
         // Another tenant, another tenant's check, an unknown tenant: the same 404.
-        let (s1, unknown) = api.get("/api/v1/tenants/nosuch/checks", Some(acme_dash)).await;
-        let (s2, other) = api.get("/api/v1/tenants/globex/checks", Some(acme_dash)).await;
+        let (s1, unknown) = api
+            .get("/api/v1/tenants/nosuch/checks", Some(acme_dash))
+            .await;
+        let (s2, other) = api
+            .get("/api/v1/tenants/globex/checks", Some(acme_dash))
+            .await;
         let (s3, theirs) = api
-            .get(&format!("/api/v1/tenants/globex/checks/{globex_id}"), Some(acme_dash))
+            .get(
+                &format!("/api/v1/tenants/globex/checks/{globex_id}"),
+                Some(acme_dash),
+            )
             .await;
         let (s4, wrong_tenant) = api
-            .get(&format!("/api/v1/tenants/acme/checks/{globex_id}"), Some(ops))
+            .get(
+                &format!("/api/v1/tenants/acme/checks/{globex_id}"),
+                Some(ops),
+            )
             .await;
         assert_eq!((s1, s2, s3, s4), (404, 404, 404, 404));
         assert_eq!(unknown, other);
         assert_eq!(other, theirs);
         assert_eq!(theirs, wrong_tenant);
         assert_eq!(code(&unknown), "not_found");
-        let (s, _) = api.get("/api/v1/tenants/globex/readers", Some(acme_dash)).await;
+        let (s, _) = api
+            .get("/api/v1/tenants/globex/readers", Some(acme_dash))
+            .await;
         assert_eq!(s, 404);
 
         // Malformed parameters: 400, never a panic or a 500.
@@ -208,7 +241,10 @@ async fn tokens_scopes_tenants_and_the_access_record() {
 
         // One check in full, by PageUp's id.
         let (status, shown) = api
-            .get(&format!("/api/v1/tenants/acme/checks/{done_id}"), Some(acme_dash))
+            .get(
+                &format!("/api/v1/tenants/acme/checks/{done_id}"),
+                Some(acme_dash),
+            )
             .await;
         assert_eq!(status, 200);
         assert_eq!(
@@ -225,43 +261,86 @@ async fn tokens_scopes_tenants_and_the_access_record() {
             assert_eq!((status, code(&body)), (403, "forbidden"), "{path}");
         }
         let (status, body) = api
-            .post(&format!("/api/v1/tenants/globex/checks/{globex_id}/retry"), acme_ops)
+            .post(
+                &format!("/api/v1/tenants/globex/checks/{globex_id}/retry"),
+                acme_ops,
+            )
             .await;
         assert_eq!((status, code(&body)), (404, "not_found"));
         let (status, body) = api.post(&retry, acme_ops).await;
-        assert_eq!((status, body["outcome"].as_str()), (200, Some("due_now")), "{body}");
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("due_now")),
+            "{body}"
+        );
 
         // A body over the cap: 413, the API's shape.
         let (status, _, body) = api
-            .call(reqwest::Method::POST, &retry, Some(acme_ops), Some(vec![b'x'; 20 * 1024]))
+            .call(
+                reqwest::Method::POST,
+                &retry,
+                Some(acme_ops),
+                Some(vec![b'x'; 20 * 1024]),
+            )
             .await;
         assert_eq!((status, code(&body)), (413, "body_too_large"));
 
         let (status, body) = api.post(&cancel, ops).await;
-        assert_eq!((status, body["outcome"].as_str()), (200, Some("cancelled")), "{body}");
-        app.wait_for(Duration::from_secs(15), "PageUp to show cancelled", || async {
-            (lab.pageup_check("acme", &open_id)?.status == "cancelled").then_some(())
-        })
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("cancelled")),
+            "{body}"
+        );
+        app.wait_for(
+            Duration::from_secs(15),
+            "PageUp to show cancelled",
+            || async { (lab.pageup_check("acme", &open_id)?.status == "cancelled").then_some(()) },
+        )
         .await;
         let (status, body) = api.post(&cancel, ops).await;
-        assert_eq!((status, body["outcome"].as_str()), (200, Some("already_final")), "{body}");
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("already_final")),
+            "{body}"
+        );
 
         // Readers and the error log.
-        checkbridge::admin::users::add_reader(store, &acme, "acme-recruiter", "a long password here")
-            .await
-            .unwrap();
-        let (status, readers) = api.get("/api/v1/tenants/acme/readers", Some(acme_dash)).await;
+        checkbridge::admin::users::add_reader(
+            store,
+            &acme,
+            "acme-recruiter",
+            "a long password here",
+        )
+        .await
+        .unwrap();
+        let (status, readers) = api
+            .get("/api/v1/tenants/acme/readers", Some(acme_dash))
+            .await;
         assert_eq!(status, 200);
         assert_eq!(readers[0]["username"], "acme-recruiter", "{readers}");
         assert!(readers[0].get("password_hash").is_none());
-        let (status, log) = api.get("/api/v1/tenants/acme/errors?since=1d", Some(acme_dash)).await;
-        assert_eq!((status, log["tenant"].as_str()), (200, Some("acme")), "{log}");
+        let (status, log) = api
+            .get("/api/v1/tenants/acme/errors?since=1d", Some(acme_dash))
+            .await;
+        assert_eq!(
+            (status, log["tenant"].as_str()),
+            (200, Some("acme")),
+            "{log}"
+        );
         let (status, ct, csv) = api
-            .call(reqwest::Method::GET, "/api/v1/tenants/acme/errors?format=csv", Some(acme_dash), None)
+            .call(
+                reqwest::Method::GET,
+                "/api/v1/tenants/acme/errors?format=csv",
+                Some(acme_dash),
+                None,
+            )
             .await;
         assert_eq!(status, 200);
         assert!(ct.starts_with("text/csv"), "{ct}");
-        assert!(csv.as_str().unwrap().starts_with("time,tenant,operation"), "{csv}");
+        assert!(
+            csv.as_str().unwrap().starts_with("time,tenant,operation"),
+            "{csv}"
+        );
 
         // Every use is in the access record, with the token as the actor; the change too.
         let record = store.access_records(&acme).await.unwrap();
@@ -269,16 +348,24 @@ async fn tokens_scopes_tenants_and_the_access_record() {
         assert!(record.iter().any(|r| r.actor == by(&acme_read)
             && r.action == AccessAction::ApiRequest
             && r.detail.as_deref() == Some("GET /api/v1/tenants/acme/checks 200")));
-        assert!(record.iter().any(|r| r.actor == by(&acme_read)
-            && r.detail.as_deref() == Some("GET /api/v1/tenants/globex/checks 404")),
-            "a tenant's token is recorded in its own tenant's record whatever it asked");
+        assert!(
+            record.iter().any(|r| r.actor == by(&acme_read)
+                && r.detail.as_deref() == Some("GET /api/v1/tenants/globex/checks 404")),
+            "a tenant's token is recorded in its own tenant's record whatever it asked"
+        );
         assert!(record.iter().any(|r| r.actor == by(&acme_read)
             && r.check_id.as_str() == done_check
             && r.detail.as_deref().is_some_and(|d| d.ends_with(" 200"))));
         assert!(record.iter().any(|r| r.actor == by(&acme_read)
-            && r.detail.as_deref().is_some_and(|d| d.ends_with("/retry 403"))));
-        assert!(record.iter().any(|r| r.actor == by(&acme_operate) && r.action == AccessAction::Retried));
-        assert!(record.iter().any(|r| r.actor == by(&all_operate) && r.action == AccessAction::Cancelled));
+            && r.detail
+                .as_deref()
+                .is_some_and(|d| d.ends_with("/retry 403"))));
+        assert!(record
+            .iter()
+            .any(|r| r.actor == by(&acme_operate) && r.action == AccessAction::Retried));
+        assert!(record
+            .iter()
+            .any(|r| r.actor == by(&all_operate) && r.action == AccessAction::Cancelled));
         assert!(store
             .access_records(&TenantKey::new("globex"))
             .await
@@ -294,7 +381,10 @@ async fn tokens_scopes_tenants_and_the_access_record() {
         assert_eq!((status, code(&body)), (401, "unauthorized"));
         let listed = tokens::list(store).await.unwrap();
         let row = listed.iter().find(|t| t.id == acme_read.token.id).unwrap();
-        assert!(row.revoked_at.is_some() && row.last_used_at.is_some(), "{row:?}");
+        assert!(
+            row.revoked_at.is_some() && row.last_used_at.is_some(),
+            "{row:?}"
+        );
         assert_eq!(listed.len(), 4);
         // The text is never stored, nor printed by the types that hold it.
         assert!(!format!("{listed:?}{acme_read:?}").contains(&acme_dash[4..]));

@@ -11,9 +11,9 @@ use pageup::{CheckStatus, Limits, PageUpClient, StatusDocument};
 use serde_json::{json, Value};
 use theary::ThearyClient;
 
+use checkbridge::admin::checks::when_json;
 use checkbridge::config::{Config, TenantConfig};
 use checkbridge::domain::ids::TenantKey;
-use checkbridge::admin::checks::when_json;
 use checkbridge::domain::view::ReportLinks;
 use checkbridge::store::Store;
 use checkbridge::time::now_ms;

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 
-use checkbridge::admin::tokens;
 use checkbridge::admin::checks::when_json;
+use checkbridge::admin::tokens;
 use checkbridge::config::Config;
 use checkbridge::domain::check::ApiScope;
 use checkbridge::domain::ids::TenantKey;

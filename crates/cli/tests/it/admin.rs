@@ -215,14 +215,19 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
     // An API token made, used over HTTP, listed and revoked from the command line.
     let made = cli_json(
         &config_path,
-        &["tokens", "create", "--scope", "read", "--tenant", "acme", "--name", "dash"],
+        &[
+            "tokens", "create", "--scope", "read", "--tenant", "acme", "--name", "dash",
+        ],
     )
     .await;
     let (id, token) = (
         made["id"].as_str().unwrap().to_owned(),
         made["token"].as_str().unwrap().to_owned(),
     );
-    assert!(token.starts_with("cbt_") && made["tenant"] == "acme", "{made}");
+    assert!(
+        token.starts_with("cbt_") && made["tenant"] == "acme",
+        "{made}"
+    );
     let (ok, text) = cli(
         &config_path,
         &["tokens", "create", "--scope", "read", "--tenant", "nosuch"],
@@ -248,8 +253,14 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
         .iter()
         .find(|t| t["id"] == id.as_str())
         .unwrap();
-    assert!(row["last_used_at"].is_string() && row.get("token").is_none(), "{row}");
-    assert!(!listed.to_string().contains(&token[4..]), "the text is never listed");
+    assert!(
+        row["last_used_at"].is_string() && row.get("token").is_none(),
+        "{row}"
+    );
+    assert!(
+        !listed.to_string().contains(&token[4..]),
+        "the text is never listed"
+    );
     let (ok, text) = cli(&config_path, &["tokens", "revoke", &id], &[]).await;
     assert!(ok && text.contains("revoked"), "{text}");
     assert_eq!(tenants(token).await.status().as_u16(), 401);
