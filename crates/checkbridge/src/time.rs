@@ -38,7 +38,10 @@ pub fn minutes_utc(ms: i64) -> String {
 /// milliseconds. None for anything else, zero or negative counts, and overflow.
 pub fn parse_window(text: &str) -> Option<i64> {
     let text = text.trim();
-    let (n, unit) = text.split_at(text.len().checked_sub(1)?);
+    // Split before the last character, not the last byte: `1é` must be refused, not
+    // sliced inside a character (which panics).
+    let (at, _) = text.char_indices().next_back()?;
+    let (n, unit) = text.split_at(at);
     let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
     let ms = match unit {
         "m" => 60_000,
@@ -68,6 +71,10 @@ mod tests {
             "x7d",
             "1.5h",
             "99999999999999999d",
+            "1é",
+            "é",
+            "7дн",
+            "1\u{1F600}",
         ] {
             assert_eq!(parse_window(bad), None, "{bad}");
         }

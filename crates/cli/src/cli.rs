@@ -34,6 +34,8 @@ pub enum Command {
     Users(commands::users::UsersArgs),
     /// The error log: export a tenant's failed calls for PageUp support.
     Logs(commands::logs::LogsArgs),
+    /// Bearer tokens for the admin HTTP API (/api/v1): create (shown once), list, revoke.
+    Tokens(commands::tokens::TokensArgs),
     /// A tenant's checks: list, show one, retry its owed work, cancel it.
     Checks(commands::admin::ChecksArgs),
     /// Tenants: list with their state, or test one's credentials end to end.
@@ -69,6 +71,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Retention(args) => commands::retention::run(args).await,
         Command::Users(args) => commands::users::run(args).await,
         Command::Logs(args) => commands::logs::run(args).await,
+        Command::Tokens(args) => commands::tokens::run(args).await,
         Command::Checks(args) => commands::admin::checks(args).await,
         Command::Tenants(args) => commands::admin::tenants(args).await,
         Command::Pageup(args) => commands::admin::pageup(args).await,

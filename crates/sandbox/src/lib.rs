@@ -6,5 +6,6 @@ mod changes;
 pub mod common;
 mod fuzzjson;
 pub mod idp;
+mod openapi;
 pub mod pageup;
 pub mod theary;

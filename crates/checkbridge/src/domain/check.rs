@@ -127,8 +127,27 @@ stored_enum!(
         TenantShredded => "tenant_shredded",
         /// A reader signed in through the tenant's identity provider to open its report.
         SignedIn => "signed_in",
+        /// An API token was used (the entry's detail says for what, and the answer).
+        ApiRequest => "api_request",
     }
 );
+
+stored_enum!(
+    /// What an API token may do. `Read` < `Operate`: an operate token also reads.
+    ApiScope {
+        /// GET: tenants, checks, the error log, readers.
+        Read => "read",
+        /// Read, and retry or cancel checks.
+        Operate => "operate",
+    }
+);
+
+impl ApiScope {
+    /// Whether a token of this scope may do what `needed` allows.
+    pub fn allows(self, needed: ApiScope) -> bool {
+        self >= needed
+    }
+}
 
 /// A search as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +261,10 @@ mod tests {
         round_trips::<Phase>();
         round_trips::<SearchState>();
         round_trips::<AccessAction>();
+        round_trips::<ApiScope>();
+        assert!(
+            ApiScope::Operate.allows(ApiScope::Read) && !ApiScope::Read.allows(ApiScope::Operate)
+        );
         assert_eq!(Phase::parse("Claimed"), None, "exactly as written");
     }
 

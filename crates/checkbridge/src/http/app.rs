@@ -1,5 +1,5 @@
 //! The whole HTTP side of a replica: the webhook receiver, the report pages behind login
-//! that PageUp's report links open, the operator page, and health endpoints, merged into
+//! that PageUp's report links open, the operator page, the admin API, and health endpoints, merged into
 //! one router over one [`AppState`].
 //!
 //! Handlers take what they need from the state (`State<Store>`, `State<Pages>`...), never
@@ -21,7 +21,7 @@ use super::limits::{self, Limits, Refusals};
 use super::pages::{Pages, Tenants, Views};
 use super::session::{self, Cookies, LoginThrottle};
 use super::webhooks::{self, WebhookState};
-use super::{ops, reports};
+use super::{api, ops, reports};
 use crate::crypto::Keyring;
 use crate::metrics::{Metrics, StateFigures};
 use crate::store::Store;
@@ -56,6 +56,8 @@ pub struct AppState {
     /// Whether the store takes writes, as the lease keeper last found (readiness).
     pub(crate) leases: Arc<crate::sync::Leases>,
     pub partners: PartnerCounters,
+    /// What the admin API calls out to (Theary, to cancel orders).
+    pub api: super::api::ApiClients,
     /// What `/metrics` requires (`[http].metrics_token`); `None`: it answers 404.
     #[from_ref(skip)]
     pub metrics_token: Option<Arc<str>>,
@@ -93,6 +95,9 @@ impl AppState {
             leases: engine.inner.leases.clone(),
             partners: PartnerCounters {
                 pageup: pageup.clone(),
+                theary: theary.clone(),
+            },
+            api: super::api::ApiClients {
                 theary: theary.clone(),
             },
             metrics_token: engine.metrics_token().map(Arc::from),
@@ -147,6 +152,7 @@ pub fn routes(state: AppState, limits: &Limits) -> Router {
             .merge(super::sso::router())
             .merge(reports::router())
             .merge(ops::router())
+            .merge(api::router(state.store.clone()))
             .with_state(state.clone()),
         limits.page_in_flight,
         refusals.clone(),

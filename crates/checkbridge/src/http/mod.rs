@@ -1,11 +1,13 @@
 //! The service's HTTP side, one module per concern: `webhooks` (Theary's signed events),
 //! `session` (sign-in and out, cookies, CSRF, the login throttle), `sso` (single sign-on
 //! through each tenant's identity provider; it uses `session`'s sessions), `reports` (the report
-//! pages and their PDF), `ops` (the operator page), `pages` (what the pages share) and `app`
+//! pages and their PDF), `ops` (the operator page), `api` (the admin API under `/api/v1`,
+//! bearer tokens, its OpenAPI description), `pages` (what the pages share) and `app`
 //! (the router over one `AppState`, health and metrics). Only `app` knows them all; the
 //! others import `pages` and `session` at most, never each other. Errors answer a stable
 //! JSON body `{code, message}`; a 500's body says nothing of the cause, which is logged once.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod limits;

@@ -156,6 +156,11 @@ impl Views {
         &self.tenants
     }
 
+    /// The service's report links.
+    pub fn links(&self) -> &ReportLinks {
+        &self.links
+    }
+
     /// The view of `check`; None for a tenant that is not configured.
     pub fn of(&self, check: &CheckRecord) -> Option<CheckView> {
         let cfg = self.tenants.get(&check.tenant)?;

@@ -103,12 +103,53 @@ pub fn router(state: WebhookState) -> Router {
         .with_state(state)
 }
 
+/// What the receiver answers an event it stored (or had stored before).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Received {
+    /// Always true.
+    pub received: bool,
+    /// The same event (or the same signed body) was received before; nothing changed.
+    pub duplicate: bool,
+}
+
+/// The receiver's error answer (its own shape, older than the admin API's).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WebhookError {
+    /// `not_found`, `invalid_signature`, `malformed_json`, `malformed_event`, `no_search`,
+    /// `search_mismatch`, `body_too_large`.
+    pub code: String,
+    pub message: String,
+}
+
+/// A Theary event for a search of a type (the type is not read: the search says it).
+#[utoipa::path(
+    post,
+    path = "/webhooks/theary/{tenant}/{search_type}",
+    tag = "webhooks",
+    security(()),
+    params(
+        ("tenant" = String, Path, description = "The tenant's key"),
+        ("search_type" = String, Path, description = "Theary's search type (not read)"),
+        ("X-Webhook-Signature" = Option<String>, Header, description = "`sha256=` and the hex HMAC-SHA256 of the body under the order's secret"),
+        ("X-Event-Id" = Option<String>, Header, description = "Theary's event id (the duplicate key)"),
+        ("X-External-Search-Id" = Option<String>, Header, description = "Our search id"),
+    ),
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "Theary's event: `event`, `occurredAt`, `data` with `externalSearchId` or `searchId`"),
+    responses(
+        (status = 200, description = "Stored (or a duplicate)", body = Received),
+        (status = 400, description = "Not an event, or no search named", body = WebhookError),
+        (status = 401, description = "Missing or wrong signature", body = WebhookError),
+        (status = 404, description = "No such tenant or search", body = WebhookError),
+        (status = 413, description = "Body over 256 KiB", body = WebhookError),
+    )
+)]
 async fn receive_typed(
     state: State<WebhookState>,
     Path((tenant, _search_type)): Path<(TenantKey, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Received>, ApiError> {
     receive(state, Path(tenant), headers, body).await
 }
 
@@ -169,12 +210,34 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A Theary event for one search, verified against the order's secret before anything is read.
+#[utoipa::path(
+    post,
+    path = "/webhooks/theary/{tenant}",
+    tag = "webhooks",
+    security(()),
+    params(
+        ("tenant" = String, Path, description = "The tenant's key"),
+        ("X-Webhook-Signature" = Option<String>, Header, description = "`sha256=` and the hex HMAC-SHA256 of the body under the order's secret"),
+        ("X-Event-Id" = Option<String>, Header, description = "Theary's event id (the duplicate key)"),
+        ("X-External-Search-Id" = Option<String>, Header, description = "Our search id"),
+    ),
+    request_body(content = serde_json::Value, content_type = "application/json",
+        description = "Theary's event: `event`, `occurredAt`, `data` with `externalSearchId` or `searchId`"),
+    responses(
+        (status = 200, description = "Stored (or a duplicate)", body = Received),
+        (status = 400, description = "Not an event, or no search named", body = WebhookError),
+        (status = 401, description = "Missing or wrong signature", body = WebhookError),
+        (status = 404, description = "No such tenant or search", body = WebhookError),
+        (status = 413, description = "Body over 256 KiB", body = WebhookError),
+    )
+)]
 async fn receive(
     State(state): State<WebhookState>,
     Path(tenant): Path<TenantKey>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Received>, ApiError> {
     let started = std::time::Instant::now();
     let mut plausible = false;
     let result = receive_checked(&state, &tenant, &headers, body, &mut plausible).await;
@@ -247,7 +310,7 @@ async fn receive_checked(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     plausible_out: &mut bool,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Received>, ApiError> {
     let tenant = tenant.clone();
     let body = body.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -413,9 +476,10 @@ async fn receive_checked(
         }
     }
     tracing::info!(tenant = %tenant, search = %target.search_id, event = %event.event_type(), duplicate = !new, "webhook event stored");
-    Ok(Json(
-        serde_json::json!({ "received": true, "duplicate": !new }),
-    ))
+    Ok(Json(Received {
+        received: true,
+        duplicate: !new,
+    }))
 }
 
 /// The answer for an unknown tenant and an unknown search alike.

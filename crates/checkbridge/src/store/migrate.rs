@@ -58,9 +58,13 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "sign-in failures, reader changes, session timeouts",
         sql: include_str!("schema_v4.sql"),
     },
-    // The file is named for the version it takes once the API tokens' migration (5) lands.
     Migration {
         version: 5,
+        name: "API tokens, access-record detail",
+        sql: include_str!("schema_v5.sql"),
+    },
+    Migration {
+        version: 6,
         name: "single sign-on: pending sign-ins, identities",
         sql: include_str!("schema_v6.sql"),
     },

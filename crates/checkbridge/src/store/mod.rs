@@ -161,6 +161,7 @@ mod recovery;
 mod retention;
 mod searches;
 mod sso;
+mod tokens;
 mod users;
 
 pub use admin::{CheckFilter, CheckSummary, PollState};
@@ -171,6 +172,7 @@ pub use logins::LoginScope;
 pub use readers::{SessionListing, UserChange, UserChangeOutcome, UserListing};
 pub use retention::AccessRecord;
 pub use sso::{PendingSignIn, SsoReader, NO_PASSWORD};
+pub use tokens::{ApiTokenListing, NewApiToken, RevokeOutcome};
 pub use users::{ReportData, ReportSearch, SessionUser};
 
 #[cfg(test)]

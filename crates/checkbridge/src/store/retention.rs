@@ -19,6 +19,8 @@ pub struct AccessRecord {
     pub action: AccessAction,
     /// Milliseconds since the epoch.
     pub at: i64,
+    /// For API use: the method, the path and the status answered.
+    pub detail: Option<String>,
 }
 
 /// Appends to the access record inside the transaction `tx` (the access record is always
@@ -31,13 +33,27 @@ pub(super) async fn append_access(
     action: AccessAction,
     now: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at) VALUES ($1, $2, $3, $4, $5, $6)")
+    append_access_detail(tx, tenant, check_id, actor, action, None, now).await
+}
+
+/// [`append_access`] with a detail (for API use: the method, the path and the status).
+pub(super) async fn append_access_detail(
+    tx: &mut sqlx::AnyConnection,
+    tenant: &TenantKey,
+    check_id: &str,
+    actor: &str,
+    action: AccessAction,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO access_log (id, tenant, check_id, actor, action, at, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(uuid::Uuid::new_v4().to_string())
         .bind(tenant.as_str())
         .bind(check_id)
         .bind(actor)
         .bind(action.as_str())
         .bind(now)
+        .bind(detail)
         .execute(&mut *tx)
         .await?;
     Ok(())
@@ -65,7 +81,7 @@ impl Store {
         tenant: &TenantKey,
     ) -> Result<Vec<AccessRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT tenant, check_id, actor, action, at FROM access_log WHERE tenant = $1 ORDER BY at, id",
+            "SELECT tenant, check_id, actor, action, at, detail FROM access_log WHERE tenant = $1 ORDER BY at, id",
         )
         .bind(tenant.as_str())
         .fetch_all(&self.pool)
@@ -78,6 +94,7 @@ impl Store {
                     actor: r.try_get("actor")?,
                     action: row::stored(r, "action")?,
                     at: r.try_get("at")?,
+                    detail: r.try_get("detail")?,
                 })
             })
             .collect()
@@ -172,7 +189,7 @@ impl Store {
 
     /// Shreds a tenant that leaves: its data keys are destroyed first (so whatever a backup
     /// still holds can never be read), then its rows are deleted (checks, searches, events,
-    /// polls, readers and their sessions, its error log and health issues). The access
+    /// polls, readers and their sessions, its error log, health issues and API tokens). The access
     /// record is kept for its own retention period, with one entry saying so. Returns how many checks were deleted.
     pub async fn shred_tenant(&self, tenant: &TenantKey, now: i64) -> Result<u64, StoreError> {
         self.destroy_data_keys(tenant).await?;
@@ -186,6 +203,7 @@ impl Store {
             "DELETE FROM users WHERE tenant = $1",
             "DELETE FROM error_log WHERE tenant = $1",
             "DELETE FROM health_issues WHERE tenant = $1",
+            "DELETE FROM api_tokens WHERE tenant = $1",
         ] {
             sqlx::query(sql)
                 .bind(tenant.as_str())

@@ -1,5 +1,5 @@
--- checkbridge schema: single sign-on through each tenant's OpenID Connect identity provider.
--- (Registered as the version after the API tokens' migration; see migrate.rs.)
+-- checkbridge schema, version 6: single sign-on through each tenant's OpenID Connect identity
+-- provider.
 
 -- A sign-in in progress: made when a reader is sent to the provider, taken (deleted) when
 -- the provider sends them back, so a state and its code complete one sign-in at most, on

@@ -2,6 +2,7 @@
 //! `CHECKBRIDGE_TEST_POSTGRES_URL` is set) PostgreSQL.
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod api;
 mod browser;
 mod criminal;
 mod hardening;

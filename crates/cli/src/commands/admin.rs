@@ -11,10 +11,10 @@ use pageup::{CheckStatus, Limits, PageUpClient, StatusDocument};
 use serde_json::{json, Value};
 use theary::ThearyClient;
 
+use checkbridge::admin::checks::when_json;
 use checkbridge::config::{Config, TenantConfig};
-use checkbridge::domain::check::{AccessAction, Phase};
 use checkbridge::domain::ids::TenantKey;
-use checkbridge::domain::view::{view, ReportLinks};
+use checkbridge::domain::view::ReportLinks;
 use checkbridge::store::Store;
 use checkbridge::time::now_ms;
 
@@ -158,20 +158,6 @@ fn when(ms: i64) -> String {
     }
 }
 
-/// A time for JSON output: RFC 3339 in UTC, or null when unset.
-fn when_json(ms: i64) -> Option<String> {
-    Some(checkbridge::time::rfc3339(ms)).filter(|t| !t.is_empty())
-}
-
-/// Whether PageUp shows the check's latest state (`current`) or is owed an update.
-fn pageup_state(c: &checkbridge::store::CheckSummary) -> &'static str {
-    if c.acked_version >= c.desired_version {
-        "current"
-    } else {
-        "owed"
-    }
-}
-
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Store::connect(&config.service.database_url)
         .await
@@ -179,6 +165,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 }
 
 pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
+    use checkbridge::admin::checks;
     let config = Config::load(args.file.config.as_deref(), std::env::vars())?;
     let mut out = std::io::stdout().lock();
     match args.command {
@@ -191,47 +178,12 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             errors,
         } => {
             let (key, _) = tenant(&config, &key)?;
-            let phase = match phase.as_deref() {
-                None => None,
-                Some(p) => Some(Phase::parse(p).ok_or_else(|| {
-                    anyhow::anyhow!("--phase {p:?}: use claimed, ordered, failed or cancelled")
-                })?),
-            };
-            let since = match since.as_deref() {
-                None => None,
-                Some(text) => Some(
-                    now_ms()
-                        - checkbridge::time::parse_window(text).ok_or_else(|| {
-                            anyhow::anyhow!("--since {text:?}: use a number and m, h or d, e.g. 7d")
-                        })?,
-                ),
-            };
-            let filter = checkbridge::store::CheckFilter {
-                tenant: Some(key.clone()),
-                phase,
-                since,
-                owing,
-                with_errors: errors,
-            };
+            let filter = checks::filter(&key, phase.as_deref(), since.as_deref(), owing, errors)
+                .map_err(|e| anyhow::anyhow!("--{e}"))?;
             let store = open_store(&config).await?;
-            let found = store.find_checks(&filter, limit.clamp(1, 10_000)).await?;
+            let found = checks::list(&store, &filter, limit).await?;
             if args.json {
-                let rows: Vec<_> = found
-                    .iter()
-                    .map(|c| {
-                        json!({
-                            "pageup_id": c.pageup_id.as_str(),
-                            "check": c.id.as_str(),
-                            "phase": c.phase.to_string(),
-                            "pageup": pageup_state(c),
-                            "reference": c.reference.as_ref().map(|r| r.as_str()),
-                            "claimed_at": when_json(c.created_at),
-                            "updated_at": when_json(c.updated_at),
-                            "last_error": c.push_error.as_ref().or(c.last_error.as_ref()),
-                        })
-                    })
-                    .collect();
-                writeln!(out, "{}", Value::Array(rows))?;
+                writeln!(out, "{}", serde_json::to_string(&found)?)?;
                 return Ok(());
             }
             writeln!(
@@ -240,108 +192,41 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                 "pageup id", "check", "phase", "pageup", "updated"
             )?;
             for c in found {
-                let pageup = pageup_state(&c);
-                let error = c.push_error.or(c.last_error).unwrap_or_default();
                 writeln!(
                     out,
                     "{:<10} {:<36} {:<9} {:<7} {:<25} {}",
                     c.pageup_id,
-                    c.id,
+                    c.check,
                     c.phase,
-                    pageup,
-                    when(c.updated_at),
-                    error
+                    c.pageup,
+                    c.updated_at.as_deref().unwrap_or("-"),
+                    c.last_error.unwrap_or_default()
                 )?;
             }
         }
         ChecksCommand::Show { tenant: key, check } => {
             let (key, cfg) = tenant(&config, &key)?;
             let store = open_store(&config).await?;
-            let c = store
-                .find_check(&key, &check)
+            let links = ReportLinks::new(&config.service.public_base_url);
+            let c = checks::detail(&store, &links, cfg, &key, &check)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
-            let record = store
-                .check_record(&key, &c.id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("check {} went away while reading it", c.id))?;
-            let shown = view(
-                &record,
-                &ReportLinks::new(&config.service.public_base_url),
-                cfg,
-            );
-            let access: Vec<_> = store
-                .access_records(&key)
-                .await?
-                .into_iter()
-                .filter(|r| r.check_id == c.id)
-                .collect();
-            let errors: Vec<_> = store
-                .errors(&key, 0)
-                .await?
-                .into_iter()
-                .filter(|e| e.check_id.as_ref() == Some(&c.id))
-                .collect();
-            let mut events = Vec::new();
-            for s in &record.searches {
-                events.push(store.webhook_events(&key, &s.id).await?);
-            }
             if args.json {
-                let searches: Vec<_> = record
-                    .searches
-                    .iter()
-                    .zip(&shown.searches)
-                    .zip(&events)
-                    .map(|((s, v), events)| {
-                        json!({
-                            "id": s.id.as_str(),
-                            "type": s.search_type.to_string(),
-                            "state": s.state.to_string(),
-                            "outcome": s.outcome.as_ref().map(ToString::to_string),
-                            "discrepancy": s.discrepancy,
-                            "pageup_status": v.status,
-                            "events": events.iter().map(|(id, kind)| json!({"id": id, "kind": kind})).collect::<Vec<_>>(),
-                        })
-                    })
-                    .collect();
-                let doc = json!({
-                    "check": c.id.as_str(),
-                    "pageup_id": c.pageup_id.as_str(),
-                    "tenant": c.tenant.as_str(),
-                    "pageup_status": shown.document.status.as_str(),
-                    "phase": c.phase.to_string(),
-                    "reference": c.reference.as_ref().map(|r| r.as_str()),
-                    "acked_version": c.acked_version,
-                    "desired_version": c.desired_version,
-                    "order_attempts": c.order_attempts,
-                    "claimed_at": when_json(c.created_at),
-                    "updated_at": when_json(c.updated_at),
-                    "last_order_error": c.last_error,
-                    "last_pageup_error": c.push_error,
-                    "searches": searches,
-                    "overall": shown.overall,
-                    "access": access.iter().map(|r| json!({
-                        "at": when_json(r.at), "action": r.action.to_string(), "actor": r.actor,
-                    })).collect::<Vec<_>>(),
-                    "errors": errors.iter().map(|e| json!({
-                        "at": when_json(e.at), "operation": e.operation,
-                        "http_status": e.http_status, "message": e.message,
-                    })).collect::<Vec<_>>(),
-                });
-                writeln!(out, "{doc}")?;
+                writeln!(out, "{}", serde_json::to_string(&c)?)?;
                 return Ok(());
             }
+            let at = |t: &Option<String>| t.clone().unwrap_or_else(|| "-".into());
             writeln!(
                 out,
                 "check {} (PageUp {}) in tenant {}",
-                c.id, c.pageup_id, c.tenant
+                c.check, c.pageup_id, c.tenant
             )?;
             writeln!(
                 out,
                 "  PageUp status {} (once every owed update has landed), phase {}, Theary order {}",
-                shown.status_words(),
+                c.pageup_status,
                 c.phase,
-                c.reference.as_ref().map_or("-", |r| r.as_str())
+                c.reference.as_deref().unwrap_or("-")
             )?;
             writeln!(
                 out,
@@ -352,18 +237,18 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                 out,
                 "  order attempts {}, claimed {}, last change {}",
                 c.order_attempts,
-                when(c.created_at),
-                when(c.updated_at)
+                at(&c.claimed_at),
+                at(&c.updated_at)
             )?;
             for (what, e) in [
-                ("ordering", &c.last_error),
-                ("PageUp update", &c.push_error),
+                ("ordering", &c.last_order_error),
+                ("PageUp update", &c.last_pageup_error),
             ] {
                 if let Some(e) = e {
                     writeln!(out, "  last {what} error: {e}")?;
                 }
             }
-            for ((s, v), events) in record.searches.iter().zip(&shown.searches).zip(events) {
+            for s in &c.searches {
                 writeln!(
                     out,
                     "  search {} {}: {}{}{} -> PageUp {}",
@@ -375,23 +260,23 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                         .map(|o| format!(" {o}"))
                         .unwrap_or_default(),
                     if s.discrepancy { " (discrepancy)" } else { "" },
-                    v.status
+                    s.pageup_status
                 )?;
-                for (event, kind) in events {
-                    writeln!(out, "    event {kind} {event}")?;
+                for e in &s.events {
+                    writeln!(out, "    event {} {}", e.kind, e.id)?;
                 }
             }
-            if let Some(overall) = &shown.overall {
+            if let Some(overall) = &c.overall {
                 writeln!(out, "  overall result {overall}")?;
             }
-            for r in access {
-                writeln!(out, "  {} {} by {}", when(r.at), r.action, r.actor)?;
+            for r in &c.access {
+                writeln!(out, "  {} {} by {}", at(&r.at), r.action, r.actor)?;
             }
-            for e in errors {
+            for e in &c.errors {
                 writeln!(
                     out,
                     "  {} {} failed ({}): {}",
-                    when(e.at),
+                    at(&e.at),
                     e.operation,
                     e.http_status
                         .map(|s| s.to_string())
@@ -403,14 +288,9 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
         ChecksCommand::Retry { tenant: key, check } => {
             let (key, _) = tenant(&config, &key)?;
             let store = open_store(&config).await?;
-            let c = store
-                .find_check(&key, &check)
+            let c = checks::retry(&store, &key, &check, "operator:cli")
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
-            store.retry_now(&key, &c.id, now_ms()).await?;
-            store
-                .record_access(&key, &c.id, "operator:cli", AccessAction::Retried, now_ms())
-                .await?;
             writeln!(
                 out,
                 "check {} (PageUp {}): owed work is due now; a running service picks it up",
@@ -420,32 +300,21 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
         ChecksCommand::Cancel { tenant: key, check } => {
             let (key, t) = tenant(&config, &key)?;
             let store = open_store(&config).await?;
-            let c = store
-                .find_check(&key, &check)
+            let theary = ThearyClient::new(RetryPolicy::default())?;
+            match checks::cancel(&store, &theary, t, &key, &check, "operator:cli")
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?;
-            if let Some(reference) = &c.reference {
-                let theary = ThearyClient::new(RetryPolicy::default())?;
-                theary
-                    .cancel_order(&t.theary_config(), reference.as_str())
-                    .await
-                    .with_context(|| format!("cancelling order {reference} at Theary"))?;
-            }
-            if store
-                .cancel_check(&key, &c.id, "operator:cli", now_ms())
-                .await?
+                .ok_or_else(|| anyhow::anyhow!("no check {check:?} in tenant {key}"))?
             {
-                writeln!(
+                checks::Cancelled::Now(c) => writeln!(
                     out,
                     "check {} (PageUp {}) cancelled; PageUp will show cancelled",
                     c.id, c.pageup_id
-                )?;
-            } else {
-                writeln!(
+                )?,
+                checks::Cancelled::AlreadyFinal(c) => writeln!(
                     out,
                     "check {} is already {}; nothing changed",
                     c.id, c.phase
-                )?;
+                )?,
             }
         }
     }

@@ -38,6 +38,14 @@ pub struct DemoArgs {
     /// that orders employment, education and a criminal check.
     #[arg(long, value_enum, default_value_t = ThearyRules::Current)]
     pub theary_rules: ThearyRules,
+    /// Keep serving after the summary, terminal or not, until Ctrl-C or SIGTERM (for
+    /// running tools against the service, as `.ci/schemathesis` does).
+    #[arg(long, conflicts_with = "exit")]
+    pub serve: bool,
+    /// After the summary, make an `operate` API token for every tenant and write it to
+    /// this file (mode 0600), the admin API's address being printed just before.
+    #[arg(long)]
+    pub api_token_file: Option<std::path::PathBuf>,
 }
 
 /// The mix each tenant gets, in order; the rarer outcomes are spread across tenants.
@@ -366,6 +374,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         format_args!("http://{}", lab.service_addr),
         operator_password.as_str()
     )?;
+    writeln!(
+        out,
+        "Admin API: http://{}/api/v1 (description at /api/v1/openapi.json)",
+        lab.service_addr
+    )?;
+    if let Some(path) = &args.api_token_file {
+        let made = checkbridge::admin::tokens::create(
+            &store,
+            checkbridge::domain::check::ApiScope::Operate,
+            None,
+            "demo",
+            "cli:demo",
+        )
+        .await?;
+        write_secret_file(path, made.text.expose())
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(
+            out,
+            "  an operate token ({}) is in {}",
+            made.token.id,
+            path.display()
+        )?;
+    }
     match &args.database_url {
         Some(url) => writeln!(
             out,
@@ -378,18 +409,49 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             checkbridge::config::redact_url(&database_url)
         )?,
     }
-    if tty && !args.exit {
+    if args.serve || (tty && !args.exit) {
         writeln!(
             out,
             "Still serving, so the link opens. Press Ctrl-C to stop."
         )?;
         out.flush()?;
         drop(out);
-        let _ = tokio::signal::ctrl_c().await;
+        stopped().await;
     } else {
         drop(out);
     }
     running.stop().await;
     let _ = store;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM (what a script's `kill` sends).
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Writes `text` to `path`, readable by its owner only (it is a credential).
+fn write_secret_file(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
 }

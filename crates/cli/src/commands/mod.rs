@@ -10,4 +10,5 @@ pub mod migrate;
 pub mod retention;
 pub mod sandbox;
 pub mod serve;
+pub mod tokens;
 pub mod users;

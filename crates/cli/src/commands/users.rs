@@ -93,7 +93,7 @@ pub enum UsersCommand {
     },
 }
 
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     let who = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".to_owned());

@@ -212,6 +212,59 @@ async fn operators_can_test_inspect_list_cancel_and_reset() {
         .unwrap();
     assert_eq!(order["status"], "cancelled", "cancelled at Theary: {order}");
 
+    // An API token made, used over HTTP, listed and revoked from the command line.
+    let made = cli_json(
+        &config_path,
+        &[
+            "tokens", "create", "--scope", "read", "--tenant", "acme", "--name", "dash",
+        ],
+    )
+    .await;
+    let (id, token) = (
+        made["id"].as_str().unwrap().to_owned(),
+        made["token"].as_str().unwrap().to_owned(),
+    );
+    assert!(
+        token.starts_with("cbt_") && made["tenant"] == "acme",
+        "{made}"
+    );
+    let (ok, text) = cli(
+        &config_path,
+        &["tokens", "create", "--scope", "read", "--tenant", "nosuch"],
+        &[],
+    )
+    .await;
+    assert!(!ok && text.contains("not configured"), "{text}");
+    let http = reqwest::Client::new();
+    let tenants = |token: String| {
+        let req = http
+            .get(format!("{}/api/v1/tenants", app.base_url()))
+            .bearer_auth(token);
+        async move { req.send().await.unwrap() }
+    };
+    let r = tenants(token.clone()).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let seen: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(seen.as_array().unwrap().len(), 1, "acme only: {seen}");
+    let listed = cli_json(&config_path, &["tokens", "list"]).await;
+    let row = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .unwrap();
+    assert!(
+        row["last_used_at"].is_string() && row.get("token").is_none(),
+        "{row}"
+    );
+    assert!(
+        !listed.to_string().contains(&token[4..]),
+        "the text is never listed"
+    );
+    let (ok, text) = cli(&config_path, &["tokens", "revoke", &id], &[]).await;
+    assert!(ok && text.contains("revoked"), "{text}");
+    assert_eq!(tenants(token).await.status().as_u16(), 401);
+
     // Reset a finished check to pending for another UAT run: the service claims it again.
     let (ok, text) = cli(
         &config_path,

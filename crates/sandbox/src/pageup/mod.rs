@@ -110,5 +110,114 @@ pub async fn spawn_on(
 
 /// The sandbox's routes: the API (faulted and journalled) and `/__admin`.
 pub fn router(state: PageUpState) -> Router {
-    api::routes(&state).nest("/__admin", admin::routes(&state))
+    api::routes(&state)
+        .merge(axum::Router::new().route(
+            "/openapi.json",
+            axum::routing::get(|| async { crate::openapi::serve(&openapi()) }),
+        ))
+        .nest("/__admin", admin::routes(&state))
+}
+
+/// This sandbox's OpenAPI 3.1 description (served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use crate::openapi::{Route, COMMON_ADMIN};
+    use utoipa::openapi::path::HttpMethod;
+    let own = [
+        Route {
+            method: HttpMethod::Post,
+            path: "/connect/token",
+            summary: "Client-credentials token (form body)",
+            body: false,
+            statuses: &[200, 400, 401],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/v3/{tenant}/backgroundcheck",
+            summary: "Pending background checks, a page at a time",
+            body: false,
+            statuses: &[200, 401, 403, 404, 500],
+        },
+        Route {
+            method: HttpMethod::Put,
+            path: "/v3/{tenant}/backgroundcheck/{id}",
+            summary: "A check's full status document",
+            body: true,
+            statuses: &[200, 400, 401, 403, 404],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/clients",
+            summary: "Add an OAuth client",
+            body: true,
+            statuses: &[204, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/tenants/{tenant}/invitations",
+            summary: "Seed an invitation",
+            body: true,
+            statuses: &[201, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/tenants/{tenant}/invitations/generate",
+            summary: "Generate invitations",
+            body: true,
+            statuses: &[201, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/__admin/tenants/{tenant}/checks",
+            summary: "A tenant's checks as PageUp shows them",
+            body: false,
+            statuses: &[200],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/__admin/tenants/{tenant}/checks/{id}",
+            summary: "One check as PageUp shows it",
+            body: false,
+            statuses: &[200, 404],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/__admin/timings",
+            summary: "Request timings",
+            body: false,
+            statuses: &[200],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/tokens/expire",
+            summary: "Expire every token",
+            body: false,
+            statuses: &[204],
+        },
+        Route {
+            method: HttpMethod::Put,
+            path: "/__admin/token-lifetime",
+            summary: "Set the token lifetime",
+            body: true,
+            statuses: &[204, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/openapi.json",
+            summary: "This description",
+            body: false,
+            statuses: &[200],
+        },
+    ];
+    let routes: Vec<Route> = own
+        .into_iter()
+        .chain(COMMON_ADMIN.iter().map(|r| Route {
+            method: r.method.clone(),
+            ..*r
+        }))
+        .collect();
+    crate::openapi::describe(
+        "PageUp sandbox",
+        "An emulator of PageUp's Background Check API (assumed wire schema) and its test controls under /__admin.",
+        &routes,
+    )
 }

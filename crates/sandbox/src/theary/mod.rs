@@ -134,5 +134,233 @@ pub async fn spawn_on(
 }
 
 pub fn router(state: ThearyState) -> Router {
-    api::routes(&state).nest("/__admin", admin::routes(&state))
+    api::routes(&state)
+        .merge(axum::Router::new().route(
+            "/openapi.json",
+            axum::routing::get(|| async { crate::openapi::serve(&openapi()) }),
+        ))
+        .nest("/__admin", admin::routes(&state))
+}
+
+/// This sandbox's OpenAPI 3.1 description (served at `/openapi.json`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use crate::openapi::{Route, COMMON_ADMIN};
+    use utoipa::openapi::path::HttpMethod;
+    let own = [
+        Route {
+            method: HttpMethod::Post,
+            path: "/oauth/token",
+            summary: "Client-credentials token",
+            body: true,
+            statuses: &[200, 400, 401],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/health",
+            summary: "Liveness",
+            body: false,
+            statuses: &[200],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/background-check/v1/orders",
+            summary: "Create an order",
+            body: true,
+            statuses: &[201, 400, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/background-check/v1/orders",
+            summary: "List orders",
+            body: false,
+            statuses: &[200, 400, 401],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/background-check/v1/orders/{id}",
+            summary: "One order",
+            body: false,
+            statuses: &[200, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Delete,
+            path: "/background-check/v1/orders/{id}",
+            summary: "Cancel an order",
+            body: false,
+            statuses: &[200, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/background-check/v1/orders/{id}/searches",
+            summary: "An order's searches",
+            body: false,
+            statuses: &[200, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/background-check/v1/orders/{id}/searches/{search_id}",
+            summary: "One search",
+            body: false,
+            statuses: &[200, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/background-check/v1/orders/{id}/events",
+            summary: "An order's events (stub)",
+            body: false,
+            statuses: &[200, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/background-check/v1/batches",
+            summary: "Create a batch of orders",
+            body: true,
+            statuses: &[201, 400, 401],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/background-check/v1/batches",
+            summary: "List batches",
+            body: false,
+            statuses: &[200, 401],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/background-check/v1/batches/{id}",
+            summary: "One batch",
+            body: false,
+            statuses: &[200, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Delete,
+            path: "/background-check/v1/batches/{id}",
+            summary: "Delete a batch",
+            body: false,
+            statuses: &[200, 401, 404],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/background-check/v1/inbound/notifications",
+            summary: "An inbound notification (a reply to a contact)",
+            body: true,
+            statuses: &[201, 400, 401],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/files/release-form/generate-upload-url",
+            summary: "A signed upload URL for a release form",
+            body: false,
+            statuses: &[200, 400, 401],
+        },
+        Route {
+            method: HttpMethod::Put,
+            path: "/__storage/{bucket}/{*object}",
+            summary: "Upload to a signed URL",
+            body: false,
+            statuses: &[200, 400, 403, 413],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/clients",
+            summary: "Add an OAuth client",
+            body: true,
+            statuses: &[204, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/rules",
+            summary: "Add an outcome rule",
+            body: true,
+            statuses: &[204, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/__admin/tenants/{tenant}/webhook-config",
+            summary: "A tenant's webhook configuration",
+            body: false,
+            statuses: &[200, 404],
+        },
+        Route {
+            method: HttpMethod::Put,
+            path: "/__admin/tenants/{tenant}/webhook-config",
+            summary: "Set a tenant's webhook configuration",
+            body: true,
+            statuses: &[204, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Delete,
+            path: "/__admin/tenants/{tenant}/webhook-config",
+            summary: "Clear a tenant's webhook configuration",
+            body: false,
+            statuses: &[204],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/advance",
+            summary: "Move every open search one stage",
+            body: false,
+            statuses: &[200],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/searches/{id}/resolve",
+            summary: "Resolve a search",
+            body: true,
+            statuses: &[204, 404, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/tokens/expire",
+            summary: "Expire every token",
+            body: false,
+            statuses: &[204],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/__admin/deliveries",
+            summary: "Webhook deliveries made",
+            body: false,
+            statuses: &[200],
+        },
+        Route {
+            method: HttpMethod::Post,
+            path: "/__admin/delivery-faults",
+            summary: "Set delivery faults",
+            body: true,
+            statuses: &[204, 400, 415, 422],
+        },
+        Route {
+            method: HttpMethod::Delete,
+            path: "/__admin/delivery-faults",
+            summary: "Clear delivery faults",
+            body: false,
+            statuses: &[204],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/__admin/delivery-faults",
+            summary: "Delivery faults in force and fired",
+            body: false,
+            statuses: &[200],
+        },
+        Route {
+            method: HttpMethod::Get,
+            path: "/openapi.json",
+            summary: "This description",
+            body: false,
+            statuses: &[200],
+        },
+    ];
+    let routes: Vec<Route> = own
+        .into_iter()
+        .chain(COMMON_ADMIN.iter().map(|r| Route {
+            method: r.method.clone(),
+            ..*r
+        }))
+        .collect();
+    crate::openapi::describe(
+        "Theary sandbox",
+        "An emulator of Theary's background-check API and its test controls under /__admin.",
+        &routes,
+    )
 }
