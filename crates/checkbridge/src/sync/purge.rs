@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{error_chain, Engine, SyncError};
+use crate::domain::ids::TenantKey;
 use crate::time::now_ms;
 
 const DAY_MS: i64 = 86_400_000;
@@ -26,13 +27,13 @@ impl Engine {
     pub async fn purge_step(&self, now: i64) -> Result<PurgeReport, SyncError> {
         let store = &self.inner.store;
         let mut report = PurgeReport::default();
+        let days = |d: u64| {
+            i64::try_from(d)
+                .unwrap_or(i64::MAX / DAY_MS)
+                .saturating_mul(DAY_MS)
+        };
         for (key, t) in &self.inner.tenants {
             let r = &t.cfg.retention;
-            let days = |d: u64| {
-                i64::try_from(d)
-                    .unwrap_or(i64::MAX / DAY_MS)
-                    .saturating_mul(DAY_MS)
-            };
             loop {
                 let due = store
                     .purge_due(key, now.saturating_sub(days(r.pii_days)), 500)
@@ -53,6 +54,21 @@ impl Engine {
                 .expire_errors(key, now.saturating_sub(days(r.records_days)))
                 .await?;
         }
+        // Records of no one tenant (an every-tenant API token's `GET /tenants`, operators'
+        // changes) are kept as long as the longest any tenant keeps its own.
+        let all_days = self
+            .inner
+            .tenants
+            .values()
+            .map(|t| t.cfg.retention.records_days)
+            .max()
+            .unwrap_or_else(|| crate::config::Retention::default().records_days);
+        report.records += store
+            .expire_access_records(
+                &TenantKey::new(crate::admin::tokens::ALL_TENANTS),
+                now.saturating_sub(days(all_days)),
+            )
+            .await?;
         // Refused, unauthenticated requests are kept hours, not years.
         let refused_ms = i64::try_from(self.inner.http.refused_log_hours)
             .unwrap_or(i64::MAX / 3_600_000)

@@ -82,6 +82,29 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
             "completed",
             "PageUp keeps its result"
         );
+        // A request about no one tenant (an every-tenant token's GET /tenants) is recorded
+        // under `*`, and expires with the longest retention any tenant has.
+        let token = checkbridge::admin::tokens::create(
+            store,
+            checkbridge::domain::check::ApiScope::Read,
+            None,
+            "retention",
+            "cli:test",
+        )
+        .await
+        .unwrap();
+        let all = TenantKey::from(checkbridge::admin::tokens::ALL_TENANTS);
+        store
+            .record_api_use(
+                &token.token.id,
+                &all,
+                "*",
+                "GET /api/v1/tenants 200",
+                now_ms(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.access_records(&all).await.unwrap().len(), 1);
         // Access records outlive the data, then go too.
         let r = engine.purge_step(now_ms() + 2_191 * DAY).await.unwrap();
         assert!(r.records >= 6, "{r:?}");
@@ -95,6 +118,10 @@ async fn data_is_purged_records_expire_and_a_leaving_tenant_is_shredded() {
             .await
             .unwrap();
         assert!(store.access_records(t0).await.unwrap().is_empty());
+        assert!(
+            store.access_records(&all).await.unwrap().is_empty(),
+            "the `*` records expire too"
+        );
 
         // Globex leaves: its keys are destroyed, its rows deleted, and old ciphertext is dead.
         let globex = TenantKey::from("globex");
