@@ -193,6 +193,10 @@ pub struct LabOptions {
     /// Which Theary rules the sandbox follows; in `Seed` the tenants' accounts run criminal
     /// checks (`theary.criminal = true`).
     pub theary_rules: ThearyRules,
+    /// With a shape, the PageUp sandbox lists invitations in it and every tenant reads them
+    /// through the matching built-in intake profile; without, invitations are in the assumed
+    /// schema and read directly (no `[tenants.T.intake]`).
+    pub intake: Option<pageup_sb::InvitationShape>,
 }
 
 /// Which of Theary's documents the sandbox follows.
@@ -219,6 +223,7 @@ impl Default for LabOptions {
             reconcile_after_secs: 2,
             fuzz: true,
             theary_rules: ThearyRules::Current,
+            intake: None,
         }
     }
 }
@@ -243,6 +248,7 @@ impl Lab {
     pub async fn start(options: LabOptions) -> anyhow::Result<Lab> {
         let pageup = pageup_sb::spawn(PageUpConfig {
             fuzz: options.fuzz,
+            shape: options.intake.unwrap_or_default(),
             ..PageUpConfig::default()
         })
         .await
@@ -350,6 +356,13 @@ impl Lab {
                 tcid = t.theary.client_id,
                 tsecret = t.theary.client_secret,
             ));
+            if let Some(shape) = self.options.intake {
+                out.push_str(&format!(
+                    "[tenants.{key}.intake]\nprofile = \"{profile}\"\n\n",
+                    key = t.key,
+                    profile = shape.profile()
+                ));
+            }
         }
         out
     }
