@@ -3,6 +3,7 @@
 
 mod changes;
 pub mod common;
-mod fuzzjson;
+/// Public so the service's tests can put payloads through the same fuzzy serializer.
+pub mod fuzzjson;
 pub mod pageup;
 pub mod theary;

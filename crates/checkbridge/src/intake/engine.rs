@@ -11,10 +11,10 @@
 //! not bound is one native builtin's own work on one huge value (`"x" * 1e10` allocates at
 //! once); the poller's deadline ([`super::map_all`]) is the backstop for that.
 //!
-//! Builtins that reach outside the value are left out: `env` (the service's environment holds
-//! secrets), `debug`/`stderr` (they would print candidate data), `input`/`inputs`, and
-//! `include`/`import` (no file is read). `halt` ends the mapping with an error, never the
-//! process.
+//! Builtins that reach outside the value are withheld: `env` fails (the service's environment
+//! holds secrets), `debug` and `stderr` print nothing (they would print candidate data),
+//! `input`/`inputs` are not there, and `include`/`import` find no file. `halt` ends the
+//! mapping with an error, never the process.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -26,6 +26,8 @@ use serde_json::Value;
 
 use super::MapError;
 
+type RunPtr = jaq_core::RunPtr<Intake>;
+
 /// Steps (interpreter clones) one invitation may take.
 pub const MAX_STEPS: u64 = 2_000_000;
 /// Wall time one invitation may take.
@@ -35,8 +37,51 @@ pub const MAX_STACK: usize = 8 * 1024 * 1024;
 /// The mapping thread's stack: room for [`MAX_STACK`] plus the frames between two checks.
 pub const THREAD_STACK: usize = 4 * MAX_STACK;
 
-/// Builtins a mapping may not use (see the module docs).
-const WITHHELD: &[&str] = &["env", "debug_empty", "stderr_empty", "input", "inputs"];
+/// Builtins a mapping may not use (see the module docs): replaced, not removed, because the
+/// standard library's own definitions (`debug`, `stderr`) call them.
+/// `range` is replaced too: jaq's own counts on without a step, so `last(range(1e12))`
+/// would run past the budget.
+const WITHHELD: &[&str] = &["env", "debug_empty", "stderr_empty", "range"];
+
+/// `env`: fails (the service's environment holds secrets).
+fn no_env(_: jaq_core::Cv<'_, Intake>) -> jaq_core::ValXs<'_, Val> {
+    jaq_core::native::bome(Err(jaq_core::Error::str(
+        "env is not available to a mapping",
+    )))
+}
+
+/// `range/3`, one budget step per value.
+fn counted_range(mut cv: jaq_core::Cv<'_, Intake>) -> jaq_core::ValXs<'_, Val> {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    let by = cv.0.pop_var();
+    let to = cv.0.pop_var();
+    let from = cv.0.pop_var();
+    let data = cv.0.data().clone();
+    let direction = by.partial_cmp(&Val::from(0isize)).unwrap_or(Equal);
+    let mut next = Some(from);
+    Box::new(std::iter::from_fn(move || {
+        let x = next.take()?;
+        let more = match direction {
+            Greater => x < to,
+            Less => x > to,
+            Equal => x != to,
+        };
+        if !more {
+            return None;
+        }
+        data.budget.step();
+        match x.clone() + by.clone() {
+            Ok(n) => next = Some(n),
+            Err(e) => return Some(Err(jaq_core::Exn::from(e))),
+        }
+        Some(Ok(x))
+    }))
+}
+
+/// `debug_empty`, `stderr_empty`: print nothing (they would print candidate data).
+fn nothing(_: jaq_core::Cv<'_, Intake>) -> jaq_core::ValXs<'_, Val> {
+    Box::new(std::iter::empty())
+}
 
 /// A compiled jq program.
 pub struct Program {
@@ -157,7 +202,25 @@ impl Program {
         let funs = jaq_core::funs::<Intake>()
             .chain(jaq_std::funs::<Intake>())
             .chain(jaq_json::funs::<Intake>())
-            .filter(|(name, _, _)| !WITHHELD.contains(name));
+            .filter(|(name, _, _)| !WITHHELD.contains(name))
+            .chain([
+                jaq_core::native::run::<Intake>(("env", jaq_core::native::v(0), no_env as RunPtr)),
+                jaq_core::native::run::<Intake>((
+                    "debug_empty",
+                    jaq_core::native::v(0),
+                    nothing as RunPtr,
+                )),
+                jaq_core::native::run::<Intake>((
+                    "stderr_empty",
+                    jaq_core::native::v(0),
+                    nothing as RunPtr,
+                )),
+                jaq_core::native::run::<Intake>((
+                    "range",
+                    jaq_core::native::v(3),
+                    counted_range as RunPtr,
+                )),
+            ]);
         let filter = jaq_core::Compiler::default()
             .with_funs(funs)
             .compile(modules)
@@ -171,12 +234,7 @@ impl Program {
                             }
                             other => format!("{} `{name}`", other.as_str()),
                         };
-                        let withheld = if WITHHELD.iter().any(|w| w.starts_with(name)) {
-                            " (not available to mappings: it reaches outside the invitation)"
-                        } else {
-                            ""
-                        };
-                        at(name, format!("undefined {what}{withheld}"))
+                        at(name, format!("undefined {what}"))
                     }
                     None => at("", "the program cannot be compiled".to_owned()),
                 }
