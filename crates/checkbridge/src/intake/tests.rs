@@ -493,3 +493,26 @@ fn the_shipped_profiles_are_the_files_in_the_repository() {
         profile(name);
     }
 }
+
+#[test]
+fn the_sandboxs_backgroundcheckrequest_shape_reads_back_as_the_assumed_invitation() {
+    let m = profile("backgroundcheckrequest");
+    for i in 0..10 {
+        let raw = sample(i);
+        let shaped = sandbox::pageup::InvitationShape::BackgroundCheckRequest.reshape(&raw);
+        let mapped = map(&m, shaped).unwrap_or_else(|e| panic!("sample {i}: {e}"));
+        let via = Invitation::deserialize(&mapped).unwrap_or_else(|e| panic!("{e}"));
+        let mut direct = Invitation::deserialize(&raw).unwrap_or_else(|e| panic!("{e}"));
+        // What the shape does not carry.
+        direct.note = None;
+        direct.job.salary = None;
+        direct.candidate.aliases.clear();
+        assert_eq!(direct.id, via.id, "sample {i}");
+        assert_eq!(direct.candidate, via.candidate, "sample {i}");
+        assert_eq!(direct.job, via.job, "sample {i}");
+        assert_eq!(direct.employment_history, via.employment_history, "sample {i}");
+        assert_eq!(direct.education_history, via.education_history, "sample {i}");
+        assert_eq!(direct.documents, via.documents, "sample {i}");
+        assert_eq!(direct, via, "sample {i}");
+    }
+}

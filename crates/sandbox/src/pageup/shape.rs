@@ -140,7 +140,9 @@ fn background_check_request(inv: &Value) -> Value {
             "Status": inv["status"],
             "Provider": inv["provider"],
             "CreatedDate": inv["createdDate"],
-            "Package": {"Code": inv["packageCode"]},
+            // The peer's table names only the package's code; the check types requested (a
+            // guess: beside the code) let one request order fewer searches than its package.
+            "Package": {"Code": inv["packageCode"], "CheckTypes": inv["checkTypes"]},
             "Applicant": applicant,
             "Application": {"Job": job},
             "Requester": pick(&inv["requester"], &[("firstName", "FirstName"), ("lastName", "LastName"), ("email", "EmailId")]),

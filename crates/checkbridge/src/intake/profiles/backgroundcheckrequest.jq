@@ -27,6 +27,9 @@ lower
     status: ($r | at(.status) | text),
     provider: ($r | at(.provider) | text),
     packageCode: ($r | at(.package.code) | text),
+    # A guess: the check types requested, beside the package's code (or on the request).
+    checkTypes: ($r | at(.package.checktypes // .checktypes)
+      | if type == "array" then map(text) elif type == "string" then . else null end),
     createdDate: ($r | at(.createddate) | text),
     candidate: {
       applicantId: ($a | at(.id // .applicantid) | text),
