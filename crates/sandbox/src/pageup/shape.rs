@@ -123,6 +123,7 @@ fn background_check_request(inv: &Value) -> Value {
             ("jobId", "Id"),
             ("title", "Title"),
             ("department", "DivisionCode"),
+            ("salary", "Salary"),
         ],
     );
     if let Value::Object(o) = &mut job {

@@ -2,7 +2,7 @@
 # field table implies (shared reference, pageup-api.md section 6): a `backgroundcheckrequest`
 # object with an `id`, an `applicant` with names and `emailid`, an `application` whose `job`
 # has a `divisioncode`, and a `package` with a `code`. Keys match in any casing. Fields the
-# table does not name (phone, date of birth, addresses, histories) are read where this
+# table does not name (phone, date of birth, addresses, histories, salary, check types) are read where this
 # profile guesses they would be, and are otherwise missing: an order that needs them fails
 # with a reason naming them. Output: docs/schema/invitation.schema.json.
 #
@@ -51,6 +51,7 @@ lower
       jobId: ($j | at(.id // .jobid) | text),
       title: ($j | at(.title) | text),
       department: ($j | at(.divisioncode) | text),
+      salary: ($j | at(.salary) | if type == "number" or type == "string" then . else null end),
       worksite: {
         city: ($j | at(.location.city) | text),
         state: ($j | at(.location.state) | text),
