@@ -371,7 +371,7 @@ impl Budget {
         self.steps.set(n);
         let exceeded = if n > MAX_STEPS {
             Some(Exceeded::Steps)
-        } else if n % 1024 == 0 && Instant::now() > self.deadline {
+        } else if n.is_multiple_of(1024) && Instant::now() > self.deadline {
             Some(Exceeded::Time)
         } else if self.stack_base.abs_diff(stack_position()) > MAX_STACK {
             Some(Exceeded::Stack)

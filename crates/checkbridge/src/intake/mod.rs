@@ -367,7 +367,7 @@ pub fn raw_id(raw: &Value) -> Option<String> {
 #[derive(Debug)]
 pub enum Listed {
     /// Mapped and read.
-    Read(Invitation),
+    Read(Box<Invitation>),
     /// The mapping failed; `id` is PageUp's check id if the raw invitation shows one.
     Unmapped { id: Option<String>, why: MapError },
 }
@@ -390,7 +390,7 @@ pub async fn read_list(
             // The schema was met, so the reader can only refuse what the schema allows and
             // the reader does not (its message could quote a value, so it is not kept).
             Ok(v) => Invitation::deserialize(v)
-                .map(Listed::Read)
+                .map(|inv| Listed::Read(Box::new(inv)))
                 .unwrap_or_else(|_| Listed::Unmapped {
                     id,
                     why: MapError::Runtime(

@@ -260,7 +260,10 @@ impl Engine {
             let raw = self.inner.pageup.list_pending_raw(&t.pageup).await?;
             crate::domain::fields::read_list(&raw, &t.cfg.fields).map_err(pageup::Error::Decode)?
         };
-        Ok(read.into_iter().map(Listed::Read).collect())
+        Ok(read
+            .into_iter()
+            .map(|inv| Listed::Read(Box::new(inv)))
+            .collect())
     }
 
     /// Records one listed invitation and claims it in PageUp. `Some(true)` when it was new,
@@ -276,7 +279,7 @@ impl Engine {
     ) -> Result<Claim, SyncError> {
         let unmapped_inv;
         let (inv, unmapped) = match listed {
-            Listed::Read(inv) => (inv, None),
+            Listed::Read(inv) => (&**inv, None),
             Listed::Unmapped { id, why } => {
                 unmapped_inv = Invitation {
                     id: id.clone(),
