@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 mod engine;
+pub mod report;
 #[cfg(test)]
 mod tests;
 
