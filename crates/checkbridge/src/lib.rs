@@ -14,6 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod intake;
 pub mod metrics;
 pub mod pdf;
 pub mod redact;

@@ -54,6 +54,8 @@ pub enum Command {
     Recover(commands::backup::RecoverArgs),
     /// Check a configuration file (with CHECKBRIDGE_* variables applied).
     Config(commands::config::ConfigArgs),
+    /// Intake mappings: run a tenant's on invitations saved to a file, offline.
+    Mapping(commands::mapping::MappingArgs),
     /// Measure checkbridge against the limits of its job (drain, tenants, webhooks,
     /// resume, latency), with the sandboxes in a separate process; prints a table.
     Bench(checkbridge_lab::bench::BenchArgs),
@@ -81,6 +83,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Recover(args) => commands::backup::recover_cmd(args).await,
         Command::Migrate(args) => commands::migrate::run(args).await,
         Command::Config(args) => commands::config::run(args),
+        Command::Mapping(args) => commands::mapping::run(args).await,
         Command::Bench(args) => checkbridge_lab::bench::run(args).await,
         Command::BenchSandboxes(args) => checkbridge_lab::bench::sandboxes_main(args).await,
     }

@@ -211,6 +211,10 @@ pub struct LabOptions {
     pub sso_tenants: Vec<String>,
     /// `sso.timeout_secs` of those tenants.
     pub sso_timeout_secs: u64,
+    /// With a shape, the PageUp sandbox lists invitations in it and every tenant reads them
+    /// through the matching built-in intake profile; without, invitations are in the assumed
+    /// schema and read directly (no `[tenants.T.intake]`).
+    pub intake: Option<pageup_sb::InvitationShape>,
 }
 
 /// The group the lab's SSO tenants require.
@@ -242,6 +246,7 @@ impl Default for LabOptions {
             theary_rules: ThearyRules::Current,
             sso_tenants: Vec::new(),
             sso_timeout_secs: 5,
+            intake: None,
         }
     }
 }
@@ -268,6 +273,7 @@ impl Lab {
     pub async fn start(options: LabOptions) -> anyhow::Result<Lab> {
         let pageup = pageup_sb::spawn(PageUpConfig {
             fuzz: options.fuzz,
+            shape: options.intake.unwrap_or_default(),
             ..PageUpConfig::default()
         })
         .await
@@ -407,6 +413,13 @@ impl Lab {
                     issuer = idp.base_url(),
                     secret = sso_secret(&t.key),
                     timeout = self.options.sso_timeout_secs,
+                ));
+            }
+            if let Some(shape) = self.options.intake {
+                out.push_str(&format!(
+                    "[tenants.{key}.intake]\nprofile = \"{profile}\"\n\n",
+                    key = t.key,
+                    profile = shape.profile()
                 ));
             }
         }

@@ -4,7 +4,8 @@
 
 mod changes;
 pub mod common;
-mod fuzzjson;
+/// Public so the service's tests can put payloads through the same fuzzy serializer.
+pub mod fuzzjson;
 pub mod idp;
 mod openapi;
 pub mod pageup;

@@ -73,8 +73,10 @@ impl Config {
                 )
             })?;
         let mut config = config;
-        for tenant in config.tenants.values_mut() {
+        let base = path.parent().unwrap_or(Path::new(""));
+        for (key, tenant) in &mut config.tenants {
             tenant.normalize();
+            tenant.compile_intake(key, base)?;
         }
         config.validate()?;
         Ok(config)

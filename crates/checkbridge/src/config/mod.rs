@@ -146,6 +146,9 @@ impl Config {
                 t.poll_interval_secs,
                 t.checks.default_search_types.join("+"),
             ));
+            if let Some(m) = &t.mapping {
+                out.push_str(&format!("tenant {key}: intake through {}\n", m.origin));
+            }
         }
         out
     }

@@ -564,3 +564,67 @@ fn single_sign_on_is_checked_and_its_secret_comes_from_the_environment() {
     );
     assert_eq!(key_of(plain.unwrap_err()), "tenants.acme.sso.issuer");
 }
+
+#[test]
+fn an_intake_mapping_compiles_at_load_and_its_errors_name_tenant_file_and_place() {
+    let with = |extra: &str| format!("{MINIMAL}[tenants.acme.intake]\n{extra}\n");
+    let config = load_text(&with("profile = \"backgroundcheckrequest\""), &[]).unwrap();
+    let mapping = config.tenants["acme"].mapping.as_ref().unwrap();
+    assert_eq!(mapping.origin.to_string(), "profile backgroundcheckrequest");
+    // Set through the environment, like any key.
+    let config = load_text(
+        MINIMAL,
+        &[("CHECKBRIDGE_TENANTS__ACME__INTAKE__PROFILE", "assumed")],
+    )
+    .unwrap();
+    assert!(config.tenants["acme"].mapping.is_some());
+    assert!(load_text(MINIMAL, &[]).unwrap().tenants["acme"]
+        .mapping
+        .is_none());
+
+    let err = load_text(&with("profile = \"bcr\""), &[])
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "config key tenants.acme.intake.profile: \"bcr\" is not a built-in profile; known: assumed, backgroundcheckrequest"
+    );
+    let err = load_text(&with("program = '{id: .a,'"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("config key tenants.acme.intake.program: inline program does not compile: line 1, column "),
+        "{err}"
+    );
+
+    // A file is found next to the configuration file, and its errors name it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("acme.jq"),
+        "# acme\n{id: .ref,\n  candidate: ( }\n",
+    )
+    .unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, with("mapping = \"acme.jq\"")).unwrap();
+    let err = Config::load(Some(&path), Vec::new())
+        .unwrap_err()
+        .to_string();
+    let file = dir.path().join("acme.jq");
+    assert!(
+        err.starts_with(&format!(
+            "config key tenants.acme.intake.mapping: mapping file {} does not compile: line 3, column ",
+            file.display()
+        )),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("acme.jq"), "{id: .ref}\n").unwrap();
+    let config = Config::load(Some(&path), Vec::new()).unwrap();
+    assert!(config.tenants["acme"].mapping.is_some());
+    let err = load_text(&with("mapping = \"x.jq\"\nprofile = \"assumed\""), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("name one of profile, mapping or program"),
+        "{err}"
+    );
+}

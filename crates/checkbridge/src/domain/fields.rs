@@ -44,6 +44,31 @@ pub fn apply(item: &mut Value, fields: &BTreeMap<String, String>) {
     }
 }
 
+/// Copies each overridden field from `source` (the raw invitation) into `target` (the
+/// mapped, canonical one): how overrides apply after a tenant's intake mapping.
+pub fn apply_from(source: &Value, target: &mut Value, fields: &BTreeMap<String, String>) {
+    for (field, pointer) in fields {
+        let Some(path) = canonical(field) else {
+            continue;
+        };
+        let Some(value) = source.pointer(pointer).cloned() else {
+            continue;
+        };
+        set(target, path, value);
+    }
+}
+
+/// The overrides as the intake mapping runs them after the program (`None` without any).
+pub fn overrides(fields: &BTreeMap<String, String>) -> Option<crate::intake::Overrides> {
+    if fields.is_empty() {
+        return None;
+    }
+    let fields = fields.clone();
+    Some(Box::new(move |source: &Value, target: &mut Value| {
+        apply_from(source, target, &fields)
+    }))
+}
+
 fn set(target: &mut Value, path: &[&str], value: Value) {
     let Some((last, parents)) = path.split_last() else {
         return;

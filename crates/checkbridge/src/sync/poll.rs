@@ -20,6 +20,7 @@ use super::{backoff, error_chain, ms, Engine, Held, SyncError, TenantRt, IDLE};
 use crate::crypto::Place;
 use crate::domain::ids::{CheckId, PageUpCheckId, SearchId, TenantKey};
 use crate::domain::mapping::{build_order, search_types, OrderContext};
+use crate::intake::Listed;
 use crate::store::{NewCheck, NewSearch, Plan};
 use crate::time::now_ms;
 
@@ -210,7 +211,7 @@ impl Engine {
             // once all of these are `queued`, so the page costs one round of PUTs, not five.
             let claims = futures::future::join_all(
                 page.iter()
-                    .map(|inv| self.claim(t, inv, listed_since, listed_at)),
+                    .map(|listed| self.claim(t, listed, listed_since, listed_at)),
             )
             .await;
             let mut new_here = 0;
@@ -242,24 +243,51 @@ impl Engine {
         Ok(next_at)
     }
 
-    /// One GET of pending checks. With field overrides the raw answer is rewritten first.
-    async fn list(&self, t: &TenantRt) -> Result<Vec<Invitation>, pageup::Error> {
-        if t.cfg.fields.is_empty() {
-            return self.inner.pageup.list_pending(&t.pageup).await;
+    /// One GET of pending checks. With an intake mapping each raw invitation is mapped
+    /// (one that fails is listed as such, to be failed by `claim`); with field overrides
+    /// alone the raw answer is rewritten first.
+    async fn list(&self, t: &TenantRt) -> Result<Vec<Listed>, pageup::Error> {
+        if let Some(mapping) = &t.cfg.mapping {
+            let raw = self.inner.pageup.list_pending_raw(&t.pageup).await?;
+            let overrides = crate::domain::fields::overrides(&t.cfg.fields);
+            return crate::intake::read_list(&raw, mapping, overrides)
+                .await
+                .map_err(pageup::Error::Decode);
         }
-        let raw = self.inner.pageup.list_pending_raw(&t.pageup).await?;
-        crate::domain::fields::read_list(&raw, &t.cfg.fields).map_err(pageup::Error::Decode)
+        let read = if t.cfg.fields.is_empty() {
+            self.inner.pageup.list_pending(&t.pageup).await?
+        } else {
+            let raw = self.inner.pageup.list_pending_raw(&t.pageup).await?;
+            crate::domain::fields::read_list(&raw, &t.cfg.fields).map_err(pageup::Error::Decode)?
+        };
+        Ok(read
+            .into_iter()
+            .map(|inv| Listed::Read(Box::new(inv)))
+            .collect())
     }
 
     /// Records one listed invitation and claims it in PageUp. `Some(true)` when it was new,
     /// `Some(false)` when already held, `None` when it has no id to claim it by.
+    /// An invitation the tenant's mapping could not read is claimed and failed with a
+    /// reason, and the mapping's error (never a value) goes to the error log.
     async fn claim(
         &self,
         t: &TenantRt,
-        inv: &Invitation,
+        listed: &Listed,
         listed_since: i64,
         listed_at: i64,
     ) -> Result<Claim, SyncError> {
+        let unmapped_inv;
+        let (inv, unmapped) = match listed {
+            Listed::Read(inv) => (&**inv, None),
+            Listed::Unmapped { id, why } => {
+                unmapped_inv = Invitation {
+                    id: id.clone(),
+                    ..Invitation::default()
+                };
+                (&unmapped_inv, Some(why))
+            }
+        };
         let Some(pageup_id) = inv
             .id
             .as_deref()
@@ -267,7 +295,22 @@ impl Engine {
             .filter(|s| !s.is_empty())
             .map(PageUpCheckId::from)
         else {
-            tracing::warn!(tenant = %t.key, "PageUp listed a check without an id; it cannot be claimed");
+            match unmapped {
+                Some(why) => {
+                    tracing::warn!(tenant = %t.key, "an invitation the intake mapping could not read, without an id to claim it by");
+                    self.log_failure(
+                        &t.key,
+                        "intake.map",
+                        None,
+                        intake_failure(t, "an invitation without a readable id", why),
+                        None,
+                    )
+                    .await;
+                }
+                None => {
+                    tracing::warn!(tenant = %t.key, "PageUp listed a check without an id; it cannot be claimed")
+                }
+            }
             return Ok(Claim::NoId);
         };
         let store = &self.inner.store;
@@ -299,13 +342,14 @@ impl Engine {
                 search_key: &key_of,
                 today: today.get(..10).unwrap_or_default(),
             };
-            match build_order(inv, &t.cfg, &ctx) {
-                Ok(order) => serde_json::to_string(&order)
+            match (unmapped, build_order(inv, &t.cfg, &ctx)) {
+                (Some(_), _) => Err(UNMAPPED_REASON.to_owned()),
+                (None, Ok(order)) => serde_json::to_string(&order)
                     .map(zeroize::Zeroizing::new)
                     .map_err(|e| {
                         format!("The order could not be prepared ({e}). Please contact support.")
                     }),
-                Err(m) => Err(m.reason_for_fail()),
+                (None, Err(m)) => Err(m.reason_for_fail()),
             }
         };
         let keyring = &self.inner.keyring;
@@ -354,6 +398,19 @@ impl Engine {
                 Ok(_) => {
                     tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")
                 }
+                Err(_) if unmapped.is_some() => {
+                    tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, "check claimed; the intake mapping could not read it");
+                    if let Some(why) = unmapped {
+                        self.log_failure(
+                            &t.key,
+                            "intake.map",
+                            None,
+                            intake_failure(t, &format!("PageUp check {pageup_id}"), why),
+                            Some(&recorded.id),
+                        )
+                        .await;
+                    }
+                }
                 Err(reason) => {
                     tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, "check claimed; it cannot be ordered as it stands");
                     // PageUp support will ask why: the reason names fields, never values.
@@ -397,6 +454,21 @@ impl Engine {
         self.push_check(&t.key, &recorded.id).await?;
         Ok(Claim::Held)
     }
+}
+
+/// What PageUp is told when the tenant's intake mapping could not read a check.
+const UNMAPPED_REASON: &str = "The background check request could not be read by the provider's integration (its intake mapping failed). Please contact support.";
+
+/// One line for the error log: the tenant, the mapping (profile, file or inline) and why,
+/// never a value from the invitation.
+fn intake_failure(t: &TenantRt, what: &str, why: &crate::intake::MapError) -> String {
+    let origin = t
+        .cfg
+        .mapping
+        .as_ref()
+        .map(|m| m.origin.to_string())
+        .unwrap_or_else(|| "intake mapping".to_owned());
+    format!("tenant {}: {origin} could not map {what}: {why}", t.key)
 }
 
 /// What became of one listed check.

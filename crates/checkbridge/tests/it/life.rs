@@ -5,11 +5,28 @@ use std::time::Duration;
 
 use checkbridge_lab::testing::{found_in_raw_database, order_secret, TestApp, TestDb};
 use checkbridge_lab::{orderly, pii_needles, LabOptions, Scenario, FINAL_STATUSES};
+use sandbox::pageup::InvitationShape;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_outcome_reaches_pageup_on_every_engine() {
     for db in TestDb::all().await {
         every_outcome(TestApp::prepare(db, LabOptions::default()).await).await;
+    }
+}
+
+/// The same life once per built-in intake profile: the PageUp sandbox lists invitations in
+/// the profile's shape (fuzzed, GUID extras included) and every tenant reads them through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_outcome_reaches_pageup_through_each_intake_profile() {
+    for shape in [
+        InvitationShape::Assumed,
+        InvitationShape::BackgroundCheckRequest,
+    ] {
+        let options = LabOptions {
+            intake: Some(shape),
+            ..LabOptions::default()
+        };
+        every_outcome(TestApp::prepare(TestDb::sqlite(), options).await).await;
     }
 }
 

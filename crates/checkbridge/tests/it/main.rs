@@ -7,6 +7,7 @@ mod browser;
 mod criminal;
 mod hardening;
 mod health;
+mod intake;
 mod isolation;
 mod life;
 mod lifecycle;

@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod keys;
 pub mod logs;
+pub mod mapping;
 pub mod migrate;
 pub mod retention;
 pub mod sandbox;

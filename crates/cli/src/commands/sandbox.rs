@@ -35,6 +35,17 @@ pub enum ThearyRules {
     Seed,
 }
 
+/// The shape the PageUp sandbox lists invitations in (each matches a built-in intake profile
+/// of the same name, `[tenants.T.intake] profile = "..."`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PageUpShape {
+    /// checkbridge's assumed schema.
+    #[default]
+    Assumed,
+    /// A `BackgroundCheckRequest` object, as a PageUp peer's field table implies.
+    Backgroundcheckrequest,
+}
+
 impl ThearyRules {
     /// Whether the sandbox accepts criminal checks under these rules.
     pub fn criminal(self) -> bool {
@@ -88,6 +99,9 @@ pub struct SandboxArgs {
         default_value = "recruiter@acme.example:demo-password-idp:recruiters"
     )]
     pub idp_user: Vec<String>,
+    /// The shape the PageUp sandbox lists invitations in.
+    #[arg(long, value_enum, default_value_t = PageUpShape::Assumed)]
+    pub pageup_shape: PageUpShape,
 }
 
 /// Starts the chosen sandboxes and serves until Ctrl-C.
@@ -99,7 +113,15 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         let listener = bind_local(args.pageup_port)
             .await
             .with_context(|| format!("binding the PageUp sandbox to port {}", args.pageup_port))?;
-        let sb = pageup::spawn_on(listener, pageup::PageUpConfig::default())
+        let shape = match args.pageup_shape {
+            PageUpShape::Assumed => pageup::InvitationShape::Assumed,
+            PageUpShape::Backgroundcheckrequest => pageup::InvitationShape::BackgroundCheckRequest,
+        };
+        let config = pageup::PageUpConfig {
+            shape,
+            ..pageup::PageUpConfig::default()
+        };
+        let sb = pageup::spawn_on(listener, config)
             .await
             .context("starting the PageUp sandbox")?;
         let client =

@@ -399,3 +399,73 @@ fn users_are_listed_disabled_enabled_reset_and_removed_from_the_command_line() {
     let listed: serde_json::Value = serde_json::from_str(&ok(&["list", "--json"], None)).unwrap();
     assert_eq!(listed.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn config_check_places_a_mapping_error_and_mapping_test_masks_what_it_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../checkbridge.example.toml"
+    );
+    let config = dir.path().join("c.toml");
+    std::fs::copy(example, &config).unwrap();
+    std::fs::write(
+        dir.path().join("acme.jq"),
+        "{id: .id,\n  candidate: {firstName: (.name | }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .env("CHECKBRIDGE_SERVICE__MASTER_KEY", MASTER_KEY)
+        .env("CHECKBRIDGE_TENANTS__ACME__INTAKE__MAPPING", "acme.jq")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("tenants.acme.intake.mapping")
+            && stderr.contains("acme.jq does not compile: line 2, column "),
+        "{stderr}"
+    );
+
+    let input = dir.path().join("in.json");
+    std::fs::write(
+        &input,
+        r#"{"items": [{"BackgroundCheckRequest": {"Id": 4711, "Applicant": {"FirstName": "Jane", "EmailId": "jane@example.com"}}}, 7]}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_checkbridge"))
+        .args(["mapping", "test", "--tenant", "acme", "--config"])
+        .arg(&config)
+        .arg("--input")
+        .arg(&input)
+        .env(
+            "CHECKBRIDGE_TENANTS__ACME__INTAKE__PROFILE",
+            "backgroundcheckrequest",
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("intake through profile backgroundcheckrequest"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("filled (3): candidate.email, candidate.firstName, id"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("invitation 2:\n  FAILED: the invitation is not a JSON object"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("Jane") && !stdout.contains("jane@"),
+        "{stdout}"
+    );
+}

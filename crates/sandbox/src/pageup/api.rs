@@ -63,7 +63,11 @@ async fn list_pending(
         return denied.into_response();
     }
     let provider = query.provider.as_deref().filter(|p| !p.is_empty());
-    let page = state.pending(&tenant, provider, PAGE_SIZE);
+    let page: Vec<Value> = state
+        .pending(&tenant, provider, PAGE_SIZE)
+        .iter()
+        .map(|inv| state.config.shape.reshape(inv))
+        .collect();
     let list = if state.config.wrap_list {
         json!({ "items": page })
     } else {

@@ -9,13 +9,14 @@
 //! One module per job: `state` holds the data and every change to it; `api` the emulated
 //! API; `auth` the login server and the token check; `validate` what a `PUT` may say;
 //! `error` PageUp's error shape; `admin` the `/__admin` routes; `generate` realistic
-//! invitations. This file puts them together: the router, `spawn` and the quick start.
+//! invitations; `shape` the shape they are listed in. This file puts them together: the router, `spawn` and the quick start.
 
 mod admin;
 mod api;
 mod auth;
 mod error;
 mod generate;
+mod shape;
 mod state;
 mod validate;
 
@@ -25,6 +26,7 @@ use crate::common::{self, Server};
 
 pub use api::PAGE_SIZE;
 pub use generate::{invitation as generated_invitation, GenerateOptions};
+pub use shape::InvitationShape;
 pub use state::{
     CheckTiming, CheckView, ClientSpec, PageUpConfig, PageUpState, PutRecord, SCOPE_READ,
     SCOPE_WRITE,

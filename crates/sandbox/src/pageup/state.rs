@@ -32,6 +32,8 @@ pub struct PageUpConfig {
     pub fuzz: bool,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// The shape `GET` lists invitations in (held in the assumed schema either way).
+    pub shape: super::InvitationShape,
 }
 
 impl Default for PageUpConfig {
@@ -41,6 +43,7 @@ impl Default for PageUpConfig {
             wrap_list: false,
             fuzz: true,
             max_body_bytes: 1024 * 1024,
+            shape: super::InvitationShape::Assumed,
         }
     }
 }

@@ -4,11 +4,14 @@
 //! types alone cannot, with errors naming the key under `tenants.KEY`.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 use crate::config::load::lenient;
 use crate::config::{invalid, ConfigError};
+use crate::intake::{IntakeSection, Mapping};
 
 mod apis;
 mod mapping;
@@ -51,12 +54,20 @@ pub struct TenantConfig {
     #[serde(default)]
     pub retention: Retention,
     /// Field-mapping overrides: our field name -> JSON pointer into PageUp's raw invitation.
+    /// With an intake mapping they apply after it, over the mapped fields.
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// Single sign-on of the tenant's readers through its identity provider (none: readers
     /// sign in with passwords).
     #[serde(default)]
     pub sso: Option<SsoSection>,
+    /// How the raw invitation becomes the canonical one: a built-in profile, a jq file or an
+    /// inline jq program (see `crate::intake`). None: the assumed schema is read directly.
+    #[serde(default)]
+    pub intake: IntakeSection,
+    /// The intake mapping, compiled when the configuration loads.
+    #[serde(skip)]
+    pub mapping: Option<Arc<Mapping>>,
 }
 
 /// Retention periods (FTC Safeguards Rule: dispose of customer information no later than
@@ -186,6 +197,17 @@ impl TenantConfig {
                 *t = t.to_ascii_uppercase();
             }
         }
+    }
+
+    /// Compiles the tenant's intake mapping (a file is read relative to `base`, the
+    /// configuration file's folder). The error names the key, the file and the line and
+    /// column of the first error.
+    pub(super) fn compile_intake(&mut self, key: &str, base: &Path) -> Result<(), ConfigError> {
+        self.mapping = self
+            .intake
+            .compile(base)
+            .map_err(|(field, why)| invalid(format!("tenants.{key}.{field}"), why))?;
+        Ok(())
     }
 
     pub(super) fn validate(&self, key: &str) -> Result<(), ConfigError> {
