@@ -123,11 +123,23 @@ pub struct PageUpArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PageUpCommand {
-    /// Print PageUp's raw answer to the pending-checks GET, to fit the field mapping to the
-    /// real payload. It holds candidate data: keep the output out of tickets and chats.
+    /// Print PageUp's raw answer to the pending-checks GET, to fit the intake mapping to the
+    /// real payload (read only: nothing is claimed). It holds candidate data: keep the
+    /// output out of tickets and chats. With `--map`, each invitation masked, the canonical
+    /// invitation the tenant's mapping makes of it, and the fields filled, missing and
+    /// ignored.
     Inspect {
         #[arg(long)]
         tenant: String,
+        /// Run the tenant's intake mapping on each invitation and show the report.
+        #[arg(long)]
+        map: bool,
+        /// With `--map`: show the values (candidate data) instead of masking them.
+        #[arg(long, requires = "map")]
+        show_pii: bool,
+        /// With `--map`: print one JSON document (its shape in docs/intake.md).
+        #[arg(long, requires = "map")]
+        json: bool,
     },
     /// Put a check back to pending (PUT queued, then pending), as PageUp's guide suggests
     /// for repeating a test in UAT.
@@ -473,9 +485,18 @@ pub async fn pageup(args: PageUpArgs) -> anyhow::Result<()> {
     let config = Config::load(args.file.config.as_deref(), std::env::vars())?;
     let client = PageUpClient::new(RetryPolicy::default(), Limits::default())?;
     match args.command {
-        PageUpCommand::Inspect { tenant: key } => {
+        PageUpCommand::Inspect {
+            tenant: key,
+            map,
+            show_pii,
+            json,
+        } => {
             let (_, t) = tenant(&config, &key)?;
             let raw = client.list_pending_raw(&t.pageup_tenant()).await?;
+            if map {
+                let items = checkbridge::intake::raw_items(&raw).map_err(anyhow::Error::msg)?;
+                return super::mapping::report(&key, t, items, show_pii, json).await;
+            }
             eprintln!("(PageUp's raw answer follows; it holds candidate data: keep it private)");
             let mut out = std::io::stdout().lock();
             out.write_all(&raw)?;
