@@ -5,12 +5,13 @@
 //! recruiter, in PageUp), and the raw fields the mapping ignores.
 //!
 //! **Masking.** Every leaf value (text, number, boolean) is shown as `•••`, keys and shape
-//! kept, except under a key in [`SHOWN_KEYS`] (any casing): ids, status, provider, package
-//! code and check types, which an operator needs to tell invitations apart and which are not
+//! kept, except under a key in [`SHOWN_KEYS`] (any casing): ids (`id`, `applicantId`,
+//! `jobId`, `documentId`), status, provider, package code (`packageCode`, `code`) and check
+//! types, which an operator needs to tell invitations apart and which are not
 //! about the candidate. `null` stays `null`, since it says a field is absent.
 //!
 //! **Ignored raw fields.** A raw leaf (a value that is not an object or a list, or an empty
-//! one), named by its path with list indexes collapsed to `[]`, is *used* when removing it
+//! one; nulls are left out, as they carry nothing), named by its path with list indexes collapsed to `[]`, is *used* when removing it
 //! from the invitation (its key taken out; in a list, the item set to `null`) changes the
 //! mapped output; it is *ignored* when no instance of the path changes it. That is one run
 //! of the mapping per leaf (a hundred or so, milliseconds each): exact for what the program
@@ -32,6 +33,9 @@ use super::{strip_guid_keys, Mapping, Overrides, SCHEMA};
 /// not the candidate's data.
 pub const SHOWN_KEYS: &[&str] = &[
     "id",
+    "applicantid",
+    "jobid",
+    "documentid",
     "status",
     "provider",
     "packagecode",
@@ -43,7 +47,7 @@ pub const SHOWN_KEYS: &[&str] = &[
 pub const IGNORED_BUDGET: Duration = Duration::from_secs(10);
 
 /// Every leaf field of the canonical invitation, as a dotted path (`candidate.firstName`,
-/// `candidate.addresses[].city`), in the schema's order.
+/// `candidate.addresses[].city`), in alphabetical order.
 pub fn canonical_fields() -> Vec<String> {
     fn walk(schema: &Value, prefix: &str, out: &mut Vec<String>) {
         if let Some(props) = schema.get("properties").and_then(Value::as_object) {
@@ -185,7 +189,7 @@ pub struct Report {
     pub canonical: Option<Value>,
     /// Why the mapping failed (one line, no value from the invitation).
     pub error: Option<String>,
-    /// Every canonical field, in the schema's order (empty when the mapping failed).
+    /// Every canonical field, alphabetically (empty when the mapping failed).
     pub fields: Vec<FieldRow>,
     /// Raw field paths (list indexes as `[]`) whose values the mapping does not use.
     pub ignored: Vec<String>,
@@ -223,6 +227,8 @@ fn leaves(v: &Value) -> Vec<(Vec<Step>, String)> {
                     steps.pop();
                 }
             }
+            // A null carries nothing to use (removing it is reading it as absent).
+            Value::Null => {}
             _ => out.push((steps.clone(), name.to_owned())),
         }
     }
@@ -505,7 +511,7 @@ mod tests {
             "{id: (.ref | tostring), candidate: {firstName: (.who.first | ascii_upcase)}, checkTypes: .tags}",
         );
         let raw = json!({
-            "ref": 12, "who": {"first": "jane", "nick": "jj"}, "extra": {"a": [1, 2]},
+            "ref": 12, "who": {"first": "jane", "nick": "jj", "gone": null}, "extra": {"a": [1, 2]},
             "tags": ["EMP", "EDU"], "6F9619FF-8B86-D011-B42D-00CF4FC964FF": "x"
         });
         let r = inspect(&m, 0, raw);

@@ -456,12 +456,26 @@ fn config_check_places_a_mapping_error_and_mapping_test_masks_what_it_maps() {
         stdout.contains("intake through profile backgroundcheckrequest"),
         "{stdout}"
     );
+    assert!(stdout.contains("  3 of "), "{stdout}");
+    for (field, state) in [
+        ("id", "filled"),
+        ("candidate.email", "filled"),
+        ("candidate.firstName", "filled"),
+        ("candidate.nationalId", "missing candidate"),
+        ("packageCode", "missing recruiter only"),
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")
+                    == format!("{field} {state}")),
+            "{field}: {stdout}"
+        );
+    }
     assert!(
-        stdout.contains("filled (3): candidate.email, candidate.firstName, id"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("invitation 2:\n  FAILED: the invitation is not a JSON object"),
+        stdout.contains(
+            "invitation 2:\n  raw:\n    \"•••\"\n  FAILED: the invitation is not a JSON object"
+        ),
         "{stdout}"
     );
     assert!(

@@ -13,5 +13,6 @@ mod bench;
 mod cli;
 mod crash;
 mod deploy;
+mod inspect;
 mod migrate;
 mod restore;
