@@ -23,6 +23,7 @@ use pageup::wire::Invitation;
 use serde::Deserialize;
 use serde_json::Value;
 
+pub mod drift;
 mod engine;
 pub mod report;
 #[cfg(test)]

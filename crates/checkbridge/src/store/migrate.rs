@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "single sign-on: pending sign-ins, identities",
         sql: include_str!("schema_v6.sql"),
     },
+    Migration {
+        version: 7,
+        name: "intake shapes: field paths seen per tenant, for schema drift",
+        sql: include_str!("schema_v7.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -150,6 +150,7 @@ mod checks;
 mod errors;
 mod events;
 mod health;
+mod intake;
 mod keys;
 mod leases;
 mod logins;

@@ -15,6 +15,7 @@ use theary::wire::{Outcome, SearchType};
 mod checks;
 mod durability;
 mod health;
+mod intake;
 mod orders;
 mod polls;
 mod pushes;

@@ -1,0 +1,13 @@
+-- checkbridge schema, version 7: the shape of each tenant's PageUp invitations, so that a
+-- change in PageUp's payload under a live customer is noticed (intake::drift).
+
+-- One row per tenant. known_paths: a JSON list, sorted, of the field paths seen in its
+-- invitations: key names only, never values; GUID-named keys left out; list indexes
+-- written []. drift: while a "PageUp payload changed" issue is open, a JSON object
+-- {"new": [...], "missing": [...]} of the paths that opened it; NULL otherwise.
+CREATE TABLE intake_shapes (
+    tenant      TEXT PRIMARY KEY,
+    known_paths TEXT NOT NULL,
+    drift       TEXT,
+    updated_at  BIGINT NOT NULL
+);
