@@ -14,9 +14,14 @@
 //! shape changed, so the caller writes to the store only then, never per invitation.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use super::Mapping;
+use crate::domain::ids::TenantKey;
+use crate::store::Store;
 
 /// Every field path of a raw invitation: `a`, `a.b`, `a.list`, `a.list[]`, `a.list[].c`.
 /// Keys that are GUIDs (and all below them) are left out; a non-empty list adds `name[]`.
@@ -102,6 +107,9 @@ pub struct Shape {
     pub known: BTreeSet<String>,
     /// The open drift, if any.
     pub drift: Option<Drift>,
+    /// The raw paths the tenant's mapping reads (taken from the baseline, and again from
+    /// the invitation that brought a new shape): a lack of one is a drift.
+    pub reads: BTreeSet<String>,
     /// Invitations in the new shape since the drift opened (memory only: a restart counts
     /// afresh).
     pub settled: u32,
@@ -121,15 +129,9 @@ pub enum Observed {
 }
 
 impl Shape {
-    /// Takes one invitation's paths. `reads`: the raw paths the tenant's mapping reads (a
-    /// lack of one is a drift); `settle_after`: invitations in the new shape that resolve
-    /// an open drift (0: only an operator's acknowledgement does).
-    pub fn observe(
-        &mut self,
-        paths: &BTreeSet<String>,
-        reads: &BTreeSet<String>,
-        settle_after: u32,
-    ) -> Observed {
+    /// Takes one invitation's paths. `settle_after`: invitations in the new shape that
+    /// resolve an open drift (0: only an operator's acknowledgement does).
+    pub fn observe(&mut self, paths: &BTreeSet<String>, settle_after: u32) -> Observed {
         if self.known.is_empty() {
             if paths.is_empty() {
                 return Observed::Same;
@@ -138,7 +140,8 @@ impl Shape {
             return Observed::Baseline;
         }
         let new: BTreeSet<String> = paths.difference(&self.known).cloned().collect();
-        let missing: BTreeSet<String> = reads
+        let missing: BTreeSet<String> = self
+            .reads
             .iter()
             .filter(|p| {
                 // An empty list (no `name[]`) is not a lack.
@@ -180,6 +183,149 @@ impl Shape {
     }
 }
 
+/// The kind of the health issue a drift opens (subject `pageup`).
+pub const ISSUE_KIND: &str = "intake_drift";
+/// Its subject.
+pub const ISSUE_SUBJECT: &str = "pageup";
+
+/// The raw paths `mapping` reads on `raw`, found on a thread with a large stack.
+async fn reads_of(mapping: &Arc<Mapping>, raw: &Value) -> BTreeSet<String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (m, raw) = (mapping.clone(), raw.clone());
+    let spawned = std::thread::Builder::new()
+        .name("intake-drift".to_owned())
+        .stack_size(super::engine::THREAD_STACK)
+        .spawn(move || {
+            let _ = tx.send(super::report::used_paths(&m, raw));
+        });
+    if spawned.is_err() {
+        return BTreeSet::new();
+    }
+    rx.await.unwrap_or_default()
+}
+
+/// Takes a GET answer's raw invitations into the tenant's shape (the poller's hook). The
+/// store is read once per process and tenant, and written only when the shape changed; a
+/// drift opens (or updates) the tenant's "PageUp payload changed" issue, settling resolves
+/// it. Never fails the poll: a store error is logged and the shape is taken again next time.
+pub async fn watch(
+    store: &Store,
+    tenant: &TenantKey,
+    mapping: &Arc<Mapping>,
+    body: &[u8],
+    alert: bool,
+) {
+    let Ok(items) = super::raw_items(body) else {
+        return;
+    };
+    if items.is_empty() {
+        return;
+    }
+    let memory = mapping.drift.lock().ok().and_then(|m| m.clone());
+    let mut shape = match memory {
+        Some(m) => m,
+        None => match store.intake_shape(tenant).await {
+            Ok(shape) => shape.unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "reading the intake shape failed");
+                return;
+            }
+        },
+    };
+    let mut changed = false;
+    if shape.reads.is_empty() {
+        shape.reads = reads_of(mapping, &items[0]).await;
+        changed = !shape.reads.is_empty();
+    }
+    let mut drifted = None;
+    let mut settled = false;
+    for item in &items {
+        let paths = paths_of(item);
+        match shape.observe(&paths, mapping.settle_after) {
+            Observed::Same => {}
+            Observed::Baseline => changed = true,
+            Observed::Drifted(d) => {
+                changed = true;
+                settled = false;
+                drifted = Some((d, item));
+            }
+            Observed::Settled => {
+                changed = true;
+                settled = true;
+                drifted = None;
+            }
+        }
+    }
+    if let Some((_, item)) = &drifted {
+        // The new shape's reads, so a lack is judged against what the mapping reads now.
+        let reads = reads_of(mapping, item).await;
+        if !reads.is_empty() {
+            shape.reads = reads;
+        }
+    }
+    let now = crate::time::now_ms();
+    if changed {
+        if let Err(e) = store.save_intake_shape(tenant, &shape, now).await {
+            tracing::warn!(tenant = %tenant, error = %e, "recording the intake shape failed");
+            return;
+        }
+    }
+    if let Some((d, _)) = drifted {
+        let summary = d.summary();
+        match store
+            .open_issue(tenant, ISSUE_KIND, ISSUE_SUBJECT, &summary, now, alert)
+            .await
+        {
+            Ok(true) => {
+                tracing::warn!(tenant = %tenant, kind = ISSUE_KIND, summary = %summary, "health issue opened")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "opening the drift issue failed")
+            }
+        }
+    } else if settled {
+        match store
+            .resolve_issue(tenant, ISSUE_KIND, ISSUE_SUBJECT, now, alert)
+            .await
+        {
+            Ok(true) => {
+                tracing::info!(tenant = %tenant, kind = ISSUE_KIND, "health issue resolved: invitations settled in the new shape")
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "resolving the drift issue failed")
+            }
+        }
+    }
+    if let Ok(mut m) = mapping.drift.lock() {
+        *m = Some(shape);
+    }
+}
+
+/// An operator's acknowledgement (`checkbridge pageup drift --ack`): the open drift is
+/// closed in the store and its issue resolved; a running poller picks the shape up again
+/// at its next start (its memory is per process). True when a drift was open.
+pub async fn acknowledge(
+    store: &Store,
+    tenant: &TenantKey,
+    alert: bool,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(mut shape) = store.intake_shape(tenant).await? else {
+        return Ok(false);
+    };
+    let was_open = shape.drift.is_some();
+    let now = crate::time::now_ms();
+    if was_open {
+        shape.acknowledge();
+        store.save_intake_shape(tenant, &shape, now).await?;
+    }
+    let resolved = store
+        .resolve_issue(tenant, ISSUE_KIND, ISSUE_SUBJECT, now, alert)
+        .await?;
+    Ok(was_open || resolved)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -216,13 +362,15 @@ mod tests {
 
     #[test]
     fn a_new_path_opens_a_drift_which_settles_after_invitations_in_the_new_shape() {
-        let mut shape = Shape::default();
-        let reads = set(&["a", "a.email"]);
+        let mut shape = Shape {
+            reads: set(&["a", "a.email"]),
+            ..Shape::default()
+        };
         let old = set(&["a", "a.email"]);
-        assert_eq!(shape.observe(&old, &reads, 2), Observed::Baseline);
-        assert_eq!(shape.observe(&old, &reads, 2), Observed::Same);
+        assert_eq!(shape.observe(&old, 2), Observed::Baseline);
+        assert_eq!(shape.observe(&old, 2), Observed::Same);
         let grown = set(&["a", "a.email", "a.phone"]);
-        let Observed::Drifted(d) = shape.observe(&grown, &reads, 2) else {
+        let Observed::Drifted(d) = shape.observe(&grown, 2) else {
             panic!("no drift");
         };
         assert_eq!(d.new, set(&["a.phone"]));
@@ -231,36 +379,35 @@ mod tests {
             "{}",
             d.summary()
         );
-        assert_eq!(shape.observe(&grown, &reads, 2), Observed::Same);
-        assert_eq!(shape.observe(&old, &reads, 2), Observed::Settled);
+        assert_eq!(shape.observe(&grown, 2), Observed::Same);
+        assert_eq!(shape.observe(&old, 2), Observed::Settled);
         assert_eq!(shape.drift, None);
-        assert_eq!(shape.observe(&grown, &reads, 2), Observed::Same);
+        assert_eq!(shape.observe(&grown, 2), Observed::Same);
     }
 
     #[test]
     fn a_lacking_path_the_mapping_reads_is_a_drift_unless_its_parent_is_absent_too() {
-        let mut shape = Shape::default();
-        let reads = set(&["a", "a.email", "a.list", "a.list[]", "a.list[].city"]);
+        let mut shape = Shape {
+            reads: set(&["a", "a.email", "a.list", "a.list[]", "a.list[].city"]),
+            ..Shape::default()
+        };
         let full = set(&["a", "a.email", "a.list", "a.list[]", "a.list[].city"]);
-        assert_eq!(shape.observe(&full, &reads, 0), Observed::Baseline);
+        assert_eq!(shape.observe(&full, 0), Observed::Baseline);
         // An empty list: its items' fields are not lacking.
         assert_eq!(
-            shape.observe(&set(&["a", "a.email", "a.list"]), &reads, 0),
+            shape.observe(&set(&["a", "a.email", "a.list"]), 0),
             Observed::Same
         );
-        let Observed::Drifted(d) = shape.observe(&set(&["a", "a.list"]), &reads, 0) else {
+        let Observed::Drifted(d) = shape.observe(&set(&["a", "a.list"]), 0) else {
             panic!("no drift");
         };
         assert_eq!(d.missing, set(&["a.email"]));
         assert!(d.new.is_empty());
         // The same lack again is not reported again; with settle_after 0 only an
         // acknowledgement closes it.
-        assert_eq!(
-            shape.observe(&set(&["a", "a.list"]), &reads, 0),
-            Observed::Same
-        );
+        assert_eq!(shape.observe(&set(&["a", "a.list"]), 0), Observed::Same);
         for _ in 0..50 {
-            assert_eq!(shape.observe(&full, &reads, 0), Observed::Same);
+            assert_eq!(shape.observe(&full, 0), Observed::Same);
         }
         assert!(shape.drift.is_some());
         shape.acknowledge();

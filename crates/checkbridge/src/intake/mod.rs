@@ -45,7 +45,7 @@ pub const PROFILES: &[(&str, &str)] = &[
 ];
 
 /// `[tenants.T.intake]` as written: one of a profile, a file, or an inline program.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntakeSection {
     /// A built-in profile by name.
@@ -57,6 +57,28 @@ pub struct IntakeSection {
     /// A jq program written inline.
     #[serde(default)]
     pub program: Option<String>,
+    /// A "PageUp payload changed" issue resolves after this many invitations in the new
+    /// shape (0: only `checkbridge pageup drift --ack` resolves it).
+    #[serde(default = "default_settle_after")]
+    pub drift_settle_after: u32,
+}
+
+/// `drift_settle_after` when not set.
+pub const DEFAULT_SETTLE_AFTER: u32 = 20;
+
+fn default_settle_after() -> u32 {
+    DEFAULT_SETTLE_AFTER
+}
+
+impl Default for IntakeSection {
+    fn default() -> Self {
+        IntakeSection {
+            profile: None,
+            mapping: None,
+            program: None,
+            drift_settle_after: DEFAULT_SETTLE_AFTER,
+        }
+    }
 }
 
 impl IntakeSection {
@@ -126,7 +148,12 @@ impl IntakeSection {
         };
         let program = Program::compile(&code)
             .map_err(|e| (key.to_owned(), format!("{origin} does not compile: {e}")))?;
-        Ok(Some(Arc::new(Mapping { origin, program })))
+        Ok(Some(Arc::new(Mapping {
+            origin,
+            program,
+            settle_after: self.drift_settle_after,
+            drift: std::sync::Mutex::new(None),
+        })))
     }
 }
 
@@ -153,6 +180,11 @@ impl std::fmt::Display for Origin {
 pub struct Mapping {
     pub origin: Origin,
     program: Program,
+    /// `drift_settle_after` of the tenant's section.
+    pub settle_after: u32,
+    /// The tenant's invitation shape as the poller last saw it (loaded from the store at
+    /// the first poll), so that only a change is written (`drift::watch`).
+    pub(crate) drift: std::sync::Mutex<Option<drift::Shape>>,
 }
 
 /// What runs after a mapping, given the raw invitation and the mapped one (the tenant's
@@ -265,7 +297,7 @@ pub fn strip_guid_keys(v: &mut Value) {
     }
 }
 
-fn is_guid(key: &str) -> bool {
+pub(crate) fn is_guid(key: &str) -> bool {
     let key = key.trim_matches(|c| c == '{' || c == '}');
     key.len() == 36 && uuid::Uuid::try_parse(key).is_ok()
 }

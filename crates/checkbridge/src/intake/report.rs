@@ -332,6 +332,41 @@ pub fn inspect_one(
     report
 }
 
+/// The raw paths (list indexes as `[]`, with every path they hang from) the mapping uses
+/// on this invitation, found as [`inspect_one`] finds the ignored ones. Empty when the
+/// mapping fails on it. Runs the mapping: call it on a thread with a large stack.
+pub fn used_paths(mapping: &Mapping, mut raw: Value) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    if !raw.is_object() {
+        return out;
+    }
+    strip_guid_keys(&mut raw);
+    let Ok(base) = mapping.map_one(raw.clone(), None) else {
+        return out;
+    };
+    let started = Instant::now();
+    for (steps, name) in leaves(&raw) {
+        if out.contains(&name) {
+            continue;
+        }
+        if started.elapsed() > IGNORED_BUDGET {
+            break;
+        }
+        if mapping.map_one(without(&raw, &steps), None).as_ref() != Ok(&base) {
+            let mut p = name.as_str();
+            out.insert(p.to_owned());
+            while let Some(up) = p
+                .strip_suffix("[]")
+                .or_else(|| p.rfind('.').map(|i| &p[..i]))
+            {
+                out.insert(up.to_owned());
+                p = up;
+            }
+        }
+    }
+    out
+}
+
 /// The reports of raw invitations, made on a thread of their own (see [`inspect_one`]).
 pub async fn inspect_all(
     mapping: Arc<Mapping>,

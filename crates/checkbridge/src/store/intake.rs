@@ -11,19 +11,23 @@ use crate::intake::drift::{Drift, Shape};
 impl Store {
     /// The tenant's remembered shape (None before its first invitation).
     pub async fn intake_shape(&self, tenant: &TenantKey) -> Result<Option<Shape>, StoreError> {
-        let row = sqlx::query("SELECT known_paths, drift FROM intake_shapes WHERE tenant = $1")
-            .bind(tenant.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT known_paths, drift, read_paths FROM intake_shapes WHERE tenant = $1",
+        )
+        .bind(tenant.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let known: String = row.try_get("known_paths")?;
         let drift: Option<String> = row.try_get("drift")?;
+        let reads: String = row.try_get("read_paths")?;
         // A row this binary cannot read is taken as no baseline (it is rewritten whole).
         Ok(Some(Shape {
             known: serde_json::from_str(&known).unwrap_or_default(),
             drift: drift.and_then(|d| serde_json::from_str::<Drift>(&d).ok()),
+            reads: serde_json::from_str(&reads).unwrap_or_default(),
             settled: 0,
         }))
     }
@@ -36,18 +40,22 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let known = serde_json::to_string(&shape.known).unwrap_or_else(|_| "[]".to_owned());
+        let reads = serde_json::to_string(&shape.reads).unwrap_or_else(|_| "[]".to_owned());
         let drift = shape
             .drift
             .as_ref()
             .and_then(|d| serde_json::to_string(d).ok());
         sqlx::query(
-            "INSERT INTO intake_shapes (tenant, known_paths, drift, updated_at) VALUES ($1, $2, $3, $4) \
+            "INSERT INTO intake_shapes (tenant, known_paths, drift, read_paths, updated_at) \
+             VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (tenant) DO UPDATE SET known_paths = excluded.known_paths, \
-             drift = excluded.drift, updated_at = excluded.updated_at",
+             drift = excluded.drift, read_paths = excluded.read_paths, \
+             updated_at = excluded.updated_at",
         )
         .bind(tenant.as_str())
         .bind(known)
         .bind(drift)
+        .bind(reads)
         .bind(now)
         .execute_w(self)
         .await?;

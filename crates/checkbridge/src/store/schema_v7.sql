@@ -4,10 +4,12 @@
 -- One row per tenant. known_paths: a JSON list, sorted, of the field paths seen in its
 -- invitations: key names only, never values; GUID-named keys left out; list indexes
 -- written []. drift: while a "PageUp payload changed" issue is open, a JSON object
--- {"new": [...], "missing": [...]} of the paths that opened it; NULL otherwise.
+-- {"new": [...], "missing": [...]} of the paths that opened it; NULL otherwise. read_paths:
+-- a JSON list of the paths the tenant's mapping reads (a lack of one is a drift).
 CREATE TABLE intake_shapes (
     tenant      TEXT PRIMARY KEY,
     known_paths TEXT NOT NULL,
     drift       TEXT,
+    read_paths  TEXT NOT NULL,
     updated_at  BIGINT NOT NULL
 );

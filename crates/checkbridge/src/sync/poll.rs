@@ -249,6 +249,14 @@ impl Engine {
     async fn list(&self, t: &TenantRt) -> Result<Vec<Listed>, pageup::Error> {
         if let Some(mapping) = &t.cfg.mapping {
             let raw = self.inner.pageup.list_pending_raw(&t.pageup).await?;
+            // Schema drift: in memory, written only when the tenant's shape changes.
+            let alert = self
+                .inner
+                .alerts
+                .webhook_url
+                .as_ref()
+                .is_some_and(|u| !secrecy::ExposeSecret::expose_secret(u).trim().is_empty());
+            crate::intake::drift::watch(&self.inner.store, &t.key, mapping, &raw, alert).await;
             let overrides = crate::domain::fields::overrides(&t.cfg.fields);
             return crate::intake::read_list(&raw, mapping, overrides)
                 .await

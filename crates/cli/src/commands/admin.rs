@@ -141,6 +141,16 @@ pub enum PageUpCommand {
         #[arg(long, requires = "map")]
         json: bool,
     },
+    /// Schema drift: the field paths remembered for the tenant's invitations and the drift
+    /// open against them ("PageUp payload changed"); `--ack` accepts the new shape and
+    /// resolves the issue.
+    Drift {
+        #[arg(long)]
+        tenant: String,
+        /// Accept the new shape: close the drift and resolve its health issue.
+        #[arg(long)]
+        ack: bool,
+    },
     /// Put a check back to pending (PUT queued, then pending), as PageUp's guide suggests
     /// for repeating a test in UAT.
     Reset {
@@ -501,6 +511,46 @@ pub async fn pageup(args: PageUpArgs) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             out.write_all(&raw)?;
             writeln!(out)?;
+        }
+        PageUpCommand::Drift { tenant: key, ack } => {
+            use checkbridge::intake::drift;
+            let (key, _) = tenant(&config, &key)?;
+            let store = open_store(&config).await?;
+            let mut out = std::io::stdout().lock();
+            if ack {
+                let alert =
+                    config.alerts.webhook_url.as_ref().is_some_and(|u| {
+                        !secrecy::ExposeSecret::expose_secret(u).trim().is_empty()
+                    });
+                if drift::acknowledge(&store, &key, alert).await? {
+                    writeln!(
+                        out,
+                        "tenant {key}: the new PageUp payload shape is accepted; the issue is resolved"
+                    )?;
+                } else {
+                    writeln!(out, "tenant {key}: no PageUp payload change was open")?;
+                }
+                return Ok(());
+            }
+            match store.intake_shape(&key).await? {
+                None => writeln!(
+                    out,
+                    "tenant {key}: no invitation seen yet through an intake mapping"
+                )?,
+                Some(shape) => {
+                    writeln!(out, "tenant {key}: {} field paths known", shape.known.len())?;
+                    match &shape.drift {
+                        None => writeln!(out, "no PageUp payload change open")?,
+                        Some(d) => {
+                            writeln!(out, "OPEN: {}", d.summary())?;
+                            writeln!(
+                                out,
+                                "(checkbridge pageup drift --tenant {key} --ack accepts it)"
+                            )?;
+                        }
+                    }
+                }
+            }
         }
         PageUpCommand::Reset { tenant: key, check } => {
             let (_, t) = tenant(&config, &key)?;
