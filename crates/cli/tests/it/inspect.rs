@@ -115,3 +115,78 @@ async fn inspect_map_assumed_profile() {
 async fn inspect_map_backgroundcheckrequest_profile() {
     inspect_maps_the_live_pending_list(Some(InvitationShape::BackgroundCheckRequest)).await;
 }
+
+/// Schema drift end to end: the tenant's remembered shape lacks most of what the sandbox
+/// sends, so the service's first poll opens "PageUp payload changed"; `pageup drift` shows
+/// it and `--ack` resolves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pageup_drift_shows_and_acknowledges_a_payload_change() {
+    use checkbridge::domain::ids::TenantKey;
+    use checkbridge::intake::drift::{Shape, ISSUE_KIND};
+    let mut app = TestApp::prepare(
+        TestDb::sqlite(),
+        LabOptions {
+            intake: Some(InvitationShape::BackgroundCheckRequest),
+            ..LabOptions::default()
+        },
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("checkbridge.toml");
+    std::fs::write(&config, app.lab.config_toml(&app.db().url)).unwrap();
+    let (ok, text, err) = cli(&config, &["pageup", "drift", "--tenant", "acme"]).await;
+    assert!(ok && text.contains("no invitation seen yet"), "{text}{err}");
+
+    let known = ["BackgroundCheckRequest", "BackgroundCheckRequest.Id"];
+    let shape = Shape {
+        known: known.iter().map(|p| (*p).to_owned()).collect(),
+        reads: known.iter().map(|p| (*p).to_owned()).collect(),
+        ..Shape::default()
+    };
+    let acme = TenantKey::from("acme");
+    app.store.save_intake_shape(&acme, &shape, 1).await.unwrap();
+    app.seed("acme", Scenario::Clean, 0);
+    app.start().await;
+    let store = app.store.clone();
+    let issue = app
+        .wait_for(
+            std::time::Duration::from_secs(30),
+            "the drift issue",
+            || async {
+                store
+                    .open_issues()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .find(|i| i.kind == ISSUE_KIND && i.tenant == acme)
+            },
+        )
+        .await;
+    assert!(
+        issue
+            .summary
+            .contains("new fields: BackgroundCheckRequest.Applicant"),
+        "{}",
+        issue.summary
+    );
+    assert!(!issue.summary.contains('@'), "{}", issue.summary);
+
+    let (ok, text, err) = cli(&config, &["pageup", "drift", "--tenant", "acme"]).await;
+    assert!(
+        ok && text.contains("OPEN: PageUp payload changed; new fields: "),
+        "{text}{err}"
+    );
+    let (ok, text, err) = cli(&config, &["pageup", "drift", "--tenant", "acme", "--ack"]).await;
+    assert!(ok && text.contains("is accepted"), "{text}{err}");
+    assert!(!store
+        .open_issues()
+        .await
+        .unwrap()
+        .iter()
+        .any(|i| i.kind == ISSUE_KIND));
+    let (ok, text, _) = cli(&config, &["pageup", "drift", "--tenant", "acme"]).await;
+    assert!(
+        ok && text.contains("no PageUp payload change open"),
+        "{text}"
+    );
+}

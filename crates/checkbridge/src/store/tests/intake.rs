@@ -86,7 +86,7 @@ async fn a_payload_change_opens_an_issue_that_settles_or_is_acknowledged() {
         assert!(!format!("{shape:?}").contains("Jane"));
 
         // A new path opens the issue, naming it.
-        watch(&store, &acme, &m, &body(&[grown.clone()]), false).await;
+        watch(&store, &acme, &m, &body(std::slice::from_ref(&grown)), false).await;
         let issue = drift_issue(&store).await.unwrap();
         assert!(issue.summary.contains("new fields: candidate.shoe"), "{}", issue.summary);
         assert!(!issue.summary.contains("6F9619FF"), "{}", issue.summary);
@@ -98,7 +98,7 @@ async fn a_payload_change_opens_an_issue_that_settles_or_is_acknowledged() {
         // A lack of a path the mapping reads opens it again; only an acknowledgement closes
         // it when drift_settle_after is 0. A fresh mapping (a restart) reads the store.
         let m = assumed(0);
-        watch(&store, &acme, &m, &body(&[lacking.clone()]), false).await;
+        watch(&store, &acme, &m, &body(std::slice::from_ref(&lacking)), false).await;
         let issue = drift_issue(&store).await.unwrap();
         assert!(
             issue.summary.contains("missing fields the mapping reads: candidate.email"),
