@@ -3,7 +3,7 @@
 //! Per tenant checkbridge remembers the set of field paths its invitations have shown
 //! ([`paths_of`]: key names only, never values; GUID-named keys left out, as PageUp's fuzzy
 //! serializer adds fresh ones every time; list indexes collapsed to `[]`). The first
-//! invitation is the baseline. After it, an invitation that brings paths never seen, or
+//! [`BASELINE`] invitations make the baseline (their paths all known, no issue). After it, an invitation that brings paths never seen, or
 //! lacks a path the mapping reads whose parent it does have (an `Applicant` without its
 //! `EmailId`; a list that is empty or absent is not a lack), is a drift: a health issue
 //! "PageUp payload changed" listing the paths opens, the new paths join the known set, and
@@ -110,17 +110,26 @@ pub struct Shape {
     /// The raw paths the tenant's mapping reads (taken from the baseline, and again from
     /// the invitation that brought a new shape): a lack of one is a drift.
     pub reads: BTreeSet<String>,
+    /// Whether the baseline is complete (the first [`BASELINE`] invitations, whose paths
+    /// are all taken as known without opening an issue).
+    pub baseline_done: bool,
+    /// Invitations taken into the baseline so far (memory only: a restart counts afresh).
+    pub baseline_seen: u32,
     /// Invitations in the new shape since the drift opened (memory only: a restart counts
     /// afresh).
     pub settled: u32,
 }
+
+/// How many invitations make a tenant's baseline: optional parts (an empty list, an
+/// absent middle name) vary from one invitation to the next, so one is not enough.
+pub const BASELINE: u32 = 20;
 
 /// What one invitation did to the shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Observed {
     /// Nothing to write.
     Same,
-    /// The first invitation: the baseline (write it; no issue).
+    /// The baseline grew or was completed (write it; no issue).
     Baseline,
     /// A drift opened, or an open one grew: write, and open (or update) the issue.
     Drifted(Drift),
@@ -132,12 +141,22 @@ impl Shape {
     /// Takes one invitation's paths. `settle_after`: invitations in the new shape that
     /// resolve an open drift (0: only an operator's acknowledgement does).
     pub fn observe(&mut self, paths: &BTreeSet<String>, settle_after: u32) -> Observed {
-        if self.known.is_empty() {
+        if !self.baseline_done {
             if paths.is_empty() {
                 return Observed::Same;
             }
-            self.known = paths.clone();
-            return Observed::Baseline;
+            self.baseline_seen += 1;
+            let grew = !paths.is_subset(&self.known);
+            self.known.extend(paths.iter().cloned());
+            if self.baseline_seen >= BASELINE {
+                self.baseline_done = true;
+                return Observed::Baseline;
+            }
+            return if grew {
+                Observed::Baseline
+            } else {
+                Observed::Same
+            };
         }
         let new: BTreeSet<String> = paths.difference(&self.known).cloned().collect();
         let missing: BTreeSet<String> = self
@@ -368,6 +387,11 @@ mod tests {
         };
         let old = set(&["a", "a.email"]);
         assert_eq!(shape.observe(&old, 2), Observed::Baseline);
+        for _ in 1..BASELINE - 1 {
+            assert_eq!(shape.observe(&old, 2), Observed::Same);
+        }
+        assert_eq!(shape.observe(&old, 2), Observed::Baseline);
+        assert!(shape.baseline_done);
         assert_eq!(shape.observe(&old, 2), Observed::Same);
         let grown = set(&["a", "a.email", "a.phone"]);
         let Observed::Drifted(d) = shape.observe(&grown, 2) else {
@@ -392,7 +416,8 @@ mod tests {
             ..Shape::default()
         };
         let full = set(&["a", "a.email", "a.list", "a.list[]", "a.list[].city"]);
-        assert_eq!(shape.observe(&full, 0), Observed::Baseline);
+        shape.known = full.clone();
+        shape.baseline_done = true;
         // An empty list: its items' fields are not lacking.
         assert_eq!(
             shape.observe(&set(&["a", "a.email", "a.list"]), 0),

@@ -521,3 +521,17 @@ fn the_sandboxs_backgroundcheckrequest_shape_reads_back_as_the_assumed_invitatio
         assert_eq!(direct, via, "sample {i}");
     }
 }
+
+#[test]
+fn the_sandboxs_invitations_vary_their_paths_but_make_no_drift_after_the_baseline() {
+    use crate::intake::drift::{paths_of, Observed, Shape, BASELINE};
+    let mut shape = Shape::default();
+    let mut drifts = Vec::new();
+    for i in 0..(BASELINE as usize + 40) {
+        if let Observed::Drifted(d) = shape.observe(&paths_of(&sample(i)), 20) {
+            drifts.push((i, d));
+        }
+    }
+    assert!(shape.baseline_done);
+    assert_eq!(drifts, Vec::new());
+}

@@ -12,7 +12,7 @@ impl Store {
     /// The tenant's remembered shape (None before its first invitation).
     pub async fn intake_shape(&self, tenant: &TenantKey) -> Result<Option<Shape>, StoreError> {
         let row = sqlx::query(
-            "SELECT known_paths, drift, read_paths FROM intake_shapes WHERE tenant = $1",
+            "SELECT known_paths, drift, read_paths, baseline_done FROM intake_shapes WHERE tenant = $1",
         )
         .bind(tenant.as_str())
         .fetch_optional(&self.pool)
@@ -23,11 +23,14 @@ impl Store {
         let known: String = row.try_get("known_paths")?;
         let drift: Option<String> = row.try_get("drift")?;
         let reads: String = row.try_get("read_paths")?;
+        let baseline_done: i64 = row.try_get("baseline_done")?;
         // A row this binary cannot read is taken as no baseline (it is rewritten whole).
         Ok(Some(Shape {
             known: serde_json::from_str(&known).unwrap_or_default(),
             drift: drift.and_then(|d| serde_json::from_str::<Drift>(&d).ok()),
             reads: serde_json::from_str(&reads).unwrap_or_default(),
+            baseline_done: baseline_done != 0,
+            baseline_seen: 0,
             settled: 0,
         }))
     }
@@ -46,16 +49,18 @@ impl Store {
             .as_ref()
             .and_then(|d| serde_json::to_string(d).ok());
         sqlx::query(
-            "INSERT INTO intake_shapes (tenant, known_paths, drift, read_paths, updated_at) \
-             VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO intake_shapes (tenant, known_paths, drift, read_paths, baseline_done, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (tenant) DO UPDATE SET known_paths = excluded.known_paths, \
              drift = excluded.drift, read_paths = excluded.read_paths, \
+             baseline_done = excluded.baseline_done, \
              updated_at = excluded.updated_at",
         )
         .bind(tenant.as_str())
         .bind(known)
         .bind(drift)
         .bind(reads)
+        .bind(i64::from(shape.baseline_done))
         .bind(now)
         .execute_w(self)
         .await?;

@@ -6,10 +6,12 @@
 -- written []. drift: while a "PageUp payload changed" issue is open, a JSON object
 -- {"new": [...], "missing": [...]} of the paths that opened it; NULL otherwise. read_paths:
 -- a JSON list of the paths the tenant's mapping reads (a lack of one is a drift).
+-- baseline_done: 1 once the first invitations (intake::drift::BASELINE) made the baseline.
 CREATE TABLE intake_shapes (
     tenant      TEXT PRIMARY KEY,
     known_paths TEXT NOT NULL,
     drift       TEXT,
     read_paths  TEXT NOT NULL,
+    baseline_done BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
 );

@@ -141,6 +141,7 @@ async fn pageup_drift_shows_and_acknowledges_a_payload_change() {
     let shape = Shape {
         known: known.iter().map(|p| (*p).to_owned()).collect(),
         reads: known.iter().map(|p| (*p).to_owned()).collect(),
+        baseline_done: true,
         ..Shape::default()
     };
     let acme = TenantKey::from("acme");
