@@ -189,7 +189,8 @@ impl Store {
 
     /// Shreds a tenant that leaves: its data keys are destroyed first (so whatever a backup
     /// still holds can never be read), then its rows are deleted (checks, searches, events,
-    /// polls, readers and their sessions, its error log, health issues and API tokens). The access
+    /// polls, readers and their sessions, its error log, health issues, API tokens and the shape
+    /// of its invitations). The access
     /// record is kept for its own retention period, with one entry saying so. Returns how many checks were deleted.
     pub async fn shred_tenant(&self, tenant: &TenantKey, now: i64) -> Result<u64, StoreError> {
         self.destroy_data_keys(tenant).await?;
@@ -204,6 +205,7 @@ impl Store {
             "DELETE FROM error_log WHERE tenant = $1",
             "DELETE FROM health_issues WHERE tenant = $1",
             "DELETE FROM api_tokens WHERE tenant = $1",
+            "DELETE FROM intake_shapes WHERE tenant = $1",
         ] {
             sqlx::query(sql)
                 .bind(tenant.as_str())

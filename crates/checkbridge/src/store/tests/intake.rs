@@ -40,6 +40,9 @@ async fn an_intake_shape_is_kept_per_tenant_and_rewritten_whole() {
             .await
             .unwrap();
         assert_eq!(store.intake_shape(&t("acme")).await.unwrap(), Some(shape));
+        // A tenant that leaves takes its shape with it.
+        store.shred_tenant(&t("acme"), 3).await.unwrap();
+        assert_eq!(store.intake_shape(&t("acme")).await.unwrap(), None);
     })
     .await;
 }
