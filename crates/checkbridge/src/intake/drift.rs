@@ -242,7 +242,18 @@ pub async fn watch(
     }
     let memory = mapping.drift.lock().ok().and_then(|m| m.clone());
     let mut shape = match memory {
-        Some(m) => m,
+        Some(m) if m.drift.is_none() => m,
+        // While a drift is open the store is read at every poll, so an operator's
+        // acknowledgement (made by another process) reaches this one at its next poll; the
+        // counts kept in memory stay while it is not acknowledged.
+        Some(m) => match store.intake_shape(tenant).await {
+            Ok(Some(stored)) if stored.drift.is_none() => stored,
+            Ok(_) => m,
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, error = %e, "reading the intake shape failed");
+                m
+            }
+        },
         None => match store.intake_shape(tenant).await {
             Ok(shape) => shape.unwrap_or_default(),
             Err(e) => {
@@ -323,8 +334,8 @@ pub async fn watch(
 }
 
 /// An operator's acknowledgement (`checkbridge pageup drift --ack`): the open drift is
-/// closed in the store and its issue resolved; a running poller picks the shape up again
-/// at its next start (its memory is per process). True when a drift was open.
+/// closed in the store and its issue resolved; a running poller reads the shape again at
+/// its next poll (it rereads the store while a drift is open). True when a drift was open.
 pub async fn acknowledge(
     store: &Store,
     tenant: &TenantKey,

@@ -115,6 +115,12 @@ async fn a_payload_change_opens_an_issue_that_settles_or_is_acknowledged() {
         assert!(drift_issue(&store).await.is_some());
         assert!(acknowledge(&store, &acme, false).await.unwrap());
         assert!(drift_issue(&store).await.is_none());
+        // The running poller (the same mapping, its drift still open in memory) learns of
+        // the acknowledgement at its next poll and does not write the drift back.
+        watch(&store, &acme, &m, &body(std::slice::from_ref(&old)), false).await;
+        assert!(m.drift.lock().unwrap().as_ref().unwrap().drift.is_none());
+        assert_eq!(store.intake_shape(&acme).await.unwrap().unwrap().drift, None);
+        assert!(drift_issue(&store).await.is_none());
         assert!(!acknowledge(&store, &acme, false).await.unwrap());
         assert!(store.intake_shape(&t("globex")).await.unwrap().is_none());
     })
