@@ -32,9 +32,24 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// The description of `routes`.
+/// The description's own route, which every sandbox serves.
+const OPENAPI_ROUTE: Route = Route {
+    method: HttpMethod::Get,
+    path: "/openapi.json",
+    summary: "This description",
+    body: false,
+    statuses: &[200],
+};
+
+/// A sandbox's description: its own `routes`, then the `/__admin` routes every sandbox
+/// shares ([`COMMON_ADMIN`]) and `/openapi.json`.
 pub(crate) fn describe(title: &str, description: &str, routes: &[Route]) -> OpenApi {
     let mut paths = PathsBuilder::new();
-    for r in routes {
+    for r in routes
+        .iter()
+        .chain(COMMON_ADMIN)
+        .chain(std::iter::once(&OPENAPI_ROUTE))
+    {
         let mut op = OperationBuilder::new().summary(Some(r.summary));
         for name in r
             .path
@@ -92,7 +107,7 @@ pub(crate) fn serve(doc: &OpenApi) -> Response {
 }
 
 /// The fault, latency and journal controls both sandboxes mount under `/__admin`.
-pub(crate) const COMMON_ADMIN: &[Route] = &[
+const COMMON_ADMIN: &[Route] = &[
     Route {
         method: HttpMethod::Get,
         path: "/__admin/faults",
