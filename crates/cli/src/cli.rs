@@ -40,6 +40,10 @@ pub enum Command {
     Checks(commands::admin::ChecksArgs),
     /// Tenants: list with their state, or test one's credentials end to end.
     Tenants(commands::admin::TenantsArgs),
+    /// Go-live certification of a tenant: the guide's validation as numbered steps (tokens,
+    /// the pending list, a test check through to completed, its report link, the alerts),
+    /// a sign-off report in HTML and PDF, and the result recorded.
+    Certify(commands::certify::CertifyArgs),
     /// PageUp tools for UAT: inspect the raw pending list, reset a check to pending.
     Pageup(commands::admin::PageUpArgs),
     /// Schema migrations: apply them (waiting for another process's first), or show status.
@@ -76,6 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Tokens(args) => commands::tokens::run(args).await,
         Command::Checks(args) => commands::admin::checks(args).await,
         Command::Tenants(args) => commands::admin::tenants(args).await,
+        Command::Certify(args) => commands::certify::run(args).await,
         Command::Pageup(args) => commands::admin::pageup(args).await,
         Command::Keys(args) => commands::keys::run(args).await,
         Command::Backup(args) => commands::backup::backup(args).await,

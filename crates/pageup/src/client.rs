@@ -184,6 +184,20 @@ impl PageUpClient {
         .map(|_| ())
     }
 
+    /// Gets a fresh token and reads what it carries (scopes, the partner claim), without
+    /// verifying it: for checking a tenant's credentials before go-live.
+    pub async fn token_claims(&self, tenant: &PageUpTenant) -> Result<token::Claims, Error> {
+        self.forget_tokens(tenant);
+        let token = token::get(
+            &self.inner.http,
+            &self.inner.tokens,
+            &self.inner.policy,
+            tenant,
+        )
+        .await?;
+        Ok(token::peek_claims(token.secret(), &tenant.partner_claim))
+    }
+
     async fn call<T, B, R, F>(
         &self,
         tenant: &PageUpTenant,

@@ -13,4 +13,5 @@ pub mod wire;
 pub use client::{Limits, PageUpClient};
 pub use config::{PageUpTenant, UrlTemplates, DEFAULT_SCOPES, SCOPE_READ, SCOPE_WRITE};
 pub use error::{ApiMessage, Error};
+pub use token::Claims as TokenClaims;
 pub use wire::{CheckStatus, Invitation, ResultEntry, StatusDocument};

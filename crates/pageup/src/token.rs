@@ -153,9 +153,11 @@ fn denied_scope(detail: &str, requested: &[String]) -> String {
         .unwrap_or_else(|| requested.join(" "))
 }
 
-/// Claims read from a token's payload WITHOUT verifying it: used only to explain a 403.
-#[derive(Debug, Default)]
-pub(crate) struct Claims {
+/// Claims read from a token's payload WITHOUT verifying it: used to explain a 403 and to
+/// check a tenant's credentials before go-live. `None` where the token does not say (an
+/// opaque token, or no `scope` claim).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Claims {
     pub scopes: Option<Vec<String>>,
     pub has_partner: Option<bool>,
 }

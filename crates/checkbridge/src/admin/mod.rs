@@ -3,6 +3,8 @@
 //! any other front end, so each rule (a password's length, the export's columns) is kept
 //! once.
 
+pub mod certify;
+pub mod certify_report;
 pub mod checks;
 pub mod errorlog;
 pub mod recover;

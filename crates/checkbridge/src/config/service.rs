@@ -63,6 +63,10 @@ pub struct ServiceConfig {
     pub pdf_renders: u64,
     /// How sign-ins are limited (`[service.sign_in]`).
     pub sign_in: SignInConfig,
+    /// A tenant in PageUp `live` is polled only once `checkbridge certify --env uat` has
+    /// passed for it (a tenant's own `require_certification` overrides this).
+    #[serde(deserialize_with = "lenient::boolean")]
+    pub require_certification: bool,
 }
 
 /// Limits on signing in: per client address and per user name, both. A fast limit on
@@ -264,6 +268,7 @@ impl Default for ServiceConfig {
             metrics_tenant_limit: 100,
             pdf_renders: 2,
             sign_in: SignInConfig::default(),
+            require_certification: false,
         }
     }
 }

@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "intake shapes: field paths seen per tenant, for schema drift",
         sql: include_str!("schema_v7.sql"),
     },
+    Migration {
+        version: 8,
+        name: "go-live certifications",
+        sql: include_str!("schema_v8.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

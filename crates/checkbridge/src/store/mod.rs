@@ -146,6 +146,7 @@ impl Store {
 }
 
 mod admin;
+mod certifications;
 mod checks;
 mod errors;
 mod events;
@@ -166,6 +167,7 @@ mod tokens;
 mod users;
 
 pub use admin::{CheckFilter, CheckSummary, PollState};
+pub use certifications::Certification;
 pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};
 pub use leases::RenewSet;

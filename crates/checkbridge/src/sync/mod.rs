@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     pub concurrency: usize,
     /// Pieces of one tenant's work each loop may have in flight (`service.tenant_concurrency`).
     pub tenant_concurrency: usize,
+    /// `service.require_certification`: live tenants wait for a passing UAT certification.
+    pub require_certification: bool,
     /// Tenants a partner asked to slow down (a `Retry-After`), left out until then.
     pub slow_downs: pipeline::SlowDowns,
     /// PageUp updates the orderer sent on, as tasks of their own (finished before `run`
@@ -158,6 +160,7 @@ impl Engine {
                 reconcile_after: Duration::from_secs(s.reconcile_after_secs),
                 concurrency: usize::try_from(s.concurrency).unwrap_or(1).max(1),
                 tenant_concurrency: usize::try_from(s.tenant_concurrency).unwrap_or(1).max(1),
+                require_certification: s.require_certification,
                 slow_downs: pipeline::SlowDowns::default(),
                 followups: tokio_util::task::TaskTracker::new(),
                 followup_permits: Arc::new(tokio::sync::Semaphore::new(

@@ -144,6 +144,22 @@ impl Engine {
             return Ok(report);
         }
         let interval = Duration::from_secs(t.cfg.poll_interval_secs.max(1));
+        if t.cfg
+            .requires_certification(self.inner.require_certification)
+            && store.passing_certification(key, "uat").await?.is_none()
+        {
+            // Not polled, and saying why where operators look (`tenants list`, /ops).
+            let why = format!(
+                "not polled: tenant {key} is live and requires certification, and has no passing UAT certification (run checkbridge certify --tenant {key} --env uat --check ID)"
+            );
+            tracing::warn!(tenant = %key, "live tenant not polled: no passing UAT certification");
+            report.error = Some(why);
+            store
+                .release_tenant_poll(key, owner, now_ms() + ms(interval), report.error.as_deref())
+                .await?;
+            hold.done();
+            return Ok(report);
+        }
         match self.poll_leased(&t, interval, &mut report).await {
             Ok(next_at) => {
                 store

@@ -355,6 +355,21 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                     let key = TenantKey::from(key.as_str());
                     let owed = store.owed(Some(&key)).await?;
                     let poll = store.poll_state(&key).await?;
+                    let runs = store.certifications(&key, None).await?;
+                    let mut certification = serde_json::Map::new();
+                    for env in ["uat", "live"] {
+                        let newest = runs.iter().find(|c| c.env == env);
+                        let passing = runs.iter().find(|c| c.env == env && c.passed());
+                        certification.insert(
+                            env.to_owned(),
+                            json!({
+                                "last_outcome": newest.map(|c| c.outcome.clone()),
+                                "last_at": newest.and_then(|c| when_json(c.finished_at)),
+                                "passed_at": passing.and_then(|c| when_json(c.finished_at)),
+                                "check": passing.and_then(|c| c.pageup_check.clone()),
+                            }),
+                        );
+                    }
                     rows.push(json!({
                         "tenant": key.as_str(),
                         "enabled": t.enabled,
@@ -362,6 +377,8 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                         "pushes_owed": owed.pushes,
                         "next_poll_at": poll.as_ref().and_then(|p| when_json(p.next_poll_at)),
                         "last_poll_error": poll.and_then(|p| p.last_error),
+                        "certification": certification,
+                        "requires_certification": t.requires_certification(config.service.require_certification),
                     }));
                 }
                 writeln!(out, "{}", Value::Array(rows))?;
@@ -369,16 +386,33 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
             }
             writeln!(
                 out,
-                "{:<12} {:<8} {:>6} {:>7} {:<25} last poll error",
-                "tenant", "enabled", "orders", "pushes", "next poll"
+                "{:<12} {:<8} {:>6} {:>7} {:<25} {:<30} last poll error",
+                "tenant", "enabled", "orders", "pushes", "next poll", "certified (uat; live)"
             )?;
             for (key, t) in &config.tenants {
                 let key = TenantKey::from(key.as_str());
                 let owed = store.owed(Some(&key)).await?;
                 let poll = store.poll_state(&key).await?;
+                let runs = store.certifications(&key, None).await?;
+                let certified = ["uat", "live"]
+                    .iter()
+                    .map(|env| {
+                        match (
+                            runs.iter().find(|c| c.env == *env && c.passed()),
+                            runs.iter().find(|c| c.env == *env),
+                        ) {
+                            (Some(p), _) => {
+                                format!("{} {}", env, when(p.finished_at).get(..10).unwrap_or("-"))
+                            }
+                            (None, Some(last)) => format!("{env} {}", last.outcome),
+                            (None, None) => format!("{env} -"),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 writeln!(
                     out,
-                    "{:<12} {:<8} {:>6} {:>7} {:<25} {}",
+                    "{:<12} {:<8} {:>6} {:>7} {:<25} {:<30} {}",
                     key,
                     if t.enabled { "yes" } else { "no" },
                     owed.orders,
@@ -386,6 +420,7 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                     poll.as_ref()
                         .map(|p| when(p.next_poll_at))
                         .unwrap_or_else(|| "never polled".into()),
+                    certified,
                     poll.and_then(|p| p.last_error).unwrap_or_default()
                 )?;
             }

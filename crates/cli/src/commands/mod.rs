@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod certify;
 pub mod config;
 pub mod demo;
 pub mod keys;

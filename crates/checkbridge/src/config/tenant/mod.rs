@@ -65,6 +65,10 @@ pub struct TenantConfig {
     /// inline jq program (see `crate::intake`). None: the assumed schema is read directly.
     #[serde(default)]
     pub intake: IntakeSection,
+    /// Whether this tenant, in PageUp `live`, is polled only after a passing UAT
+    /// certification (`checkbridge certify --env uat`). None: `service.require_certification`.
+    #[serde(default, deserialize_with = "lenient::opt_boolean")]
+    pub require_certification: Option<bool>,
     /// The intake mapping, compiled when the configuration loads.
     #[serde(skip)]
     pub mapping: Option<Arc<Mapping>>,
@@ -102,6 +106,12 @@ fn default_poll() -> u64 {
 }
 
 impl TenantConfig {
+    /// Whether the tenant may be polled only after a passing UAT certification: it is in
+    /// PageUp `live` and requires one (its own setting, or the service's).
+    pub fn requires_certification(&self, service_default: bool) -> bool {
+        self.pageup.env == PageUpEnv::Live && self.require_certification.unwrap_or(service_default)
+    }
+
     /// This tenant's PageUp connection settings.
     pub fn pageup_tenant(&self) -> pageup::PageUpTenant {
         let p = &self.pageup;
