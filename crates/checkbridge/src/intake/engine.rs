@@ -34,8 +34,13 @@ pub const MAX_STEPS: u64 = 2_000_000;
 pub const MAX_TIME: Duration = Duration::from_millis(500);
 /// Stack one run may use; the mapping thread is given more than this.
 pub const MAX_STACK: usize = 8 * 1024 * 1024;
-/// The mapping thread's stack: room for [`MAX_STACK`] plus the frames between two checks.
-pub const THREAD_STACK: usize = 4 * MAX_STACK;
+/// The mapping thread's stack: room for [`MAX_STACK`] plus the frames between two checks,
+/// and for dropping what a stopped run built. A value nested as deep as the step budget
+/// allows (`reduce range(1e9) as $i (null; [.])`) is freed by recursion, one frame per level,
+/// after the run unwinds; 32 MiB overflowed (an abort of the whole process) on an idle
+/// machine, where the run reaches the step limit before the clock, and 64 MiB held, so this
+/// is twice that. It is address space reserved per mapping thread, touched only by such a run.
+pub const THREAD_STACK: usize = 16 * MAX_STACK;
 
 /// Builtins a mapping may not use (see the module docs): replaced, not removed, because the
 /// standard library's own definitions (`debug`, `stderr`) call them.

@@ -413,7 +413,7 @@ pub async fn tenants(args: TenantsArgs) -> anyhow::Result<()> {
                 writeln!(
                     out,
                     "{:<12} {:<8} {:>6} {:>7} {:<25} {:<30} {}",
-                    key,
+                    key.as_str(),
                     if t.enabled { "yes" } else { "no" },
                     owed.orders,
                     owed.pushes,
