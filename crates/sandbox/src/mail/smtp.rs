@@ -205,6 +205,13 @@ where
             return Ok(Next::Done);
         }
         let res = session.process(&line);
+        if res.is_error && line == b".\r\n" {
+            // mailin keeps a session whose end of data was refused in its data state, where
+            // the client's next command would be read as message text: the reply is given
+            // and the connection closed, which clients take as the end of that transaction.
+            reply(stream, &res).await?;
+            return Ok(Next::Done);
+        }
         match res.action {
             Action::Reply => reply(stream, &res).await?,
             Action::Close => {
