@@ -110,45 +110,41 @@ fn is_local(host: &str) -> bool {
 impl MailConfig {
     /// Checks the section and resolves its defaults.
     pub fn settings(&self) -> Result<MailSettings, ConfigError> {
-        let (host, url_port, url_tls) = match (&self.smtp_url, &self.host) {
-            (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "mail.host",
-                    "give either mail.smtp_url or mail.host (and mail.port), not both",
-                ))
-            }
-            (None, None) => {
-                return Err(invalid(
+        let (host, url_port, url_tls) =
+            match (&self.smtp_url, &self.host) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "mail.host",
+                        "give either mail.smtp_url or mail.host (and mail.port), not both",
+                    ))
+                }
+                (None, None) => return Err(invalid(
                     "mail.host",
                     "missing: name the SMTP server with mail.host (and mail.port) or mail.smtp_url",
-                ))
-            }
-            (Some(raw), None) => {
-                let (host, port, tls) = parse_url(raw)?;
-                (host, port, Some(tls))
-            }
-            (None, Some(host)) => (host.trim().to_owned(), None, None),
-        };
+                )),
+                (Some(raw), None) => {
+                    let (host, port, tls) = parse_url(raw)?;
+                    (host, port, Some(tls))
+                }
+                (None, Some(host)) => (host.trim().to_owned(), None, None),
+            };
         if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
             return Err(invalid("mail.host", "must be a host name or an IP address"));
         }
-        let tls = match (self.tls, url_tls) {
-            (Some(MailTls::Tls), Some(MailTls::Starttls)) => {
-                return Err(invalid(
+        let tls =
+            match (self.tls, url_tls) {
+                (Some(MailTls::Tls), Some(MailTls::Starttls)) => return Err(invalid(
                     "mail.tls",
                     "\"tls\" (TLS from the first byte) needs an smtps:// URL; smtp:// is STARTTLS",
-                ))
-            }
-            (Some(t), Some(MailTls::Tls)) if t != MailTls::Tls => {
-                return Err(invalid(
+                )),
+                (Some(t), Some(MailTls::Tls)) if t != MailTls::Tls => return Err(invalid(
                     "mail.tls",
                     "an smtps:// URL is TLS from the first byte: tls must be \"tls\" or left out",
-                ))
-            }
-            (Some(t), _) => t,
-            (None, Some(t)) => t,
-            (None, None) => MailTls::Starttls,
-        };
+                )),
+                (Some(t), _) => t,
+                (None, Some(t)) => t,
+                (None, None) => MailTls::Starttls,
+            };
         if tls == MailTls::None && !is_local(&host) {
             return Err(invalid(
                 "mail.tls",
@@ -157,10 +153,7 @@ impl MailConfig {
         }
         let port = match (self.port, url_port) {
             (Some(_), Some(_)) => {
-                return Err(invalid(
-                    "mail.port",
-                    "the port is already in mail.smtp_url",
-                ))
+                return Err(invalid("mail.port", "the port is already in mail.smtp_url"))
             }
             (Some(p), None) => u16::try_from(p)
                 .ok()
@@ -174,12 +167,10 @@ impl MailConfig {
                 Some((user.trim().to_owned(), password.clone()))
             }
             (Some(_), Some(_)) => return Err(invalid("mail.username", "must not be empty")),
-            (Some(_), None) => {
-                return Err(invalid(
-                    "mail.password",
-                    "missing: mail.username is set (give the password in CHECKBRIDGE_MAIL__PASSWORD)",
-                ))
-            }
+            (Some(_), None) => return Err(invalid(
+                "mail.password",
+                "missing: mail.username is set (give the password in CHECKBRIDGE_MAIL__PASSWORD)",
+            )),
             (None, Some(_)) => {
                 return Err(invalid(
                     "mail.username",
@@ -219,8 +210,12 @@ impl MailConfig {
 /// `smtp://host[:port]` or `smtps://host[:port]`, with nothing else.
 fn parse_url(raw: &str) -> Result<(String, Option<u16>, MailTls), ConfigError> {
     const KEY: &str = "mail.smtp_url";
-    let url = url::Url::parse(raw.trim())
-        .map_err(|_| invalid(KEY, "not a URL (write smtp://host:port or smtps://host:port)"))?;
+    let url = url::Url::parse(raw.trim()).map_err(|_| {
+        invalid(
+            KEY,
+            "not a URL (write smtp://host:port or smtps://host:port)",
+        )
+    })?;
     let tls = match url.scheme() {
         "smtp" => MailTls::Starttls,
         "smtps" => MailTls::Tls,

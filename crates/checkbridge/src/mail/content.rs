@@ -101,7 +101,11 @@ fn clean(value: &str, max: usize) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let one_line = one_line.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    let one_line = one_line
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     if one_line.chars().count() <= max {
         return one_line;
     }
@@ -137,8 +141,7 @@ pub fn invitation_mail(
         return Err(ContentError::Empty("job title"));
     }
     let link = content.link;
-    if !(link.scheme() == "https"
-        || (link.scheme() == "http" && crate::config::is_loopback(link)))
+    if !(link.scheme() == "https" || (link.scheme() == "http" && crate::config::is_loopback(link)))
     {
         return Err(ContentError::Link);
     }
@@ -235,11 +238,16 @@ mod tests {
         assert!(!mail.html.contains("<script>"), "{}", mail.html);
         assert!(!mail.html.contains("<b>Sons"), "{}", mail.html);
         assert!(
-            mail.html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
+            mail.html
+                .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"),
             "{}",
             mail.html
         );
-        assert!(mail.html.contains("Acme &amp; &lt;b&gt;Sons"), "{}", mail.html);
+        assert!(
+            mail.html.contains("Acme &amp; &lt;b&gt;Sons"),
+            "{}",
+            mail.html
+        );
         assert!(!mail.subject.contains(['\r', '\n']), "{:?}", mail.subject);
         assert_eq!(
             mail.subject,

@@ -201,8 +201,7 @@ impl Mailer {
         let tls_parameters = || -> Result<TlsParameters, MailError> {
             let mut builder = TlsParameters::builder(settings.host.clone());
             for pem in roots {
-                let cert =
-                    Certificate::from_pem(pem).map_err(|e| MailError::Tls(e.to_string()))?;
+                let cert = Certificate::from_pem(pem).map_err(|e| MailError::Tls(e.to_string()))?;
                 builder = builder.add_root_certificate(cert);
             }
             builder.build().map_err(|e| MailError::Tls(e.to_string()))

@@ -84,7 +84,10 @@ async fn an_invitation_goes_over_starttls_with_auth_and_reads_back_escaped_with_
     let list = listed(&sb.base_url(), "ana@candidate.example").await;
     assert_eq!(list.len(), 1, "{list:?}");
     let m = &list[0];
-    assert_eq!(m["subject"], "Acme Corp: your background check for Warehouse Lead");
+    assert_eq!(
+        m["subject"],
+        "Acme Corp: your background check for Warehouse Lead"
+    );
     assert_eq!(m["message_id"], "inv-42.1@checkbridge.example");
     assert_eq!(m["from"], "checks@acme.example");
     assert_eq!(m["authenticated_as"], USER);
@@ -108,10 +111,15 @@ async fn an_invitation_goes_over_starttls_with_auth_and_reads_back_escaped_with_
         .await
         .unwrap();
     let raw = full["raw"].as_str().unwrap();
-    assert!(raw.contains("Message-ID: <inv-42.1@checkbridge.example>"), "{raw}");
+    assert!(
+        raw.contains("Message-ID: <inv-42.1@checkbridge.example>"),
+        "{raw}"
+    );
     assert!(raw.contains("multipart/alternative"), "{raw}");
     // Nobody else got it.
-    assert!(listed(&sb.base_url(), "someone@else.example").await.is_empty());
+    assert!(listed(&sb.base_url(), "someone@else.example")
+        .await
+        .is_empty());
     sb.stop().await;
 }
 
@@ -156,7 +164,10 @@ async fn refusals_are_permanent_and_outages_transient() {
     mailer.send(&mail).await.unwrap();
     let list = sb.state.wait_for(1, Duration::from_secs(10)).await;
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].message_id.as_deref(), Some("inv-7.1@checkbridge.example"));
+    assert_eq!(
+        list[0].message_id.as_deref(),
+        Some("inv-7.1@checkbridge.example")
+    );
 
     // Nobody listening: transient.
     sb.stop().await;

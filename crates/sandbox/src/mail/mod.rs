@@ -364,9 +364,7 @@ impl MailSandbox {
             },
         );
         for (user, password) in &self.state.config.users {
-            out.push_str(&format!(
-                "User:           {user} / password {password}\n"
-            ));
+            out.push_str(&format!("User:           {user} / password {password}\n"));
         }
         out.push_str(&format!(
             "\n# checkbridge's [mail] for it:\n\
