@@ -377,6 +377,12 @@ impl MailSandbox {
                 "none"
             },
         ));
+        if self.certificate_pem.is_some() {
+            out.push_str(
+                "# (the certificate is self-signed and [mail] has no key to trust it: for the\n\
+                 #  service, run the sandbox without --mail-starttls and use tls = \"none\")\n",
+            );
+        }
         if let Some((user, password)) = self.state.config.users.first() {
             out.push_str(&format!(
                 "# username = \"{user}\"\n# password: CHECKBRIDGE_MAIL__PASSWORD={password}\n"
