@@ -2,7 +2,7 @@
 //!
 //! This crate is the service only: [`config`], the pure rules of a check's life ([`domain`]),
 //! durable state ([`store`]), the background loops ([`sync`]), the HTTP side ([`http`]),
-//! encryption at rest ([`crypto`]), PDF documents ([`pdf`]), health and metrics. [`service`] starts a replica. The
+//! encryption at rest ([`crypto`]), PDF documents ([`pdf`]), candidate mail ([`mail`]), health and metrics. [`service`] starts a replica. The
 //! executable and its commands live in the `checkbridge-cli` crate, and the demo, test and
 //! benchmark world in `checkbridge-lab`; this crate depends on neither the sandboxes nor
 //! test helpers.
@@ -15,6 +15,7 @@ pub mod error;
 pub mod health;
 pub mod http;
 pub mod intake;
+pub mod mail;
 pub mod metrics;
 pub mod pdf;
 pub mod redact;

@@ -16,7 +16,12 @@ pub enum LogFormat {
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default filter `default`.
 pub fn init(format: LogFormat, default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The mail sandbox's SMTP library traces every line it reads, AUTH exchanges included:
+    // off whatever RUST_LOG says.
+    if let Ok(quiet) = "mailin=off".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = fmt()
         .with_env_filter(filter)
         .with_writer(checkbridge::redact::RedactedStderr);

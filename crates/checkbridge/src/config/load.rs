@@ -89,6 +89,7 @@ const SECRET_KEYS: &[&str] = &[
     "master_key",
     "webhook_url",
     "metrics_token",
+    "password",
 ];
 
 fn set_path(table: &mut toml::Table, path: &[String], value: String) -> Result<(), String> {
@@ -145,6 +146,10 @@ pub(super) mod lenient {
                 serde::de::Error::custom(format!("expected a whole number, got {s:?}"))
             }),
         }
+    }
+
+    pub fn opt_unsigned<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        unsigned(d).map(Some)
     }
 
     pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -10,7 +10,7 @@
 //! `checkbridge.example.toml` documents every key; a test keeps it loading and valid.
 //!
 //! Split by job: `load.rs` reads and merges the layers (and holds the deserializers that take
-//! strings for any type); `service.rs`, `health.rs` and `tenant/` hold each section's types,
+//! strings for any type); `service.rs`, `health.rs`, `mail.rs` and `tenant/` hold each section's types,
 //! defaults and the checks it can make of itself. This file holds the whole [`Config`], the
 //! checks that span sections (tenant keys, one configuration per PageUp tenant) and the
 //! summary for operators.
@@ -23,11 +23,13 @@ use serde::Deserialize;
 mod health;
 mod http;
 mod load;
+mod mail;
 mod service;
 mod tenant;
 
 pub use health::HealthConfig;
 pub use http::HttpConfig;
+pub use mail::{MailConfig, MailSettings, MailTls};
 pub use service::{AlertsConfig, Roles, ServiceConfig, SignInConfig};
 pub use tenant::{
     BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ReleaseReference, ResultMapping,
@@ -75,6 +77,9 @@ pub struct Config {
     /// What the HTTP server allows one caller.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The SMTP server candidate invitations go out through; absent: no mail is sent.
+    #[serde(default)]
+    pub mail: Option<MailConfig>,
 }
 
 impl Config {
@@ -84,6 +89,9 @@ impl Config {
         self.health.validate()?;
         self.alerts.validate()?;
         self.http.validate()?;
+        if let Some(mail) = &self.mail {
+            mail.settings()?;
+        }
         for (key, tenant) in &self.tenants {
             if key.is_empty()
                 || !key
@@ -127,6 +135,19 @@ impl Config {
             self.service.listen,
             redact_url(&self.service.database_url)
         );
+        match self.mail.as_ref().map(MailConfig::settings) {
+            Some(Ok(m)) => out.push_str(&format!(
+                "mail: via {} from {}{}\n",
+                m.describe(),
+                m.from,
+                m.credentials
+                    .as_ref()
+                    .map(|(user, _)| format!(", as {user}"))
+                    .unwrap_or_default()
+            )),
+            Some(Err(_)) => out.push_str("mail: invalid (see config check)\n"),
+            None => {}
+        }
         if self.tenants.is_empty() {
             out.push_str("no tenants configured\n");
         }

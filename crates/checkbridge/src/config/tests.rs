@@ -628,3 +628,133 @@ fn an_intake_mapping_compiles_at_load_and_its_errors_name_tenant_file_and_place(
         "{err}"
     );
 }
+
+fn mail_section(body: &str) -> String {
+    format!("{MINIMAL}\n[mail]\nfrom = \"Acme Checks <checks@acme.example>\"\n{body}\n")
+}
+
+#[test]
+fn mail_defaults_to_starttls_on_587_and_reads_the_password_from_the_environment() {
+    let config = load_text(
+        &mail_section("host = \"smtp.example.com\"\nusername = \"mailer\""),
+        &[("CHECKBRIDGE_MAIL__PASSWORD", "pw-from-env-123")],
+    )
+    .unwrap();
+    let settings = config.mail.as_ref().unwrap().settings().unwrap();
+    assert_eq!(settings.tls, MailTls::Starttls);
+    assert_eq!(settings.port, 587);
+    assert_eq!(settings.from.email.to_string(), "checks@acme.example");
+    assert_eq!(settings.timeout.as_secs(), 30);
+    let (user, password) = settings.credentials.as_ref().unwrap();
+    assert_eq!(user, "mailer");
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(password),
+        "pw-from-env-123"
+    );
+    for text in [
+        format!("{config:?}"),
+        format!("{settings:?}"),
+        config.summary(),
+    ] {
+        assert!(
+            !text.contains("pw-from-env-123"),
+            "the password was printed: {text}"
+        );
+    }
+    assert!(config
+        .summary()
+        .contains("mail: via smtp.example.com:587 (starttls)"));
+}
+
+#[test]
+fn mail_smtp_urls_choose_tls_and_port() {
+    let config = load_text(
+        &mail_section("smtp_url = \"smtps://smtp.example.com\""),
+        &[],
+    )
+    .unwrap();
+    let s = config.mail.unwrap().settings().unwrap();
+    assert_eq!((s.tls, s.port), (MailTls::Tls, 465));
+    let config = load_text(
+        &mail_section("smtp_url = \"smtp://127.0.0.1:2525\"\ntls = \"none\""),
+        &[],
+    )
+    .unwrap();
+    let s = config.mail.unwrap().settings().unwrap();
+    assert_eq!(
+        (s.tls, s.port, s.host.as_str()),
+        (MailTls::None, 2525, "127.0.0.1")
+    );
+    let config = load_text(
+        &mail_section("host = \"::1\"\ntls = \"none\""),
+        &[("CHECKBRIDGE_MAIL__PORT", "2526")],
+    )
+    .unwrap();
+    assert_eq!(config.mail.unwrap().settings().unwrap().port, 2526);
+}
+
+#[test]
+fn bad_mail_settings_are_refused_naming_the_key() {
+    for (body, key) in [
+        ("host = \"smtp.example.com\"\ntls = \"ssl\"", "mail.tls"),
+        ("host = \"smtp.example.com\"\ntls = \"none\"", "mail.tls"),
+        (
+            "host = \"127.attacker.example\"\ntls = \"none\"",
+            "mail.tls",
+        ),
+        (
+            "smtp_url = \"smtp://smtp.example.com\"\ntls = \"none\"",
+            "mail.tls",
+        ),
+        (
+            "smtp_url = \"smtps://smtp.example.com\"\ntls = \"starttls\"",
+            "mail.tls",
+        ),
+        (
+            "smtp_url = \"smtp://smtp.example.com\"\ntls = \"tls\"",
+            "mail.tls",
+        ),
+        ("smtp_url = \"http://smtp.example.com\"", "mail.smtp_url"),
+        (
+            "smtp_url = \"smtp://u:hunter2@smtp.example.com\"",
+            "mail.smtp_url",
+        ),
+        (
+            "smtp_url = \"smtp://a.example\"\nhost = \"b.example\"",
+            "mail.host",
+        ),
+        ("port = 25", "mail.host"),
+        ("host = \"smtp.example.com\"\nport = 70000", "mail.port"),
+        ("host = \"smtp.example.com\"\nport = 0", "mail.port"),
+        (
+            "host = \"smtp.example.com\"\nusername = \"u\"",
+            "mail.password",
+        ),
+        (
+            "host = \"smtp.example.com\"\npassword = \"p\"",
+            "mail.username",
+        ),
+        (
+            "host = \"smtp.example.com\"\ntimeout_secs = 0",
+            "mail.timeout_secs",
+        ),
+        ("host = \"smtp.example.com\"\nsurprise = 1", "mail.surprise"),
+    ] {
+        let err = load_text(&mail_section(body), &[]).unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert_eq!(key_of(err), key, "{body}");
+    }
+    let no_from = format!("{MINIMAL}\n[mail]\nhost = \"smtp.example.com\"\n");
+    assert_eq!(key_of(load_text(&no_from, &[]).unwrap_err()), "mail.from");
+    let bad_from =
+        format!("{MINIMAL}\n[mail]\nhost = \"smtp.example.com\"\nfrom = \"not an address\"\n");
+    assert_eq!(key_of(load_text(&bad_from, &[]).unwrap_err()), "mail.from");
+    // An unquoted number as the password: refused without echoing it.
+    let err = load_text(
+        &mail_section("host = \"smtp.example.com\"\nusername = \"u\"\npassword = 987654321"),
+        &[],
+    )
+    .unwrap_err();
+    assert!(!err.to_string().contains("987654321"), "{err}");
+}

@@ -12,6 +12,7 @@ mod intake;
 mod isolation;
 mod life;
 mod lifecycle;
+mod mail;
 mod outage;
 mod poller;
 mod refusal;

@@ -1,4 +1,4 @@
-//! `checkbridge sandbox [pageup|theary|idp]`: the emulators as a standalone program, for
+//! `checkbridge sandbox [pageup|theary|idp|mail]`: the emulators as a standalone program, for
 //! integrators who want to work offline. Prints a quick start (credentials, URLs, curl
 //! commands that work as printed) and serves until Ctrl-C.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use sandbox::common::bind_local;
-use sandbox::{idp, pageup, theary};
+use sandbox::{idp, mail, pageup, theary};
 
 /// Which emulator to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -20,6 +20,9 @@ pub enum Which {
     /// An OpenID Connect identity provider (discovery, JWKS, a sign-in form, token
     /// endpoint) for a tenant's single sign-on.
     Idp,
+    /// An SMTP server that keeps what it receives and lists it over HTTP (the candidate
+    /// invitations).
+    Mail,
 }
 
 /// Which of Theary's documents the Theary sandbox follows.
@@ -102,6 +105,18 @@ pub struct SandboxArgs {
     /// The shape the PageUp sandbox lists invitations in.
     #[arg(long, value_enum, default_value_t = PageUpShape::Assumed)]
     pub pageup_shape: PageUpShape,
+    /// SMTP port of the mail sandbox (0 picks a free one).
+    #[arg(long, default_value_t = 8825)]
+    pub mail_smtp_port: u16,
+    /// HTTP port of the mail sandbox's message listing (0 picks a free one).
+    #[arg(long, default_value_t = 8804)]
+    pub mail_http_port: u16,
+    /// The user the mail sandbox accepts over SMTP AUTH, as `user:password` (empty: no AUTH).
+    #[arg(long, default_value = "checkbridge:demo-password-mail")]
+    pub mail_user: Option<String>,
+    /// Offer STARTTLS with a self-signed certificate (AUTH then only over TLS).
+    #[arg(long)]
+    pub mail_starttls: bool,
 }
 
 /// Starts the chosen sandboxes and serves until Ctrl-C.
@@ -200,6 +215,44 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
         servers.push(Running::Idp(sb));
     }
 
+    if matches!(args.which, None | Some(Which::Mail)) {
+        let smtp = bind_local(args.mail_smtp_port).await.with_context(|| {
+            format!(
+                "binding the mail sandbox's SMTP to port {}",
+                args.mail_smtp_port
+            )
+        })?;
+        let http = bind_local(args.mail_http_port).await.with_context(|| {
+            format!(
+                "binding the mail sandbox's HTTP to port {}",
+                args.mail_http_port
+            )
+        })?;
+        let users = match args.mail_user.as_deref().filter(|u| !u.is_empty()) {
+            None => Vec::new(),
+            Some(spec) => {
+                let Some((user, password)) = spec.split_once(':') else {
+                    anyhow::bail!("--mail-user: expected user:password");
+                };
+                vec![(user.to_owned(), password.to_owned())]
+            }
+        };
+        let sb = mail::spawn_on(
+            smtp,
+            http,
+            mail::MailConfig {
+                users,
+                starttls: args.mail_starttls,
+                ..Default::default()
+            },
+        )
+        .await
+        .context("starting the mail sandbox")?;
+        out.push_str(&sb.quickstart());
+        out.push('\n');
+        servers.push(Running::Mail(sb));
+    }
+
     let mut stdout = std::io::stdout().lock();
     stdout
         .write_all(out.as_bytes())
@@ -218,6 +271,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<()> {
             Running::PageUp(sb) => sb.server.stop().await,
             Running::Theary(sb) => sb.server.stop().await,
             Running::Idp(sb) => sb.server.stop().await,
+            Running::Mail(sb) => sb.stop().await,
         }
     }
     Ok(())
@@ -227,4 +281,5 @@ enum Running {
     PageUp(pageup::PageUpSandbox),
     Theary(theary::ThearySandbox),
     Idp(idp::IdpSandbox),
+    Mail(mail::MailSandbox),
 }

@@ -25,6 +25,10 @@ fn start_sandbox() -> (Running, String) {
             "0",
             "--idp-port",
             "0",
+            "--mail-smtp-port",
+            "0",
+            "--mail-http-port",
+            "0",
             "--seed-invitations",
             "3",
         ])
@@ -64,7 +68,8 @@ fn sandbox_prints_a_quick_start_whose_urls_and_credentials_work() {
     assert!(
         text.contains("PageUp sandbox")
             && text.contains("Theary sandbox")
-            && text.contains("Identity-provider sandbox"),
+            && text.contains("Identity-provider sandbox")
+            && text.contains("Mail sandbox"),
         "{text}"
     );
     let http = reqwest::blocking::Client::new();
@@ -111,6 +116,13 @@ fn sandbox_prints_a_quick_start_whose_urls_and_credentials_work() {
         .json()
         .unwrap();
     assert_eq!(health["success"], true);
+    let messages = value_after(&text, "Messages:       GET")
+        .split('[')
+        .next()
+        .unwrap()
+        .trim();
+    let listed: serde_json::Value = http.get(messages).send().unwrap().json().unwrap();
+    assert_eq!(listed, serde_json::json!([]), "no mail yet");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 )]
 
 mod common;
+mod mail;
 
 /// Runs the shell commands of a printed quick start (from its "# 1." line on), exactly as
 /// printed, after `edit`; returns their standard output. Fails the test if any fails.
