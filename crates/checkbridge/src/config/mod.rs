@@ -32,9 +32,9 @@ pub use http::HttpConfig;
 pub use mail::{MailConfig, MailSettings, MailTls};
 pub use service::{AlertsConfig, Roles, ServiceConfig, SignInConfig};
 pub use tenant::{
-    BusinessDefaults, ChecksMapping, PageUpEnv, PageUpSection, ReleaseReference, ResultMapping,
-    Retention, SsoSection, TenantConfig, ThearyEnv, ThearySection, DEFAULT_RELEASE_UPLOAD_ABOVE,
-    MAPPABLE_FIELDS,
+    BusinessDefaults, CandidateIntake, CandidateSection, ChecksMapping, PageUpEnv, PageUpSection,
+    ReleaseReference, ResultMapping, Retention, SsoSection, TenantConfig, ThearyEnv, ThearySection,
+    DEFAULT_RELEASE_UPLOAD_ABOVE, MAPPABLE_FIELDS,
 };
 
 /// What went wrong loading the configuration.

@@ -758,3 +758,55 @@ fn bad_mail_settings_are_refused_naming_the_key() {
     .unwrap_err();
     assert!(!err.to_string().contains("987654321"), "{err}");
 }
+
+#[test]
+fn the_candidate_section_has_defaults_reads_the_environment_and_names_bad_keys() {
+    use crate::config::CandidateIntake;
+    let config = load_text(MINIMAL, &[]).unwrap();
+    let c = &config.tenants["acme"].candidate;
+    assert_eq!(c.intake, CandidateIntake::WhenNeeded);
+    assert_eq!(
+        (c.address_years, c.reminder_days.clone(), c.expiry_days),
+        (7, vec![2, 5], 7)
+    );
+    assert!(c.templates.is_none());
+
+    let text =
+        format!("{MINIMAL}[tenants.acme.candidate]\nintake = \"always\"\ntemplates = \"legal\"\n");
+    let config = load_text(
+        &text,
+        &[(
+            "CHECKBRIDGE_TENANTS__ACME__CANDIDATE__REMINDER_DAYS",
+            "1, 3",
+        )],
+    )
+    .unwrap();
+    let c = &config.tenants["acme"].candidate;
+    assert_eq!(c.intake, CandidateIntake::Always);
+    assert_eq!(c.reminder_days, vec![1, 3]);
+    let dir = c.templates.as_ref().unwrap();
+    assert!(dir.is_absolute() && dir.ends_with("legal"), "{dir:?}");
+
+    for (body, key) in [
+        ("intake = \"sometimes\"", "tenants.acme.candidate.intake"),
+        ("address_years = 0", "tenants.acme.candidate.address_years"),
+        ("expiry_days = 0", "tenants.acme.candidate.expiry_days"),
+        (
+            "reminder_days = [5, 2]",
+            "tenants.acme.candidate.reminder_days",
+        ),
+        (
+            "reminder_days = [0]",
+            "tenants.acme.candidate.reminder_days",
+        ),
+        (
+            "expiry_days = 3\nreminder_days = [2, 5]",
+            "tenants.acme.candidate.reminder_days",
+        ),
+    ] {
+        let text = format!("{MINIMAL}[tenants.acme.candidate]\n{body}\n");
+        let err = load_text(&text, &[]).unwrap_err();
+        let shown = err.to_string();
+        assert!(shown.contains(key), "{body}: {shown}");
+    }
+}

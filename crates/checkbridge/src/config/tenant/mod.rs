@@ -14,6 +14,7 @@ use crate::config::{invalid, ConfigError};
 use crate::intake::{IntakeSection, Mapping};
 
 mod apis;
+mod candidate;
 mod mapping;
 mod sso;
 
@@ -21,6 +22,7 @@ pub use apis::{
     PageUpEnv, PageUpSection, ReleaseReference, ThearyEnv, ThearySection,
     DEFAULT_RELEASE_UPLOAD_ABOVE,
 };
+pub use candidate::{CandidateIntake, CandidateSection};
 use mapping::SEARCH_TYPES;
 pub use mapping::{
     BusinessDefaults, ChecksMapping, CriminalMapping, ResultMapping, MAPPABLE_FIELDS,
@@ -65,6 +67,9 @@ pub struct TenantConfig {
     /// inline jq program (see `crate::intake`). None: the assumed schema is read directly.
     #[serde(default)]
     pub intake: IntakeSection,
+    /// The candidate form: when it is used, reminders and expiry, the legal texts.
+    #[serde(default)]
+    pub candidate: CandidateSection,
     /// Whether this tenant, in PageUp `live`, is polled only after a passing UAT
     /// certification (`checkbridge certify --env uat`). None: `service.require_certification`.
     #[serde(default, deserialize_with = "lenient::opt_boolean")]
@@ -217,6 +222,12 @@ impl TenantConfig {
             .intake
             .compile(base)
             .map_err(|(field, why)| invalid(format!("tenants.{key}.{field}"), why))?;
+        // The candidate form's legal texts are read relative to the same folder.
+        if let Some(dir) = &mut self.candidate.templates {
+            if dir.is_relative() {
+                *dir = base.join(&*dir);
+            }
+        }
         Ok(())
     }
 
@@ -340,6 +351,7 @@ impl TenantConfig {
         if let Some(sso) = &self.sso {
             sso.validate(&k)?;
         }
+        self.candidate.validate(key)?;
         for (field, pointer) in &self.fields {
             if !MAPPABLE_FIELDS.contains(&field.as_str()) {
                 return Err(invalid(
