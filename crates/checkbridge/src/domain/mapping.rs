@@ -48,6 +48,19 @@ pub struct MappingError {
     /// What was asked for that this organisation's setup does not offer, in full sentences
     /// that say what to do instead.
     pub refused: Vec<String>,
+    /// Of `missing` and `invalid`, the entries the candidate could supply through the
+    /// candidate form instead of the recruiter (see [`MappingError::candidate_can_fix`]).
+    pub from_candidate: Vec<crate::domain::candidate::CandidateField>,
+}
+
+impl MappingError {
+    /// Whether everything wrong is something the candidate can supply: nothing refused and
+    /// every missing or invalid field one the candidate form asks for.
+    pub fn candidate_can_fix(&self) -> bool {
+        self.refused.is_empty()
+            && !self.from_candidate.is_empty()
+            && self.from_candidate.len() == self.missing.len() + self.invalid.len()
+    }
 }
 
 impl MappingError {
@@ -126,7 +139,7 @@ fn is_date(s: &str) -> bool {
 }
 
 /// A date as `YYYY-MM-DD`, accepting a full timestamp (`1990-05-15T00:00:00Z`).
-fn date(s: &str) -> Option<String> {
+pub(crate) fn date(s: &str) -> Option<String> {
     let head = s.get(..10)?;
     is_date(head).then(|| head.to_owned())
 }
@@ -154,7 +167,7 @@ fn nonempty(s: &Option<String>) -> Option<String> {
 }
 
 /// The signed release as Theary takes it: an HTTPS URL, or the PDF inline (at most 10 MB).
-fn signed_release(docs: &[Document]) -> Option<String> {
+pub(crate) fn signed_release(docs: &[Document]) -> Option<String> {
     let doc = docs.iter().find(|d| {
         d.document_type.as_deref().is_some_and(|t| {
             let t = t.to_ascii_lowercase();
@@ -215,8 +228,10 @@ pub fn build_order(
     tenant: &TenantConfig,
     ctx: &OrderContext<'_>,
 ) -> Result<OrderRequest, MappingError> {
+    use crate::domain::candidate::CandidateField;
     let mut missing: Vec<String> = Vec::new();
     let mut invalid: Vec<String> = Vec::new();
+    let mut from_candidate: Vec<CandidateField> = Vec::new();
     let c = &inv.candidate;
     let first = nonempty(&c.first_name);
     let last = nonempty(&c.last_name);
@@ -229,6 +244,7 @@ pub fn build_order(
     let national_id = match nonempty(&c.national_id) {
         None => {
             missing.push("candidate national id (SSN)".into());
+            from_candidate.push(CandidateField::Ssn);
             None
         }
         Some(raw) => {
@@ -236,6 +252,7 @@ pub fn build_order(
             if parsed.is_none() {
                 invalid
                     .push("candidate national id (SSN) must have 9 digits, as 123-45-6789".into());
+                from_candidate.push(CandidateField::Ssn);
             }
             parsed
         }
@@ -244,6 +261,7 @@ pub fn build_order(
         let parsed = date(&d);
         if parsed.is_none() {
             invalid.push("candidate date of birth must be a date (YYYY-MM-DD)".into());
+            from_candidate.push(CandidateField::DateOfBirth);
         }
         parsed
     });
@@ -367,12 +385,14 @@ pub fn build_order(
         .collect();
     if types.contains(&SearchType::Employment) && employment.is_empty() {
         missing.push("employment history (employer name and position)".into());
+        from_candidate.push(CandidateField::EmploymentHistory);
     }
     if types.contains(&SearchType::Education) && education.is_empty() {
         missing.push(
             "education history (institution, qualification, field of study and graduation date)"
                 .into(),
         );
+        from_candidate.push(CandidateField::EducationHistory);
     }
     let mut refused = Vec::new();
     if types.contains(&SearchType::Criminal) && !tenant.theary.criminal {
@@ -388,6 +408,7 @@ pub fn build_order(
             missing,
             invalid,
             refused,
+            from_candidate,
         });
     }
     let (

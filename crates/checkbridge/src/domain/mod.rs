@@ -5,6 +5,7 @@
 //! functions and plain types, so every rule is tested directly, the sync loops and pages
 //! stay thin, and nothing here knows the store, HTTP or the loops.
 
+pub mod candidate;
 pub mod check;
 pub mod events;
 pub mod fields;
