@@ -128,7 +128,10 @@ async fn a_test_check_runs_through_every_step_and_the_tenant_is_certified() {
     assert!(pdf.starts_with(b"%PDF"));
     if let Some(text) = pdf_text(&pdf) {
         assert!(text.contains("Go-live certification: Acme Corp"), "{text}");
-        assert!(text.contains("15. PASS") && text.contains("12. PASS"), "{text}");
+        assert!(
+            text.contains("15. PASS") && text.contains("12. PASS"),
+            "{text}"
+        );
         assert!(text.contains("Signature:"), "{text}");
     }
     certify::record(&app.store, &cert, &certify_report::digest(&html))
