@@ -41,7 +41,6 @@
 //! - The typed signature must equal the legal name, as "first middle last" or "first last",
 //!   ignoring case, dots, commas and extra spaces.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use secrecy::{ExposeSecret as _, SecretString};
@@ -161,20 +160,26 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Errors by field name (the input's `id`/`name`), each a sentence for the candidate.
-/// Form-wide errors use the keys `form`, `current` and `coverage`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Errors(BTreeMap<String, String>);
+/// Errors by field name (the input's `id`/`name`), each a sentence for the candidate, in
+/// the order they were found (which is the order of the fields on the page). Form-wide
+/// errors use the keys `form`, `current` and `coverage`. Serialises as a map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Errors(Vec<(String, String)>);
 
 impl Errors {
     /// Records `message` for `field`; a field keeps its first error.
     pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_insert_with(|| message.into());
+        let field = field.into();
+        if self.get(&field).is_none() {
+            self.0.push((field, message.into()));
+        }
     }
 
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -185,9 +190,15 @@ impl Errors {
         self.0.len()
     }
 
-    /// Field names and messages, by field name.
+    /// Field names and messages, in the order found.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+impl Serialize for Errors {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
     }
 }
 
@@ -1071,18 +1082,6 @@ pub fn addresses_step(
             format!("Give at most {MAX_ADDRESSES} addresses: the earliest ones past the years asked for are not needed."),
         );
     }
-    let this_month = YearMonth::of(today);
-    let mut checked: Vec<(usize, Address)> = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        if row.is_blank() && !currents.contains(&i) {
-            continue;
-        }
-        let is_current = currents.contains(&i);
-        if let Some(a) = address_row(&mut e, i, &f, is_current, this_month) {
-            checked.push((i, a));
-        }
-    }
-    let filled = rows.iter().filter(|r| !r.is_blank()).count();
     match currents.len() {
         0 => e.add("current", "Choose which address is your current one."),
         1 => {
@@ -1095,7 +1094,18 @@ pub fn addresses_step(
         }
         _ => e.add("current", "Mark only one address as your current one."),
     }
-    if filled == 0 {
+    let this_month = YearMonth::of(today);
+    let mut checked: Vec<(usize, Address)> = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        if row.is_blank() && !currents.contains(&i) {
+            continue;
+        }
+        let is_current = currents.contains(&i);
+        if let Some(a) = address_row(&mut e, i, &f, is_current, this_month) {
+            checked.push((i, a));
+        }
+    }
+    if rows.iter().all(AddressRow::is_blank) {
         e.add("addr_0_street", "Enter your current address.");
     }
     form.rows = rows;
@@ -1116,7 +1126,7 @@ pub fn addresses_step(
             previous.push(a);
         }
     }
-    previous.sort_by(|a, b| b.from.cmp(&a.from));
+    previous.sort_by_key(|a| std::cmp::Reverse(a.from));
     match current {
         Some(current) => Outcome::Valid(Addresses { current, previous }),
         None => {

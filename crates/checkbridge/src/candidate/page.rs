@@ -104,8 +104,7 @@ fn common(c: &Common<'_>, errors: &Errors) -> serde_json::Map<String, Value> {
     m.insert("action".into(), json!(c.action));
     m.insert("csrf".into(), json!(c.csrf));
     m.insert("errors".into(), json!(errors));
-    // The summary, in the order the fields appear (the form's field names sort that way
-    // within a row, and rows by number below ten; close enough for a summary).
+    // The summary, in the order the errors were found: the order of the fields.
     let summary: Vec<Value> = errors
         .iter()
         .map(|(field, message)| json!({ "field": anchor(field), "message": message }))
