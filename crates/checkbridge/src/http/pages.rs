@@ -69,6 +69,42 @@ pub(super) fn templates() -> minijinja::Environment<'static> {
             "sso_error.html",
             include_str!("../../templates/sso_error.html"),
         ),
+        (
+            "candidate_base.html",
+            include_str!("../../templates/candidate_base.html"),
+        ),
+        (
+            "candidate_macros.html",
+            include_str!("../../templates/candidate_macros.html"),
+        ),
+        (
+            "candidate_personal.html",
+            include_str!("../../templates/candidate_personal.html"),
+        ),
+        (
+            "candidate_addresses.html",
+            include_str!("../../templates/candidate_addresses.html"),
+        ),
+        (
+            "candidate_history.html",
+            include_str!("../../templates/candidate_history.html"),
+        ),
+        (
+            "candidate_disclosure.html",
+            include_str!("../../templates/candidate_disclosure.html"),
+        ),
+        (
+            "candidate_authorization.html",
+            include_str!("../../templates/candidate_authorization.html"),
+        ),
+        (
+            "candidate_done.html",
+            include_str!("../../templates/candidate_done.html"),
+        ),
+        (
+            "candidate_closed.html",
+            include_str!("../../templates/candidate_closed.html"),
+        ),
     ] {
         // The templates are part of the binary and tested; a broken one fails every test.
         if let Err(e) = env.add_template(name, text) {

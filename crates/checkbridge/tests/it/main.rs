@@ -4,6 +4,7 @@
 
 mod api;
 mod browser;
+mod candidate;
 mod certify;
 mod criminal;
 mod hardening;
