@@ -76,6 +76,10 @@ stored_enum!(
         Failed => "failed",
         /// Cancelled by an operator, or every search cancelled at Theary.
         Cancelled => "cancelled",
+        /// Waiting on the candidate (the candidate form); no order yet.
+        Candidate => "candidate",
+        /// The candidate never answered; PageUp is told `expired`.
+        Expired => "expired",
     }
 );
 
@@ -129,6 +133,12 @@ stored_enum!(
         SignedIn => "signed_in",
         /// An API token was used (the entry's detail says for what, and the answer).
         ApiRequest => "api_request",
+        /// The candidate was emailed the candidate form (the detail says which mail).
+        CandidateInvited => "candidate_invited",
+        /// The candidate submitted the candidate form and signed the authorization.
+        CandidateSubmitted => "candidate_submitted",
+        /// The candidate never answered; what the request held was purged.
+        CandidateExpired => "candidate_expired",
     }
 );
 

@@ -170,6 +170,9 @@ pub fn view(check: &CheckRecord, links: &ReportLinks, tenant: &TenantConfig) -> 
     }
 }
 
+/// The `reportType` of the partial result a check waiting on the candidate shows.
+pub const CANDIDATE_STEP: &str = "Candidate form";
+
 /// What the pusher sends next, and the version PageUp acknowledges by taking it: until
 /// PageUp has acknowledged the claim, the claim (`queued`, version 1) comes first.
 pub fn next_document(check: &CheckRecord, view: &CheckView) -> (StatusDocument, i64) {
@@ -207,6 +210,23 @@ fn document(
             )
         }
         Phase::Cancelled => return doc(CheckStatus::Cancelled, "", Vec::new()),
+        Phase::Expired => return doc(CheckStatus::Expired, "", Vec::new()),
+        // Waiting on the candidate: PageUp's `new` ("created" at the provider) with our id
+        // as the provider's reference until Theary's order exists, and one partial result
+        // that says what it waits on. PUTs are whole documents: the row goes once the
+        // order is placed, and the reference becomes Theary's.
+        Phase::Candidate => {
+            return StatusDocument {
+                status: CheckStatus::New,
+                reference_number: check.id.as_str().to_owned(),
+                reason_for_fail: String::new(),
+                results: vec![ResultEntry {
+                    report_link: overall_link.to_owned(),
+                    report_type: CANDIDATE_STEP.to_owned(),
+                    status: "awaiting candidate".to_owned(),
+                }],
+            }
+        }
         Phase::Ordered => {}
     }
     let mut results: Vec<ResultEntry> = searches

@@ -48,6 +48,8 @@ impl Store {
             }
             // Version 2: `queued` first, then `failed`.
             Plan::Failed { reason } => (Phase::Failed, None, Some(reason), None, 2),
+            // Version 2: `queued` first, then `new`, waiting on the candidate.
+            Plan::Candidate(_) => (Phase::Candidate, None, None, None, 2),
         };
         let mut tx = self.write().await?;
         let inserted = sqlx::query(
@@ -104,6 +106,23 @@ impl Store {
             q.execute(&mut *tx).await?;
         }
         if inserted {
+            if let Plan::Candidate(r) = c.plan {
+                sqlx::query(
+                    "INSERT INTO candidate_requests (check_id, tenant, token_hash, token_sealed, state, needs, \
+                     invitation, invited_at, expires_at, mail_due_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'invited', $5, $6, $7, $8, $7, $7)",
+                )
+                .bind(c.id.as_str())
+                .bind(c.tenant.as_str())
+                .bind(r.token_hash)
+                .bind(r.token_sealed)
+                .bind(r.needs_json)
+                .bind(r.invitation_sealed)
+                .bind(now)
+                .bind(r.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            }
             append_access(
                 &mut tx,
                 c.tenant,

@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "go-live certifications",
         sql: include_str!("schema_v8.sql"),
     },
+    Migration {
+        version: 9,
+        name: "the candidate's part: requests, form tokens, owed mail",
+        sql: include_str!("schema_v9.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

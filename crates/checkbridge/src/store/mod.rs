@@ -146,6 +146,7 @@ impl Store {
 }
 
 mod admin;
+mod candidates;
 mod certifications;
 mod checks;
 mod errors;
@@ -167,6 +168,7 @@ mod tokens;
 mod users;
 
 pub use admin::{CheckFilter, CheckSummary, PollState};
+pub use candidates::{CandidateRequest, Submitted};
 pub use certifications::Certification;
 pub use errors::ErrorEntry;
 pub use health::{AlertWork, HealthIssue};

@@ -207,6 +207,7 @@ impl Store {
             "DELETE FROM api_tokens WHERE tenant = $1",
             "DELETE FROM intake_shapes WHERE tenant = $1",
             "DELETE FROM certifications WHERE tenant = $1",
+            "DELETE FROM candidate_requests WHERE tenant = $1",
         ] {
             sqlx::query(sql)
                 .bind(tenant.as_str())

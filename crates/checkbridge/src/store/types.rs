@@ -30,6 +30,22 @@ pub enum Plan<'a> {
     Order { order_json: &'a str },
     /// The invitation cannot become an order; PageUp is to show `failed` with this reason.
     Failed { reason: &'a str },
+    /// The candidate is to be invited to the candidate form first.
+    Candidate(&'a NewCandidate<'a>),
+}
+
+/// The candidate request a check waiting on the candidate starts with.
+#[derive(Clone, Copy)]
+pub struct NewCandidate<'a> {
+    /// SHA-256 (hex) of the form link's token.
+    pub token_hash: &'a str,
+    /// The token, sealed with the tenant's key (so a resent mail has the same link).
+    pub token_sealed: &'a str,
+    /// The canonical invitation, sealed.
+    pub invitation_sealed: &'a str,
+    /// What the candidate is asked for: a JSON list of field names.
+    pub needs_json: &'a str,
+    pub expires_at: i64,
 }
 
 impl std::fmt::Debug for Plan<'_> {
@@ -37,6 +53,7 @@ impl std::fmt::Debug for Plan<'_> {
         match self {
             Plan::Order { .. } => f.write_str("Order(<redacted>)"),
             Plan::Failed { reason } => f.debug_tuple("Failed").field(reason).finish(),
+            Plan::Candidate(c) => f.debug_tuple("Candidate").field(&c.needs_json).finish(),
         }
     }
 }

@@ -396,7 +396,7 @@ impl Engine {
             },
         };
         let searches_kept: &[NewSearch] = match plan {
-            Plan::Order { .. } => &searches,
+            Plan::Order { .. } | Plan::Candidate(_) => &searches,
             Plan::Failed { .. } => &[],
         };
         let recorded = store

@@ -12,6 +12,7 @@ use crate::domain::ids::{
 };
 use theary::wire::{Outcome, SearchType};
 
+mod candidates;
 mod checks;
 mod durability;
 mod health;
