@@ -243,6 +243,16 @@ impl<'a> Place<'a> {
     }
 
     /// Where a webhook event's body lives.
+    /// A candidate request's sealed columns (`token_sealed`, `invitation`, `draft`).
+    pub fn candidate(tenant: &'a TenantKey, check: &'a CheckId, column: &'static str) -> Place<'a> {
+        Place {
+            tenant,
+            table: "candidate_requests",
+            column,
+            row: check.as_str(),
+        }
+    }
+
     pub fn event_body(tenant: &'a TenantKey, event_id: &'a str) -> Place<'a> {
         Place {
             tenant,

@@ -119,6 +119,7 @@ pub struct Metrics {
     polls: Family<TenantResult, Counter>,
     claims: Family<TenantLabel, Counter>,
     orders: Family<TenantResult, Counter>,
+    candidates: Family<TenantResult, Counter>,
     pageup_updates: Family<UpdateLabels, Counter>,
     webhook_events: Family<EventLabels, Counter>,
     reconciled: Family<TenantLabel, Counter>,
@@ -165,6 +166,12 @@ impl Metrics {
             "checkbridge_orders",
             "order attempts at Theary, by result",
             Family::clone(&orders),
+        );
+        let candidates = Family::default();
+        registry.register(
+            "checkbridge_candidate_requests",
+            "the candidate form's steps: invited, mailed (invitation), reminded, submitted, expired, refused",
+            Family::clone(&candidates),
         );
         let pageup_updates = Family::default();
         registry.register(
@@ -298,6 +305,7 @@ impl Metrics {
             polls,
             claims,
             orders,
+            candidates,
             pageup_updates,
             webhook_events,
             reconciled,
@@ -355,6 +363,14 @@ impl Metrics {
     /// An order attempt: `placed`, `refused` or `deferred`.
     pub fn order(&self, tenant: &str, result: &'static str) {
         self.orders
+            .get_or_create(&self.tenant_result(tenant, result))
+            .inc();
+    }
+
+    /// A candidate request's step (`invited`, `mailed`, `reminded`, `submitted`, `expired`,
+    /// `refused`).
+    pub fn candidate(&self, result: &'static str, tenant: &str) {
+        self.candidates
             .get_or_create(&self.tenant_result(tenant, result))
             .inc();
     }

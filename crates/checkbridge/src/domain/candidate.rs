@@ -134,6 +134,134 @@ pub fn decide(
     Decision::Invite(wanted)
 }
 
+/// The invitation as kept while the candidate answers: the fields an order is built from,
+/// in the canonical shape (read back through the same lenient reader). Documents are left
+/// out: the candidate's signed release replaces them.
+pub fn snapshot(inv: &Invitation) -> serde_json::Value {
+    let c = &inv.candidate;
+    serde_json::json!({
+        "id": inv.id, "status": "pending", "packageCode": inv.package_code,
+        "checkTypes": inv.check_types, "provider": inv.provider,
+        "candidate": {
+            "applicantId": c.applicant_id, "firstName": c.first_name, "middleName": c.middle_name,
+            "lastName": c.last_name, "email": c.email, "phone": c.phone,
+            "dateOfBirth": c.date_of_birth, "nationalId": c.national_id,
+            "addresses": c.addresses.iter().map(|a| serde_json::json!({
+                "addressType": a.address_type, "line1": a.line1, "line2": a.line2, "city": a.city,
+                "state": a.state, "postcode": a.postcode, "country": a.country,
+                "fromDate": a.from_date, "toDate": a.to_date,
+            })).collect::<Vec<_>>(),
+            "aliases": c.aliases.iter().map(|a| serde_json::json!({
+                "firstName": a.first_name, "middleName": a.middle_name, "lastName": a.last_name,
+                "suffix": a.suffix,
+            })).collect::<Vec<_>>(),
+        },
+        "job": {
+            "jobId": inv.job.job_id, "title": inv.job.title, "department": inv.job.department,
+            "worksite": { "city": inv.job.worksite.city, "state": inv.job.worksite.state,
+                          "country": inv.job.worksite.country },
+            "salary": inv.job.salary,
+        },
+        "employmentHistory": inv.employment_history.iter().map(|e| serde_json::json!({
+            "employerName": e.employer_name, "position": e.position, "location": e.location,
+            "email": e.email, "phone": e.phone, "startDate": e.start_date, "endDate": e.end_date,
+        })).collect::<Vec<_>>(),
+        "educationHistory": inv.education_history.iter().map(|e| serde_json::json!({
+            "institutionName": e.institution_name, "qualification": e.qualification,
+            "fieldOfStudy": e.field_of_study, "graduationDate": e.graduation_date,
+            "email": e.email, "phone": e.phone,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// What the candidate entered, checked by the form.
+#[derive(Debug)]
+pub struct Answers<'a> {
+    pub personal: &'a crate::candidate::form::Personal,
+    pub addresses: &'a crate::candidate::form::Addresses,
+    pub history: &'a crate::candidate::form::History,
+    /// The signed release (a PDF).
+    pub release_pdf: &'a [u8],
+}
+
+/// The invitation an order is built from once the candidate has answered: the snapshot
+/// with the candidate's details, addresses, history and signed release in place of what
+/// PageUp sent (the names stay PageUp's; the legal name typed is in the release).
+pub fn answered(snapshot: &serde_json::Value, a: &Answers<'_>) -> Result<Invitation, String> {
+    use base64::Engine as _;
+    let mut v = snapshot.clone();
+    let p = a.personal;
+    v["candidate"]["nationalId"] = p.ssn.expose().into();
+    v["candidate"]["dateOfBirth"] = p.date_of_birth.expose().into();
+    if v["candidate"]["middleName"].is_null() {
+        if let Some(m) = &p.name.middle {
+            v["candidate"]["middleName"] = m.clone().into();
+        }
+    }
+    let address = |x: &crate::candidate::form::Address, current: bool| {
+        serde_json::json!({
+            "addressType": "home", "line1": x.street, "city": x.city, "state": x.state.code(),
+            "postcode": x.zip.as_str(), "country": "US", "fromDate": x.from.first_day(),
+            "toDate": if current { serde_json::Value::Null } else {
+                x.to.map_or(serde_json::Value::Null, |t| t.last_day().into())
+            },
+        })
+    };
+    let mut addresses = vec![address(&a.addresses.current, true)];
+    addresses.extend(a.addresses.previous.iter().map(|x| address(x, false)));
+    v["candidate"]["addresses"] = addresses.into();
+    v["candidate"]["aliases"] = p
+        .other_names
+        .iter()
+        .filter_map(|n| {
+            let mut parts = n.split_whitespace();
+            let first = parts.next()?;
+            let rest: Vec<&str> = parts.collect();
+            let last = rest.last()?;
+            Some(serde_json::json!({ "firstName": first, "lastName": last }))
+        })
+        .collect::<Vec<_>>()
+        .into();
+    v["employmentHistory"] = a
+        .history
+        .employment
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "employerName": e.employer, "position": e.position,
+                "location": match (&e.city, &e.state) {
+                    (Some(c), Some(s)) => serde_json::Value::from(format!("{c}, {}", s.code())),
+                    (Some(c), None) => c.clone().into(),
+                    (None, Some(s)) => s.code().into(),
+                    (None, None) => serde_json::Value::Null,
+                },
+                "startDate": e.start.first_day(),
+                "endDate": e.end.map_or(serde_json::Value::Null, |d| d.last_day().into()),
+            })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    v["educationHistory"] = a
+        .history
+        .education
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "institutionName": e.school, "qualification": e.degree,
+                "fieldOfStudy": e.major, "graduationDate": e.end.last_day(),
+            })
+        })
+        .collect::<Vec<_>>()
+        .into();
+    v["documents"] = serde_json::json!([{
+        "documentId": "candidate-release", "documentType": "signedRelease",
+        "fileName": "signed-release.pdf", "contentType": "application/pdf",
+        "content": base64::engine::general_purpose::STANDARD.encode(a.release_pdf),
+    }]);
+    serde_json::from_value(v)
+        .map_err(|e| format!("the answered invitation does not read back: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

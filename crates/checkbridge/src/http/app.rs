@@ -66,6 +66,11 @@ pub struct AppState {
     /// The rate limit on logging refused webhooks, per tenant.
     #[from_ref(skip)]
     pub refused_log: Arc<webhooks::RefusedLog>,
+    /// Woken when a candidate's answers leave a check owing its order.
+    #[from_ref(skip)]
+    pub orderer_wake: Arc<Notify>,
+    #[from_ref(skip)]
+    pub public_base_url: String,
 }
 
 impl AppState {
@@ -105,7 +110,21 @@ impl AppState {
             refused_log: Arc::new(webhooks::RefusedLog::new(
                 engine.http_config().refused_log_per_minute,
             )),
+            orderer_wake: engine.orderer_wake(),
+            public_base_url: engine.public_base_url().to_owned(),
         }
+    }
+
+    /// What the candidate form needs (it keeps its own state type).
+    fn candidate(&self) -> super::candidate::CandidateState {
+        super::candidate::CandidateState::new(
+            self.store.clone(),
+            self.keyring.clone(),
+            self.tenants.clone(),
+            self.metrics.clone(),
+            self.orderer_wake.clone(),
+            &self.public_base_url,
+        )
     }
 
     /// What the webhook receiver needs (it keeps its own state type).
@@ -146,6 +165,7 @@ pub fn routes(state: AppState, limits: &Limits) -> Router {
         limits.webhook_in_flight,
         refusals.clone(),
     );
+    let candidate = super::candidate::router(state.candidate());
     let pages = limits::in_flight_cap(
         Router::new()
             .merge(session::router())
@@ -153,7 +173,8 @@ pub fn routes(state: AppState, limits: &Limits) -> Router {
             .merge(reports::router())
             .merge(ops::router())
             .merge(api::router(state.store.clone()))
-            .with_state(state.clone()),
+            .with_state(state.clone())
+            .merge(candidate),
         limits.page_in_flight,
         refusals.clone(),
     );

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod candidate;
 pub mod limits;
 pub mod ops;
 pub mod pages;

@@ -168,6 +168,11 @@ impl Tenants {
         self.0.get(key).map(|c| &**c)
     }
 
+    /// As [`Tenants::get`], shared.
+    pub fn get_arc(&self, key: &TenantKey) -> Option<Arc<TenantConfig>> {
+        self.0.get(key).cloned()
+    }
+
     /// The tenants' keys, in order.
     pub fn keys(&self) -> impl Iterator<Item = &TenantKey> {
         self.0.keys()

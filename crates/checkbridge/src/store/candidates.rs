@@ -375,6 +375,24 @@ impl Store {
         Ok(Submitted::Now)
     }
 
+    /// The check's sealed per-order webhook secret (the order built after the candidate
+    /// answered carries it, as one built at the claim does).
+    pub async fn candidate_webhook_secret(
+        &self,
+        tenant: &TenantKey,
+        id: &CheckId,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT webhook_secret FROM checks WHERE tenant = $1 AND id = $2")
+            .bind(tenant.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(r.try_get("webhook_secret")?),
+            None => None,
+        })
+    }
+
     /// Makes an open request's invitation due again now (a resend, same link and
     /// Message-ID series); false when the check has no open request.
     pub async fn resend_candidate_invitation(

@@ -6,6 +6,7 @@
 //! Each step is a public method, so tests can drive the pipeline one step at a time; `run`
 //! loops them until shutdown.
 
+pub mod candidate;
 mod keeper;
 mod leases;
 mod monitor;
@@ -92,6 +93,11 @@ pub(crate) struct Inner {
     pub tenant_concurrency: usize,
     /// `service.require_certification`: live tenants wait for a passing UAT certification.
     pub require_certification: bool,
+    /// The candidate form's mail (`[mail]`); without it no candidate is invited, and a
+    /// check lacking what only the candidate could give fails at once, naming it.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Wakes the candidate mailer (a request was recorded, or a resend asked for).
+    pub wake_mailer: Arc<Notify>,
     /// Tenants a partner asked to slow down (a `Retry-After`), left out until then.
     pub slow_downs: pipeline::SlowDowns,
     /// PageUp updates the orderer sent on, as tasks of their own (finished before `run`
@@ -147,6 +153,10 @@ impl Engine {
             .collect();
         let s = &config.service;
         let keyring = Keyring::new(s.master_keys()?, store.clone());
+        let mailer = match &config.mail {
+            Some(m) => Some(Arc::new(crate::mail::Mailer::new(&m.settings()?)?)),
+            None => None,
+        };
         Ok(Engine {
             inner: Arc::new(Inner {
                 keyring,
@@ -161,6 +171,8 @@ impl Engine {
                 concurrency: usize::try_from(s.concurrency).unwrap_or(1).max(1),
                 tenant_concurrency: usize::try_from(s.tenant_concurrency).unwrap_or(1).max(1),
                 require_certification: s.require_certification,
+                mailer,
+                wake_mailer: Arc::new(Notify::new()),
                 slow_downs: pipeline::SlowDowns::default(),
                 followups: tokio_util::task::TaskTracker::new(),
                 followup_permits: Arc::new(tokio::sync::Semaphore::new(
@@ -281,6 +293,10 @@ impl Engine {
     }
 
     /// Notified whenever PageUp is owed a new document (the webhook receiver uses it).
+    pub fn orderer_wake(&self) -> Arc<Notify> {
+        self.inner.wake_orderer.clone()
+    }
+
     pub fn pusher_wake(&self) -> Arc<Notify> {
         self.inner.wake_pusher.clone()
     }
@@ -355,6 +371,12 @@ impl Engine {
         if roles.poller {
             let (e, s) = (self.clone(), shutdown.clone());
             tasks.spawn(async move { e.poll_scheduler(s).await });
+        }
+        // The candidate mailer sends owed mail (an outbound call, as the orderer's are) and
+        // expires unanswered requests.
+        if roles.orderer {
+            let (e, s) = (self.clone(), shutdown.clone());
+            tasks.spawn(async move { e.candidate_mailer(s).await });
         }
         if roles.orderer {
             let (e, s) = (self.clone(), shutdown.clone());

@@ -18,10 +18,11 @@ use super::push::Pushed;
 use super::stages::{self, Stage};
 use super::{backoff, error_chain, ms, Engine, Held, SyncError, TenantRt, IDLE};
 use crate::crypto::Place;
+use crate::domain::candidate::{decide, snapshot, CandidateField, Decision};
 use crate::domain::ids::{CheckId, PageUpCheckId, SearchId, TenantKey};
 use crate::domain::mapping::{build_order, search_types, OrderContext};
 use crate::intake::Listed;
-use crate::store::{NewCheck, NewSearch, Plan};
+use crate::store::{NewCandidate, NewCheck, NewSearch, Plan};
 use crate::time::now_ms;
 
 /// PageUp returns at most this many pending checks per GET.
@@ -350,7 +351,7 @@ impl Engine {
             })
             .collect();
         // Built here, once: every attempt then sends the same order.
-        let built: Result<zeroize::Zeroizing<String>, String> = {
+        let built: Built = {
             let key_of = |ty: &theary::wire::SearchType| {
                 searches
                     .iter()
@@ -366,14 +367,33 @@ impl Engine {
                 search_key: &key_of,
                 today: today.get(..10).unwrap_or_default(),
             };
-            match (unmapped, build_order(inv, &t.cfg, &ctx)) {
-                (Some(_), _) => Err(UNMAPPED_REASON.to_owned()),
-                (None, Ok(order)) => serde_json::to_string(&order)
-                    .map(zeroize::Zeroizing::new)
-                    .map_err(|e| {
-                        format!("The order could not be prepared ({e}). Please contact support.")
-                    }),
-                (None, Err(m)) => Err(m.reason_for_fail()),
+            match unmapped {
+                Some(_) => Built::Fail(UNMAPPED_REASON.to_owned()),
+                None => {
+                    let order = build_order(inv, &t.cfg, &ctx);
+                    // Without mail no candidate can be invited: the order as it is, or a
+                    // failure naming what is missing.
+                    let decision = if self.inner.mailer.is_some() {
+                        decide(&order, inv, t.cfg.candidate.intake)
+                    } else {
+                        match &order {
+                            Ok(_) => Decision::Order,
+                            Err(m) => Decision::Fail(m.reason_for_fail()),
+                        }
+                    };
+                    match (decision, order) {
+                        (Decision::Order, Ok(order)) => serde_json::to_string(&order)
+                            .map(|j| Built::Order(zeroize::Zeroizing::new(j)))
+                            .unwrap_or_else(|e| {
+                                Built::Fail(format!(
+                                    "The order could not be prepared ({e}). Please contact support."
+                                ))
+                            }),
+                        (Decision::Order, Err(m)) => Built::Fail(m.reason_for_fail()),
+                        (Decision::Fail(reason), _) => Built::Fail(reason),
+                        (Decision::Invite(needs), _) => Built::Invite(needs),
+                    }
+                }
             }
         };
         let keyring = &self.inner.keyring;
@@ -381,17 +401,32 @@ impl Engine {
             .seal(Place::webhook_secret(&t.key, &check_id), secret.as_bytes())
             .await?;
         let sealed_order = match &built {
-            Ok(order_json) => Some(
+            Built::Order(order_json) => Some(
                 keyring
                     .seal(Place::order(&t.key, &check_id), order_json.as_bytes())
                     .await?,
             ),
-            Err(_) => None,
+            _ => None,
         };
-        let plan = match (&built, &sealed_order) {
-            (Ok(_), Some(order_json)) => Plan::Order { order_json },
-            (Err(reason), _) => Plan::Failed { reason },
-            (Ok(_), None) => Plan::Failed {
+        let candidate = match &built {
+            Built::Invite(needs) => Some(
+                self.candidate_request(t, &check_id, inv, needs, now)
+                    .await?,
+            ),
+            _ => None,
+        };
+        let new_candidate = candidate.as_ref().map(|c| NewCandidate {
+            token_hash: &c.token_hash,
+            token_sealed: &c.token_sealed,
+            invitation_sealed: &c.invitation_sealed,
+            needs_json: &c.needs_json,
+            expires_at: c.expires_at,
+        });
+        let plan = match (&built, &sealed_order, &new_candidate) {
+            (Built::Order(_), Some(order_json), _) => Plan::Order { order_json },
+            (Built::Fail(reason), _, _) => Plan::Failed { reason },
+            (Built::Invite(_), _, Some(c)) => Plan::Candidate(c),
+            _ => Plan::Failed {
                 reason: "The order could not be prepared. Please contact support.",
             },
         };
@@ -419,10 +454,15 @@ impl Engine {
             stages::record(&recorded.id, Stage::Recorded);
             self.inner.metrics.claim(t.key.as_str());
             match &built {
-                Ok(_) => {
+                Built::Order(_) => {
                     tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, searches = searches.len(), "check claimed")
                 }
-                Err(_) if unmapped.is_some() => {
+                Built::Invite(needs) => {
+                    tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, asked = needs.len(), "check claimed; the candidate is invited to the candidate form");
+                    self.inner.metrics.candidate("invited", t.key.as_str());
+                    self.inner.wake_mailer.notify_one();
+                }
+                Built::Fail(_) if unmapped.is_some() => {
                     tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, "check claimed; the intake mapping could not read it");
                     if let Some(why) = unmapped {
                         self.log_failure(
@@ -435,7 +475,7 @@ impl Engine {
                         .await;
                     }
                 }
-                Err(reason) => {
+                Built::Fail(reason) => {
                     tracing::info!(tenant = %t.key, %pageup_id, check = %recorded.id, "check claimed; it cannot be ordered as it stands");
                     // PageUp support will ask why: the reason names fields, never values.
                     self.log_failure(
@@ -456,7 +496,8 @@ impl Engine {
             let hold = self.inner.leases.hold(Held::Push(recorded.id.clone()));
             let (answered, on_answer) = tokio::sync::oneshot::channel();
             let (e, tenant, id) = (self.clone(), t.key.clone(), recorded.id.clone());
-            let cannot_order = built.is_err();
+            // A check that fails, or waits on the candidate, owes its next document at once.
+            let cannot_order = !matches!(built, Built::Order(_));
             let rest = tokio::spawn(async move {
                 let sent = e.push_leased(&tenant, &id, 0, Some(answered)).await?;
                 hold.done();
@@ -481,6 +522,58 @@ impl Engine {
 }
 
 /// What PageUp is told when the tenant's intake mapping could not read a check.
+/// What a claim makes of its invitation.
+enum Built {
+    Order(zeroize::Zeroizing<String>),
+    Fail(String),
+    Invite(Vec<CandidateField>),
+}
+
+/// A candidate request's sealed parts, before it is recorded.
+struct SealedRequest {
+    token_hash: String,
+    token_sealed: String,
+    invitation_sealed: String,
+    needs_json: String,
+    expires_at: i64,
+}
+
+impl Engine {
+    /// A new form token and the request's sealed columns for check `id`.
+    async fn candidate_request(
+        &self,
+        t: &TenantRt,
+        id: &CheckId,
+        inv: &Invitation,
+        needs: &[CandidateField],
+        now: i64,
+    ) -> Result<SealedRequest, SyncError> {
+        let token = crate::sync::candidate::new_token();
+        let keyring = &self.inner.keyring;
+        let token_sealed = keyring
+            .seal(
+                Place::candidate(&t.key, id, "token_sealed"),
+                token.as_bytes(),
+            )
+            .await?;
+        let snapshot = zeroize::Zeroizing::new(snapshot(inv).to_string());
+        let invitation_sealed = keyring
+            .seal(
+                Place::candidate(&t.key, id, "invitation"),
+                snapshot.as_bytes(),
+            )
+            .await?;
+        let days = i64::try_from(t.cfg.candidate.expiry_days).unwrap_or(7);
+        Ok(SealedRequest {
+            token_hash: crate::sync::candidate::token_hash(&token),
+            token_sealed,
+            invitation_sealed,
+            needs_json: serde_json::to_string(needs).unwrap_or_else(|_| "[]".to_owned()),
+            expires_at: now + days * 86_400_000,
+        })
+    }
+}
+
 const UNMAPPED_REASON: &str = "The background check request could not be read by the provider's integration (its intake mapping failed). Please contact support.";
 
 /// One line for the error log: the tenant, the mapping (profile, file or inline) and why,

@@ -5,6 +5,7 @@
 mod api;
 mod browser;
 mod candidate;
+mod candidate_flow;
 mod certify;
 mod criminal;
 mod hardening;
