@@ -386,3 +386,127 @@ async fn a_minimal_invitation_is_completed_through_the_candidate_form() {
     assert!(request.token_sealed.is_none() && request.invitation_sealed.is_none());
     app.finish().await;
 }
+
+/// The mail sandbox's messages to `to`, oldest first.
+async fn mails_to(base: &str, to: &str) -> Vec<Value> {
+    reqwest::Client::new()
+        .get(format!("{base}/messages"))
+        .query(&[("to", to)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_go_out_with_the_same_link_and_an_unanswered_request_expires_purged() {
+    let app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
+    let mail = sandbox::mail::spawn(sandbox::mail::MailConfig::default())
+        .await
+        .unwrap();
+    let mut config = app.config();
+    config.mail = Some(MailConfig {
+        smtp_url: None,
+        host: Some("127.0.0.1".into()),
+        port: Some(u64::from(mail.smtp_addr().port())),
+        tls: Some(MailTls::None),
+        username: None,
+        password: None,
+        from: Some("checks@acme.example".into()),
+        timeout_secs: 10,
+    });
+    let tenant = app.lab.tenant("acme").unwrap().pageup_id.clone();
+    let id = app.lab.pageup.state.seed(
+        &tenant,
+        json!({
+            "packageCode": "EMP", "checkTypes": ["EMPLOYMENT"],
+            "candidate": { "firstName": "Ana", "lastName": "Ruiz", "email": "ana@candidate.example" },
+            "job": { "title": "Driver", "worksite": { "city": "Austin", "state": "TX" }, "salary": 50000 }
+        }),
+    );
+    // Driven step by step: poll, then the candidate mailer's passes.
+    let engine = app.engine_only(&config).await;
+    let key = checkbridge::domain::ids::TenantKey::from("acme");
+    assert_eq!(engine.poll_tenant(&key).await.unwrap().claimed, 1);
+    assert_eq!(app.lab.pageup_check("acme", &id).unwrap().status, "new");
+    let first = engine.candidate_step().await.unwrap();
+    assert_eq!(first.sent, 1, "{first:?}");
+    assert_eq!(
+        engine.candidate_step().await.unwrap().sent,
+        0,
+        "the first reminder is days away"
+    );
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db().url).await.unwrap();
+    let check = app.store.find_check(&key, &id).await.unwrap().unwrap();
+    // The reminder's day has come.
+    sqlx::query("UPDATE candidate_requests SET mail_due_at = 1 WHERE check_id = $1")
+        .bind(check.id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(engine.candidate_step().await.unwrap().sent, 1);
+    let mails = mails_to(&mail.base_url(), "ana@candidate.example").await;
+    assert_eq!(mails.len(), 2);
+    assert!(
+        mails[1]["subject"]
+            .as_str()
+            .unwrap()
+            .starts_with("Reminder:"),
+        "{}",
+        mails[1]
+    );
+    let link = |m: &Value| {
+        m["text"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .find(|w| w.contains("/candidate/"))
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(link(&mails[0]), link(&mails[1]), "the same link");
+    assert_ne!(mails[0]["message_id"], mails[1]["message_id"]);
+
+    // Nobody answers: at the deadline the check expires and the request's data is purged.
+    sqlx::query("UPDATE candidate_requests SET expires_at = 2 WHERE check_id = $1")
+        .bind(check.id.as_str())
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(engine.candidate_step().await.unwrap().expired, 1);
+    engine.push_step().await.unwrap();
+    let view = app.lab.pageup_check("acme", &id).unwrap();
+    assert_eq!(view.status, "expired", "{:?}", view.document);
+    let request = app
+        .store
+        .candidate_request(&key, &check.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.state, "expired");
+    assert!(request.token_sealed.is_none() && request.invitation_sealed.is_none());
+    let actions: Vec<String> = app
+        .store
+        .access_records(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.check_id == check.id)
+        .map(|a| a.action.to_string())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "procured",
+            "candidate_invited",
+            "candidate_invited",
+            "candidate_expired"
+        ]
+    );
+    assert_eq!(app.lab.theary.state.order_count("acme"), 0, "never ordered");
+    app.finish().await;
+}
