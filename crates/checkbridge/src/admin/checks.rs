@@ -177,6 +177,24 @@ pub struct CheckDetail {
     pub overall: Option<String>,
     pub access: Vec<AccessItem>,
     pub errors: Vec<CheckErrorItem>,
+    /// The candidate's part, when the check waits or waited on the candidate.
+    pub candidate: Option<CandidateItem>,
+}
+
+/// A check's candidate step as operators read it (no candidate data, no link).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CandidateItem {
+    /// `invited`, `submitted`, `expired` or `refused`.
+    pub state: String,
+    /// What the candidate is asked for (field names).
+    pub asked: Vec<String>,
+    pub invited_at: Option<String>,
+    pub expires_at: Option<String>,
+    /// Mails the mail server accepted: the invitation, then each reminder.
+    pub mails_sent: i64,
+    pub reminders_sent: i64,
+    pub last_mail_error: Option<String>,
+    pub submitted_at: Option<String>,
 }
 
 /// Check `id` (ours or PageUp's) of `tenant` in full; `None` when the tenant has no such
@@ -234,6 +252,19 @@ pub async fn detail(
                 .collect(),
         });
     }
+    let candidate = store
+        .candidate_request(tenant, &c.id)
+        .await?
+        .map(|r| CandidateItem {
+            asked: serde_json::from_str(&r.needs).unwrap_or_default(),
+            invited_at: when_json(r.invited_at),
+            expires_at: when_json(r.expires_at),
+            reminders_sent: (r.mails_sent - 1).max(0),
+            mails_sent: r.mails_sent,
+            last_mail_error: r.mail_error,
+            submitted_at: r.submitted_at.and_then(when_json),
+            state: r.state,
+        });
     Ok(Some(CheckDetail {
         check: c.id.to_string(),
         pageup_id: c.pageup_id.to_string(),
@@ -252,7 +283,25 @@ pub async fn detail(
         overall: shown.overall,
         access,
         errors,
+        candidate,
     }))
+}
+
+/// Sends check `id`'s candidate invitation again (same link), at once, through a running
+/// service's mailer. `None` for an unknown check; `Some(false)` when it has no open
+/// candidate request.
+pub async fn resend_invite(
+    store: &Store,
+    tenant: &TenantKey,
+    id: &str,
+) -> Result<Option<(CheckSummary, bool)>, StoreError> {
+    let Some(c) = store.find_check(tenant, id).await? else {
+        return Ok(None);
+    };
+    let resent = store
+        .resend_candidate_invitation(tenant, &c.id, now_ms())
+        .await?;
+    Ok(Some((c, resent)))
 }
 
 /// Makes check `id`'s owed work due now (its order if not placed, its PageUp document),

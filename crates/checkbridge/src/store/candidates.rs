@@ -393,8 +393,9 @@ impl Store {
         })
     }
 
-    /// Makes an open request's invitation due again now (a resend, same link and
-    /// Message-ID series); false when the check has no open request.
+    /// Makes an open request's next mail due now: the invitation if it has not gone out,
+    /// else a reminder with the same link (and a `Message-ID` of its own, so the
+    /// candidate's mail client shows it as new); false when the check has no open request.
     pub async fn resend_candidate_invitation(
         &self,
         tenant: &TenantKey,
@@ -402,8 +403,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "UPDATE candidate_requests SET mail_due_at = $1, mail_attempts = 0, mail_error = NULL, \
-             mails_sent = CASE WHEN mails_sent > 0 THEN mails_sent - 1 ELSE 0 END, updated_at = $1 \
+            "UPDATE candidate_requests SET mail_due_at = $1, mail_attempts = 0, mail_error = NULL, updated_at = $1 \
              WHERE tenant = $2 AND check_id = $3 AND state = 'invited' AND expires_at > $1",
         )
         .bind(now)

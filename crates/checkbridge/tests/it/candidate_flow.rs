@@ -470,6 +470,28 @@ async fn reminders_go_out_with_the_same_link_and_an_unanswered_request_expires_p
     };
     assert_eq!(link(&mails[0]), link(&mails[1]), "the same link");
     assert_ne!(mails[0]["message_id"], mails[1]["message_id"]);
+    // An operator resends it: a third mail, the same link again.
+    let (_, resent) = checkbridge::admin::checks::resend_invite(&app.store, &key, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(resent);
+    assert_eq!(engine.candidate_step().await.unwrap().sent, 1);
+    let mails = mails_to(&mail.base_url(), "ana@candidate.example").await;
+    assert_eq!(mails.len(), 3);
+    assert_eq!(link(&mails[2]), link(&mails[0]));
+    let links = checkbridge::domain::view::ReportLinks::new(&config.service.public_base_url);
+    let detail =
+        checkbridge::admin::checks::detail(&app.store, &links, &config.tenants["acme"], &key, &id)
+            .await
+            .unwrap()
+            .unwrap();
+    let step = detail.candidate.unwrap();
+    assert_eq!(
+        (step.state.as_str(), step.mails_sent, step.reminders_sent),
+        ("invited", 3, 2)
+    );
+    assert!(step.asked.contains(&"ssn".to_owned()), "{:?}", step.asked);
 
     // Nobody answers: at the deadline the check expires and the request's data is purged.
     sqlx::query("UPDATE candidate_requests SET expires_at = 2 WHERE check_id = $1")
@@ -502,6 +524,7 @@ async fn reminders_go_out_with_the_same_link_and_an_unanswered_request_expires_p
         actions,
         [
             "procured",
+            "candidate_invited",
             "candidate_invited",
             "candidate_invited",
             "candidate_expired"

@@ -72,6 +72,14 @@ pub enum ChecksCommand {
         #[arg(long)]
         check: String,
     },
+    /// Email the candidate the candidate form's link again (the same link, as a reminder
+    /// once the invitation has gone out), at once; a running service sends it.
+    ResendInvite {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        check: String,
+    },
     /// Cancel a check: the order is cancelled at Theary, PageUp is told `cancelled`.
     Cancel {
         #[arg(long)]
@@ -291,6 +299,25 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
             if let Some(overall) = &c.overall {
                 writeln!(out, "  overall result {overall}")?;
             }
+            if let Some(k) = &c.candidate {
+                writeln!(
+                    out,
+                    "  candidate {}: asked for {}; invited {}, {} reminder(s) sent, expires {}{}{}",
+                    k.state,
+                    k.asked.join(", "),
+                    at(&k.invited_at),
+                    k.reminders_sent,
+                    at(&k.expires_at),
+                    k.submitted_at
+                        .as_ref()
+                        .map(|t| format!(", submitted {t}"))
+                        .unwrap_or_default(),
+                    k.last_mail_error
+                        .as_ref()
+                        .map(|e| format!("; last mail error: {e}"))
+                        .unwrap_or_default()
+                )?;
+            }
             for r in &c.access {
                 writeln!(out, "  {} {} by {}", at(&r.at), r.action, r.actor)?;
             }
@@ -318,6 +345,23 @@ pub async fn checks(args: ChecksArgs) -> anyhow::Result<()> {
                 "check {} (PageUp {}): owed work is due now; a running service picks it up",
                 c.id, c.pageup_id
             )?;
+        }
+        ChecksCommand::ResendInvite { tenant: key, check } => {
+            let (key, _) = tenant(&config, &key)?;
+            let store = open_store(&config).await?;
+            match checks::resend_invite(&store, &key, &check).await? {
+                None => anyhow::bail!("no check {check:?} in tenant {key}"),
+                Some((c, true)) => writeln!(
+                    out,
+                    "check {} (PageUp {}): the candidate's invitation is due again; a running service sends it",
+                    c.id, c.pageup_id
+                )?,
+                Some((c, false)) => anyhow::bail!(
+                    "check {} (PageUp {}) is not waiting on the candidate: nothing to resend",
+                    c.id,
+                    c.pageup_id
+                ),
+            }
         }
         ChecksCommand::Cancel { tenant: key, check } => {
             let (key, t) = tenant(&config, &key)?;

@@ -107,7 +107,7 @@ async fn a_candidate_request_owes_its_mails_and_ends_once_on_submission() {
             .unwrap();
         let r = request(&store, "acme", &id).await;
         assert_eq!((r.mails_sent, r.mail_attempts, r.mail_error), (1, 0, None));
-        // The reminder is due at its time; a resend makes the invitation due again.
+        // The reminder is due at its time; a resend makes it due now.
         assert!(store
             .lease_candidate_mail("b", 8_000, 30_000, 10)
             .await
@@ -121,7 +121,16 @@ async fn a_candidate_request_owes_its_mails_and_ends_once_on_submission() {
             .resend_candidate_invitation(&t("globex"), &id, 8_000)
             .await
             .unwrap());
-        assert_eq!(request(&store, "acme", &id).await.mails_sent, 0);
+        // The next mail is due now (a reminder, with the same link).
+        assert_eq!(request(&store, "acme", &id).await.mails_sent, 1);
+        assert_eq!(
+            store
+                .lease_candidate_mail("b", 8_000, 30_000, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
 
         assert!(store
             .save_candidate_draft(&id, "sealed-draft", 8_500)
