@@ -8,6 +8,7 @@
 //! the same service the same way. The service crate knows nothing of it.
 
 pub mod bench;
+pub mod candidate;
 pub mod testing;
 mod world;
 

@@ -4,7 +4,9 @@
 //! cancellation); progress is shown until every check is final, then a summary per tenant,
 //! a report link and how to open it: the first tenant's readers sign in through the
 //! identity-provider sandbox (single sign-on; its user and password are printed), the others'
-//! with a password.
+//! with a password. Each tenant also gets invitations of the minimal shape (names, email,
+//! job, package): their candidates are emailed through the mail sandbox and fill the
+//! candidate form over HTTP; a serving demo leaves one form for a person to fill.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal as _, Write as _};
@@ -72,6 +74,36 @@ struct Seeded {
     pageup_id: String,
     scenario: Scenario,
     cancelled_at_theary: bool,
+    /// A minimal invitation (names, email, job, package): the candidate at this address
+    /// fills the candidate form.
+    candidate: Option<String>,
+}
+
+/// Minimal invitations per tenant, whose candidates fill the candidate form.
+const CANDIDATE_CHECKS: usize = 2;
+
+/// An invitation of the minimal shape PageUp is known to send.
+fn minimal_invitation(
+    tenant: &str,
+    i: usize,
+) -> (serde_json::Value, String, (&'static str, &'static str)) {
+    const PEOPLE: [(&str, &str); 4] = [
+        ("Łukasz", "Nguyễn"),
+        ("Amara", "Okafor"),
+        ("Sofía", "Hernández"),
+        ("Wei", "Zhang"),
+    ];
+    let person = PEOPLE[i % PEOPLE.len()];
+    let email = format!("candidate{i}.{tenant}@candidate.example");
+    (
+        serde_json::json!({
+            "packageCode": "EMP", "checkTypes": ["EMPLOYMENT"],
+            "candidate": { "firstName": person.0, "lastName": person.1, "email": email },
+            "job": { "title": "Payroll Analyst", "worksite": { "city": "Austin", "state": "TX" }, "salary": 64000 }
+        }),
+        email,
+        person,
+    )
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -114,9 +146,42 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 pageup_id,
                 scenario,
                 cancelled_at_theary: false,
+                candidate: None,
             });
         }
     }
+    // The candidate's part: minimal invitations, their candidates emailed a form link.
+    let mail = sandbox::mail::spawn(sandbox::mail::MailConfig::default())
+        .await
+        .context("starting the mail sandbox")?;
+    let mut people = BTreeMap::new();
+    for (ti, t) in lab.tenants.clone().iter().enumerate() {
+        for i in 0..CANDIDATE_CHECKS {
+            let n = ti * CANDIDATE_CHECKS + i;
+            let (invitation, email, person) = minimal_invitation(&t.key, n);
+            let pageup_id = lab.pageup.state.seed(&t.pageup_id, invitation);
+            people.insert(email.clone(), (person, n));
+            seeded.push(Seeded {
+                tenant: t.key.clone(),
+                pageup_id,
+                scenario: Scenario::Clean,
+                cancelled_at_theary: false,
+                candidate: Some(email),
+            });
+        }
+    }
+    // One more, left for a person to fill in a browser while the demo keeps serving.
+    let keeps_serving = args.serve || (tty && !args.exit);
+    let by_hand = if keeps_serving {
+        let acme = lab.tenants[0].clone();
+        let (mut invitation, _, _) = minimal_invitation(&acme.key, 99);
+        invitation["candidate"]["email"] = "you@candidate.example".into();
+        invitation["candidate"]["firstName"] = "Alex".into();
+        invitation["candidate"]["lastName"] = "Morgan".into();
+        Some(lab.pageup.state.seed(&acme.pageup_id, invitation))
+    } else {
+        None
+    };
     writeln!(
         out,
         "seeded {} pending background checks across {} tenants in PageUp; starting checkbridge on {}",
@@ -124,7 +189,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         lab.tenants.len(),
         checkbridge::config::redact_url(&database_url)
     )?;
-    let config = lab.config(&database_url)?;
+    let mut config = lab.config(&database_url)?;
+    config.mail = Some(checkbridge::config::MailConfig {
+        smtp_url: None,
+        host: Some("127.0.0.1".into()),
+        port: Some(u64::from(mail.smtp_addr().port())),
+        tls: Some(checkbridge::config::MailTls::None),
+        username: None,
+        password: None,
+        from: Some("Background checks <checks@checkbridge.example>".into()),
+        timeout_secs: 10,
+    });
     let store = Store::connect(&database_url)
         .await
         .context("opening the demo database")?;
@@ -148,7 +223,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let mut last_line = String::new();
+    let http = checkbridge_lab::candidate::client()?;
+    let mut filled = std::collections::BTreeSet::new();
     loop {
+        // Candidates whose invitation arrived fill the form, as they would in a browser.
+        for (to, link) in checkbridge_lab::candidate::invitation_links(&http, &mail.base_url())
+            .await
+            .unwrap_or_default()
+        {
+            let Some(((first, last), n)) = people.get(&to) else {
+                continue;
+            };
+            if filled.contains(&to) {
+                continue;
+            }
+            let answers = checkbridge_lab::candidate::Answers::for_person(first, last, *n);
+            checkbridge_lab::candidate::fill(&http, &link, &answers)
+                .await
+                .with_context(|| format!("filling the candidate form for {to}"))?;
+            filled.insert(to.clone());
+            if tty {
+                write!(out, "\r\x1b[2K")?;
+            }
+            writeln!(
+                out,
+                "candidate {first} {last} filled the candidate form ({to})"
+            )?;
+            last_line.clear();
+        }
         // Theary's staff cancel the orders that were meant to be cancelled, once placed.
         for s in seeded
             .iter_mut()
@@ -344,6 +446,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             }
         }
     }
+    let through_form: Vec<&Seeded> = seeded.iter().filter(|s| s.candidate.is_some()).collect();
+    let completed = through_form
+        .iter()
+        .filter(|s| {
+            lab.pageup_check(&s.tenant, &s.pageup_id)
+                .is_some_and(|v| v.status == "completed")
+        })
+        .count();
+    writeln!(
+        out,
+        "  {:<16} {completed} of {} completed after the candidate filled the candidate form (PageUp sent names, an email, the job and a package only)",
+        "candidate form",
+        through_form.len()
+    )?;
     writeln!(out)?;
     writeln!(
         out,
@@ -409,7 +525,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             checkbridge::config::redact_url(&database_url)
         )?,
     }
-    if args.serve || (tty && !args.exit) {
+    writeln!(
+        out,
+        "Mail sandbox (every invitation and reminder sent): {}/messages",
+        mail.base_url()
+    )?;
+    if let Some(id) = &by_hand {
+        let link = checkbridge_lab::candidate::invitation_links(&http, &mail.base_url())
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(|(to, _)| to == "you@candidate.example")
+            .map(|(_, l)| l);
+        match link {
+            Some(link) => writeln!(
+                out,
+                "A candidate form to fill yourself (acme check {id}, Alex Morgan; any SSN such as 212-45-7000): {link}"
+            )?,
+            None => writeln!(
+                out,
+                "acme check {id} waits on its candidate; its invitation is at {}/messages",
+                mail.base_url()
+            )?,
+        }
+    }
+    if keeps_serving {
         writeln!(
             out,
             "Still serving, so the link opens. Press Ctrl-C to stop."

@@ -230,7 +230,12 @@ fn demo_runs_to_the_end_and_prints_a_summary_without_terminal_codes() {
             "{tenant} in the summary:\n{stdout}"
         );
     }
-    assert!(stdout.contains("All 9 checks final"), "{stdout}");
+    // 3 per tenant, and 2 per tenant of the minimal shape, through the candidate form.
+    assert!(stdout.contains("All 15 checks final"), "{stdout}");
+    assert!(
+        stdout.contains("6 of 6 completed after the candidate filled the candidate form"),
+        "{stdout}"
+    );
     assert!(stdout.contains("/reports/"), "a report link:\n{stdout}");
     assert!(
         stdout.contains("signs in through acme's identity provider")
