@@ -132,6 +132,7 @@ pub struct Metrics {
     webhooks: Histograms<ResultLabel>,
     to_queued: Histograms<TenantLabel>,
     to_new: Histograms<TenantLabel>,
+    candidate_to_submitted: Histograms<TenantLabel>,
     owed_orders: GaugeF,
     owed_pushes: GaugeF,
     open_searches: GaugeF,
@@ -249,6 +250,15 @@ impl Metrics {
             Unit::Seconds,
             Family::clone(&to_new),
         );
+        // From a minute to about eleven days: candidates answer in minutes or days.
+        let candidate_to_submitted: Histograms<TenantLabel> =
+            Family::new_with_constructor(|| Histogram::new(exponential_buckets(60.0, 2.0, 15)));
+        registry.register_with_unit(
+            "checkbridge_candidate_invited_to_submitted",
+            "from a candidate request's creation (the invitation owed) to the candidate's submission",
+            Unit::Seconds,
+            Family::clone(&candidate_to_submitted),
+        );
         let gauge = |registry: &mut Registry, name: &str, help: &str, unit: Option<Unit>| {
             let g = GaugeF::default();
             match unit {
@@ -317,6 +327,7 @@ impl Metrics {
             calls,
             webhooks,
             to_queued,
+            candidate_to_submitted,
             to_new,
             owed_orders,
             owed_pushes,
@@ -373,6 +384,13 @@ impl Metrics {
         self.candidates
             .get_or_create(&self.tenant_result(tenant, result))
             .inc();
+    }
+
+    /// A candidate submitted the form, `waited` after the request was made.
+    pub fn candidate_submitted(&self, tenant: &str, waited: Duration) {
+        self.candidate_to_submitted
+            .get_or_create(&self.tenant_label(tenant))
+            .observe(waited.as_secs_f64());
     }
 
     /// A status PUT to PageUp.

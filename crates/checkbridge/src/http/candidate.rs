@@ -692,6 +692,12 @@ async fn finish(
     match s.store.submit_candidate(id, &order, now_ms()).await {
         Ok(Submitted::Now) => {
             s.metrics.candidate("submitted", key.as_str());
+            s.metrics.candidate_submitted(
+                key.as_str(),
+                std::time::Duration::from_millis(
+                    u64::try_from(now_ms() - o.request.invited_at).unwrap_or(0),
+                ),
+            );
             s.wake_orderer.notify_one();
             tracing::info!(tenant = %key, check = %id, "the candidate submitted the candidate form");
             no_store(page::render_done(

@@ -77,7 +77,13 @@ impl Browser {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_minimal_invitation_is_completed_through_the_candidate_form() {
-    let mut app = TestApp::prepare(TestDb::sqlite(), LabOptions::default()).await;
+    for db in TestDb::all().await {
+        minimal_invitation_through_the_form(db).await;
+    }
+}
+
+async fn minimal_invitation_through_the_form(db: TestDb) {
+    let mut app = TestApp::prepare(db, LabOptions::default()).await;
     let mail = sandbox::mail::spawn(sandbox::mail::MailConfig {
         users: vec![("checkbridge".into(), "mail-password-1".into())],
         ..Default::default()
