@@ -184,9 +184,7 @@ async fn a_candidate_completes_the_form_on_a_phone_in_a_real_browser() {
     phone.fill("First name", FIRST, FIRST).await;
     phone.fill("Last name", LAST, LAST).await;
     // A date field takes the digits in the locale's order (en-US: month, day, year).
-    phone
-        .fill("Date of birth", "04121990", "1990-04-12")
-        .await;
+    phone.fill("Date of birth", "04121990", "1990-04-12").await;
     phone
         .fill("Social Security number", "512-44-7788", "512-44-7788")
         .await;

@@ -37,18 +37,7 @@ impl Tools {
     /// Chromium, chromedriver and axe-core, or `None` after saying that `test` is skipped.
     /// Panics instead of skipping when `CHECKBRIDGE_REQUIRE_BROWSER` is set.
     pub(crate) fn find(test: &str) -> Option<Tools> {
-        let required = std::env::var_os("CHECKBRIDGE_REQUIRE_BROWSER").is_some();
-        let (Some(chromedriver), Some(chromium)) = (
-            find("CHECKBRIDGE_CHROMEDRIVER", "/usr/bin/chromedriver"),
-            find("CHECKBRIDGE_CHROMIUM", "/usr/bin/chromium"),
-        ) else {
-            assert!(
-                !required,
-                "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
-            );
-            eprintln!("no chromium/chromedriver here: {test} is skipped");
-            return None;
-        };
+        let (chromedriver, chromium) = browser(test)?;
         match axe_script() {
             Ok(axe) => Some(Tools {
                 chromedriver,
@@ -56,12 +45,31 @@ impl Tools {
                 axe,
             }),
             Err(e) => {
-                assert!(!required, "axe-core is required: {e}");
+                assert!(!required(), "axe-core is required: {e}");
                 eprintln!("no axe-core here ({e}): {test} is skipped");
                 None
             }
         }
     }
+}
+
+fn required() -> bool {
+    std::env::var_os("CHECKBRIDGE_REQUIRE_BROWSER").is_some()
+}
+
+/// chromedriver and Chromium, or `None` after saying that `test` is skipped. Panics
+/// instead of skipping when `CHECKBRIDGE_REQUIRE_BROWSER` is set.
+pub(crate) fn browser(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let found = find("CHECKBRIDGE_CHROMEDRIVER", "/usr/bin/chromedriver")
+        .zip(find("CHECKBRIDGE_CHROMIUM", "/usr/bin/chromium"));
+    if found.is_none() {
+        assert!(
+            !required(),
+            "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("no chromium/chromedriver here: {test} is skipped");
+    }
+    found
 }
 
 /// axe-core's browser script: `CHECKBRIDGE_AXE`, or installed with npm into the target dir.
@@ -207,7 +215,12 @@ impl Session<'_> {
     }
 
     /// A command on this session: `path` is what follows `/session/{id}/`.
-    pub(crate) async fn cmd(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub(crate) async fn cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
         self.driver
             .call(method, &format!("/session/{}/{path}", self.id), body)
             .await
@@ -256,13 +269,14 @@ impl Session<'_> {
     /// The control a `<label>` with exactly this text is for, as a person finds it.
     pub(crate) async fn labelled(&self, label: &str) -> String {
         let l = self
-            .locate(
-                "xpath",
-                &format!("//label[normalize-space(.)=\"{label}\"]"),
-            )
+            .locate("xpath", &format!("//label[normalize-space(.)=\"{label}\"]"))
             .await;
         let id = self
-            .cmd(reqwest::Method::GET, &format!("element/{l}/attribute/for"), None)
+            .cmd(
+                reqwest::Method::GET,
+                &format!("element/{l}/attribute/for"),
+                None,
+            )
             .await;
         let id = id
             .as_str()
