@@ -6,209 +6,18 @@
 //! Without a chromedriver the test says so and passes, unless `CHECKBRIDGE_REQUIRE_BROWSER`
 //! is set (as `.ci/run` sets it), where a missing browser fails it.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use checkbridge::admin::users::add_reader;
 use checkbridge_lab::{LabOptions, Scenario};
-use serde_json::{json, Value};
 
 use checkbridge_lab::testing::{eventually, TestApp, TestDb};
 
-/// The key W3C WebDriver uses for element references.
-const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
-
-fn find(var: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(default));
-    path.exists().then_some(path)
-}
-
-/// A chromedriver process, killed when dropped.
-struct Driver {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Driver {
-    async fn start(binary: &Path) -> Driver {
-        // chromedriver picks no port by itself: take a free one from the kernel.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(binary)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let driver = Driver {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-        };
-        let (http, status) = (driver.http.clone(), format!("{}/status", driver.base));
-        eventually(Duration::from_secs(30), "chromedriver to start", || {
-            let (http, status) = (http.clone(), status.clone());
-            async move {
-                let r = http.get(&status).send().await.ok()?;
-                let v: Value = r.json().await.ok()?;
-                (v["value"]["ready"] == true).then_some(())
-            }
-        })
-        .await;
-        driver
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let v: Value = req.send().await.unwrap().json().await.unwrap();
-        assert!(
-            v["value"].get("error").is_none(),
-            "WebDriver {path}: {}",
-            v["value"]
-        );
-        v["value"].clone()
-    }
-}
-
-/// A browser session.
-struct Session<'a> {
-    driver: &'a Driver,
-    id: String,
-}
-
-impl Session<'_> {
-    async fn open<'a>(driver: &'a Driver, chromium: &Path) -> Session<'a> {
-        let caps = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium.to_string_lossy(),
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1200,1600"],
-            },
-        }}});
-        let v = driver
-            .call(reqwest::Method::POST, "/session", Some(caps))
-            .await;
-        Session {
-            driver,
-            id: v["sessionId"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn go(&self, url: &str) {
-        self.driver
-            .call(
-                reqwest::Method::POST,
-                &format!("/session/{}/url", self.id),
-                Some(json!({ "url": url })),
-            )
-            .await;
-    }
-
-    async fn url(&self) -> String {
-        self.driver
-            .call(
-                reqwest::Method::GET,
-                &format!("/session/{}/url", self.id),
-                None,
-            )
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn element(&self, css: &str) -> String {
-        let v = self
-            .driver
-            .call(
-                reqwest::Method::POST,
-                &format!("/session/{}/element", self.id),
-                Some(json!({ "using": "css selector", "value": css })),
-            )
-            .await;
-        v[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("element {css}: {v}"))
-            .to_owned()
-    }
-
-    async fn type_into(&self, css: &str, text: &str) {
-        let e = self.element(css).await;
-        self.driver
-            .call(
-                reqwest::Method::POST,
-                &format!("/session/{}/element/{e}/value", self.id),
-                Some(json!({ "text": text })),
-            )
-            .await;
-    }
-
-    async fn click(&self, css: &str) {
-        let e = self.element(css).await;
-        self.driver
-            .call(
-                reqwest::Method::POST,
-                &format!("/session/{}/element/{e}/click", self.id),
-                Some(json!({})),
-            )
-            .await;
-    }
-
-    /// The page's text as rendered (hidden elements excluded).
-    async fn visible_text(&self) -> String {
-        let e = self.element("body").await;
-        self.driver
-            .call(
-                reqwest::Method::GET,
-                &format!("/session/{}/element/{e}/text", self.id),
-                None,
-            )
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    async fn close(self) {
-        self.driver
-            .call(
-                reqwest::Method::DELETE,
-                &format!("/session/{}", self.id),
-                None,
-            )
-            .await;
-    }
-}
+use crate::webdriver::{self, Driver, Session};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
-    let required = std::env::var_os("CHECKBRIDGE_REQUIRE_BROWSER").is_some();
-    let (Some(chromedriver), Some(chromium)) = (
-        find("CHECKBRIDGE_CHROMEDRIVER", "/usr/bin/chromedriver"),
-        find("CHECKBRIDGE_CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(
-            !required,
-            "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("no chromium/chromedriver here: the browser test is skipped");
+    let Some((chromedriver, chromium)) = webdriver::browser("the browser test") else {
         return;
     };
 
@@ -230,6 +39,7 @@ async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
 
     let driver = Driver::start(&chromedriver).await;
     let browser = Session::open(&driver, &chromium).await;
+    browser.window(1200, 1600).await;
     // The link from PageUp leads to the sign-in form first.
     browser.go(&link).await;
     assert!(
@@ -291,16 +101,7 @@ async fn a_recruiter_signs_in_and_reads_a_report_in_a_real_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recruiter_signs_in_through_the_identity_provider_in_a_real_browser() {
-    let required = std::env::var_os("CHECKBRIDGE_REQUIRE_BROWSER").is_some();
-    let (Some(chromedriver), Some(chromium)) = (
-        find("CHECKBRIDGE_CHROMEDRIVER", "/usr/bin/chromedriver"),
-        find("CHECKBRIDGE_CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(
-            !required,
-            "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("no chromium/chromedriver here: the browser test is skipped");
+    let Some((chromedriver, chromium)) = webdriver::browser("the browser test") else {
         return;
     };
 
@@ -325,6 +126,7 @@ async fn a_recruiter_signs_in_through_the_identity_provider_in_a_real_browser() 
 
     let driver = Driver::start(&chromedriver).await;
     let browser = Session::open(&driver, &chromium).await;
+    browser.window(1200, 1600).await;
     // The link from PageUp leads to acme's identity provider and its sign-in form.
     browser.go(&link).await;
     eventually(

@@ -4,17 +4,12 @@
 //! violation of impact serious or critical. Each page is also photographed at 360x800 and
 //! 1200x1600 into `target/tmp/candidate-pages/` for a person to look at.
 //!
-//! axe-core is the npm package, installed on first use into `target/tmp/axe` with
-//! `npm install axe-core@4` (or point `CHECKBRIDGE_AXE` at an `axe.min.js`). Without a
-//! browser or axe the test says so and passes, unless `CHECKBRIDGE_REQUIRE_BROWSER` is set,
-//! where it fails.
+//! Without a browser or axe-core (see [`crate::webdriver`]) the test says so and passes,
+//! unless `CHECKBRIDGE_REQUIRE_BROWSER` is set, where it fails.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::path::Path;
 
 use axum::response::{Html, IntoResponse, Response};
-use base64::Engine as _;
 use checkbridge::candidate::form::{
     self, AddressForm, AuthorizationForm, EducationRow, EmploymentRow, Errors, FormRules,
     HistoryForm, HistoryRules, LegalName, Outcome, PersonalForm, UsState,
@@ -22,50 +17,12 @@ use checkbridge::candidate::form::{
 use checkbridge::candidate::page::{self, Common, Step};
 use checkbridge::candidate::texts::LegalTexts;
 use checkbridge::http::pages::Pages;
-use serde_json::{json, Value};
+use serde_json::Value;
 use time::macros::date;
 
-use checkbridge_lab::testing::eventually;
+use crate::webdriver::{Driver, Session, Tools};
 
 const TODAY: time::Date = date!(2026 - 05 - 15);
-
-fn find(var: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(default));
-    path.exists().then_some(path)
-}
-
-/// axe-core's browser script: `CHECKBRIDGE_AXE`, or installed with npm into the target dir.
-fn axe_script() -> Result<String, String> {
-    if let Some(path) = std::env::var_os("CHECKBRIDGE_AXE") {
-        return std::fs::read_to_string(&path).map_err(|e| format!("{path:?}: {e}"));
-    }
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("axe");
-    let script = dir.join("node_modules/axe-core/axe.min.js");
-    if !script.exists() {
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let out = Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--no-save",
-                "--prefix",
-            ])
-            .arg(&dir)
-            .arg("axe-core@4")
-            .output()
-            .map_err(|e| format!("npm: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "npm install axe-core@4 failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-    }
-    std::fs::read_to_string(&script).map_err(|e| format!("{}: {e}", script.display()))
-}
 
 async fn html(r: Response) -> String {
     assert_eq!(r.status(), axum::http::StatusCode::OK);
@@ -298,108 +255,10 @@ async fn serve(pages: Vec<(String, String)>) -> String {
     format!("http://{addr}")
 }
 
-/// A chromedriver process, killed when dropped.
-struct Driver {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Driver {
-    async fn start(binary: &Path) -> Driver {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(binary)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let driver = Driver {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-        };
-        let (http, status) = (driver.http.clone(), format!("{}/status", driver.base));
-        eventually(Duration::from_secs(30), "chromedriver to start", || {
-            let (http, status) = (http.clone(), status.clone());
-            async move {
-                let r = http.get(&status).send().await.ok()?;
-                let v: Value = r.json().await.ok()?;
-                (v["value"]["ready"] == true).then_some(())
-            }
-        })
-        .await;
-        driver
-    }
-
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let v: Value = req.send().await.unwrap().json().await.unwrap();
-        assert!(
-            v["value"].get("error").is_none(),
-            "WebDriver {path}: {}",
-            v["value"]
-        );
-        v["value"].clone()
-    }
-
-    async fn session(&self, chromium: &Path) -> String {
-        let caps = json!({ "capabilities": { "alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium.to_string_lossy(),
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"],
-            },
-        }}});
-        let v = self
-            .call(reqwest::Method::POST, "/session", Some(caps))
-            .await;
-        let id = v["sessionId"].as_str().unwrap().to_owned();
-        self.call(
-            reqwest::Method::POST,
-            &format!("/session/{id}/timeouts"),
-            Some(json!({ "script": 60_000 })),
-        )
-        .await;
-        id
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_candidate_page_passes_axe_and_is_photographed() {
-    let required = std::env::var_os("CHECKBRIDGE_REQUIRE_BROWSER").is_some();
-    let (Some(chromedriver), Some(chromium)) = (
-        find("CHECKBRIDGE_CHROMEDRIVER", "/usr/bin/chromedriver"),
-        find("CHECKBRIDGE_CHROMIUM", "/usr/bin/chromium"),
-    ) else {
-        assert!(
-            !required,
-            "chromium and chromedriver are required (apt-get install chromium chromium-driver)"
-        );
-        eprintln!("no chromium/chromedriver here: the candidate accessibility test is skipped");
+    let Some(tools) = Tools::find("the candidate accessibility test") else {
         return;
-    };
-    let axe = match axe_script() {
-        Ok(s) => s,
-        Err(e) => {
-            assert!(!required, "axe-core is required: {e}");
-            eprintln!("no axe-core here ({e}): the candidate accessibility test is skipped");
-            return;
-        }
     };
 
     let pages = all_pages().await;
@@ -426,77 +285,28 @@ async fn every_candidate_page_passes_axe_and_is_photographed() {
     ));
     let base = serve(served).await;
 
-    let driver = Driver::start(&chromedriver).await;
-    let session = driver.session(&chromium).await;
-    let run_axe = format!(
-        "{axe}\n;const done = arguments[arguments.length - 1];\
-         axe.run(document, {{ resultTypes: ['violations'] }})\
-         .then(r => done(r.violations.map(v => ({{ id: v.id, impact: v.impact, help: v.help, \
-         nodes: v.nodes.map(n => n.target.join(' ')) }}))))\
-         .catch(e => done('axe failed: ' + e));"
-    );
+    let driver = Driver::start(&tools.chromedriver).await;
+    let browser = Session::open(&driver, &tools.chromium).await;
     let mut serious = Vec::new();
     // A page with known faults first: proves axe runs and reports.
-    driver
-        .call(
-            reqwest::Method::POST,
-            &format!("/session/{session}/url"),
-            Some(json!({ "url": format!("{base}/control.html") })),
-        )
-        .await;
-    let control = driver
-        .call(
-            reqwest::Method::POST,
-            &format!("/session/{session}/execute/async"),
-            Some(json!({ "script": run_axe, "args": [] })),
-        )
-        .await;
+    browser.go(&format!("{base}/control.html")).await;
+    let control = browser.axe(&tools.axe).await;
     assert!(
-        control
-            .as_array()
-            .is_some_and(|v| v.iter().any(|v| v["id"] == "label")),
-        "axe finds the unlabelled input of the control page: {control}"
+        control.iter().any(|v| v["id"] == "label"),
+        "axe finds the unlabelled input of the control page: {control:?}"
     );
     // 360x800 and 1200x1600 as asked; 360x3000 to see a whole form at phone width.
     for (width, height) in [(1200, 1600), (360, 800), (360, 3000)] {
-        driver
-            .call(
-                reqwest::Method::POST,
-                &format!("/session/{session}/window/rect"),
-                Some(json!({ "width": width, "height": height })),
-            )
-            .await;
+        browser.window(width, height).await;
         for (name, _) in &pages {
-            driver
-                .call(
-                    reqwest::Method::POST,
-                    &format!("/session/{session}/url"),
-                    Some(json!({ "url": format!("{base}/{name}.html") })),
-                )
-                .await;
-            let shot = driver
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/session/{session}/screenshot"),
-                    None,
-                )
-                .await;
-            let png = base64::engine::general_purpose::STANDARD
-                .decode(shot.as_str().unwrap())
-                .unwrap();
-            std::fs::write(out.join(format!("{name}-{width}x{height}.png")), png).unwrap();
-
-            let violations = driver
-                .call(
-                    reqwest::Method::POST,
-                    &format!("/session/{session}/execute/async"),
-                    Some(json!({ "script": run_axe, "args": [] })),
-                )
-                .await;
-            let list = violations
-                .as_array()
-                .unwrap_or_else(|| panic!("{name}: {violations}"));
-            for v in list {
+            browser.go(&format!("{base}/{name}.html")).await;
+            std::fs::write(
+                out.join(format!("{name}-{width}x{height}.png")),
+                browser.screenshot().await,
+            )
+            .unwrap();
+            let list = browser.axe(&tools.axe).await;
+            for v in &list {
                 eprintln!(
                     "axe {name} at {width}px: {} ({}): {}",
                     v["id"], v["impact"], v["nodes"]
@@ -510,13 +320,7 @@ async fn every_candidate_page_passes_axe_and_is_photographed() {
             }
         }
     }
-    driver
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/session/{session}"),
-            None,
-        )
-        .await;
+    browser.close().await;
     assert!(
         serious.is_empty(),
         "serious or critical accessibility violations:\n{}",

@@ -5,6 +5,7 @@
 mod api;
 mod browser;
 mod candidate;
+mod candidate_browser;
 mod candidate_flow;
 mod certify;
 mod criminal;
@@ -25,3 +26,4 @@ mod retention;
 mod rotation;
 mod sign_in;
 mod sso;
+mod webdriver;
