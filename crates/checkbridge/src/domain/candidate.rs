@@ -134,6 +134,39 @@ pub fn decide(
     Decision::Invite(wanted)
 }
 
+/// A candidate request's moments, for the operator page's timeline and the report page
+/// (no candidate data): invited, reminders, and how it ended.
+pub fn candidate_timeline(r: &crate::store::CandidateRequest) -> Vec<super::view::TimelineEntry> {
+    use super::view::TimelineEntry;
+    let mut out = vec![TimelineEntry {
+        at: r.invited_at,
+        what: "candidate form: the candidate is invited".to_owned(),
+    }];
+    let reminders = (r.mails_sent - 1).max(0);
+    if reminders > 0 {
+        out.push(TimelineEntry {
+            at: r.invited_at,
+            what: format!("candidate form: {reminders} reminder(s) sent"),
+        });
+    }
+    match (r.state.as_str(), r.submitted_at) {
+        ("submitted", Some(at)) => out.push(TimelineEntry {
+            at,
+            what: "candidate form: submitted and signed".to_owned(),
+        }),
+        ("expired", _) => out.push(TimelineEntry {
+            at: r.expires_at,
+            what: "candidate form: not answered in time (expired)".to_owned(),
+        }),
+        ("refused", _) => out.push(TimelineEntry {
+            at: r.invited_at,
+            what: "candidate form: the mail server refused the candidate's address".to_owned(),
+        }),
+        _ => {}
+    }
+    out
+}
+
 /// The invitation as kept while the candidate answers: the fields an order is built from,
 /// in the canonical shape (read back through the same lenient reader). Documents are left
 /// out: the candidate's signed release replaces them.

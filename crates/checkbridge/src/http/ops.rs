@@ -155,13 +155,21 @@ async fn context(
             .of(&data.check)
             .map(|v| v.status_words().to_owned())
             .unwrap_or_else(|| c.phase.to_string());
-        let timeline: Vec<Value> = timeline(
+        let mut moments = timeline(
             &data.check,
             data.searches.iter().map(|s| (&s.id, s.events.as_slice())),
-        )
-        .into_iter()
-        .map(|e| json!({ "at": minutes_utc(e.at), "what": e.what, "ms": e.at }))
-        .collect();
+        );
+        if let Some(r) = store.candidate_request(&c.tenant, &c.id).await? {
+            // After "claimed", before the last change.
+            let last = moments.pop();
+            moments.extend(crate::domain::candidate::candidate_timeline(&r));
+            moments.sort_by_key(|e| e.at);
+            moments.extend(last);
+        }
+        let timeline: Vec<Value> = moments
+            .into_iter()
+            .map(|e| json!({ "at": minutes_utc(e.at), "what": e.what, "ms": e.at }))
+            .collect();
         checks.push(json!({
             "tenant": c.tenant,
             "id": c.id,

@@ -121,6 +121,13 @@ async fn report(
     };
     // Data that is there but does not open (a key problem) is not "removed": the page is
     // not shown, and no view is recorded.
+    let step = match store.candidate_request(&tenant, &data.check.id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %crate::error::error_chain(&e), "report: candidate step unavailable");
+            None
+        }
+    };
     let Ok(mut ctx) = report_context(&keyring, cfg, &data, &view, csrf_for_session(&token)).await
     else {
         return (
@@ -150,6 +157,45 @@ async fn report(
         // A view that cannot be recorded is not shown.
         tracing::error!(error = %crate::error::error_chain(&e), "report view not recorded");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+    }
+    if let Some(r) = &step {
+        let (state, since) = match r.state.as_str() {
+            "invited" => (
+                format!(
+                    "Waiting on the candidate: invited {}, {} reminder(s) sent; the link expires {}.",
+                    minutes_utc(r.invited_at),
+                    (r.mails_sent - 1).max(0),
+                    minutes_utc(r.expires_at)
+                ),
+                r.invited_at,
+            ),
+            "submitted" => (
+                format!(
+                    "The candidate completed the candidate form and signed the authorization on {}.",
+                    r.submitted_at.map(minutes_utc).unwrap_or_default()
+                ),
+                r.invited_at,
+            ),
+            "expired" => (
+                format!(
+                    "The candidate did not answer by {}; the check expired and what the candidate had entered was purged.",
+                    minutes_utc(r.expires_at)
+                ),
+                r.invited_at,
+            ),
+            _ => (
+                "The candidate could not be invited: the mail server refused the candidate's email address.".to_owned(),
+                r.invited_at,
+            ),
+        };
+        ctx["candidate_step"] = serde_json::json!({
+            "summary": state,
+            "since": minutes_utc(since),
+            "timeline": crate::domain::candidate::candidate_timeline(r)
+                .into_iter()
+                .map(|e| serde_json::json!({ "at": minutes_utc(e.at), "what": e.what }))
+                .collect::<Vec<_>>(),
+        });
     }
     ctx["pdf_href"] = Value::String(format!(
         "{}?format=pdf",

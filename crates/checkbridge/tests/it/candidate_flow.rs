@@ -381,6 +381,57 @@ async fn minimal_invitation_through_the_form(db: TestDb) {
             "{text}"
         );
     }
+    // The report page tells the candidate step to a reader of the tenant.
+    let password = checkbridge::admin::users::generate_password();
+    checkbridge::admin::users::add_reader(&app.store, &key, "acme-reader", &password)
+        .await
+        .unwrap();
+    let login = http.get(format!("{base}/login")).send().await.unwrap();
+    let login_csrf = login
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("cb_login_csrf="))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        .unwrap();
+    let signed = http
+        .post(format!("{base}/login"))
+        .header(
+            reqwest::header::COOKIE,
+            format!("cb_login_csrf={login_csrf}"),
+        )
+        .form(&[
+            ("csrf", login_csrf.as_str()),
+            ("username", "acme-reader"),
+            ("password", password.as_str()),
+            ("next", "/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let session = signed
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("cb_session="))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        .unwrap();
+    let report = http
+        .get(format!("{base}/reports/acme/{}", check.id))
+        .header(reqwest::header::COOKIE, format!("cb_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        report.contains("candidate form: submitted and signed")
+            && report.contains("candidate form: the candidate is invited"),
+        "{report}"
+    );
     // What the request held is gone; the access record tells the candidate's steps.
     let request = app
         .store
