@@ -357,7 +357,10 @@ pub async fn cancel(
     let Some(c) = store.find_check(tenant, id).await? else {
         return Ok(None);
     };
-    if matches!(c.phase, Phase::Claimed | Phase::Ordered) {
+    if matches!(
+        c.phase,
+        Phase::Claimed | Phase::Ordered | Phase::Candidate | Phase::Submitted
+    ) {
         if let Some(reference) = &c.reference {
             theary
                 .cancel_order(&cfg.theary_config(), reference.as_str())

@@ -78,6 +78,9 @@ stored_enum!(
         Cancelled => "cancelled",
         /// Waiting on the candidate (the candidate form); no order yet.
         Candidate => "candidate",
+        /// The candidate answered; the order built from the answers is owed (the orderer
+        /// takes it as a claimed check's).
+        Submitted => "submitted",
         /// The candidate never answered; PageUp is told `expired`.
         Expired => "expired",
     }

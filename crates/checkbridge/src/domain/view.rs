@@ -213,9 +213,10 @@ fn document(
         Phase::Expired => return doc(CheckStatus::Expired, "", Vec::new()),
         // Waiting on the candidate: PageUp's `new` ("created" at the provider) with our id
         // as the provider's reference until Theary's order exists, and one partial result
-        // that says what it waits on. PUTs are whole documents: the row goes once the
-        // order is placed, and the reference becomes Theary's.
-        Phase::Candidate => {
+        // that says what it waits on; once the candidate answered, the same until the order
+        // is placed (never back to `queued`). PUTs are whole documents: the row goes once
+        // the order is placed, and the reference becomes Theary's.
+        Phase::Candidate | Phase::Submitted => {
             return StatusDocument {
                 status: CheckStatus::New,
                 reference_number: check.id.as_str().to_owned(),
@@ -223,7 +224,12 @@ fn document(
                 results: vec![ResultEntry {
                     report_link: overall_link.to_owned(),
                     report_type: CANDIDATE_STEP.to_owned(),
-                    status: "awaiting candidate".to_owned(),
+                    status: if check.phase == Phase::Candidate {
+                        "awaiting candidate"
+                    } else {
+                        "candidate form completed"
+                    }
+                    .to_owned(),
                 }],
             }
         }

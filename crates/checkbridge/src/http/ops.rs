@@ -138,7 +138,8 @@ async fn context(
     };
     let mut checks = Vec::new();
     for c in store.find_checks(&filter, MAX_CHECKS * 4).await? {
-        let owing = c.desired_version > c.acked_version || c.phase == Phase::Claimed;
+        let owing = c.desired_version > c.acked_version
+            || matches!(c.phase, Phase::Claimed | Phase::Submitted);
         let error = c.push_error.clone().or(c.last_error.clone());
         if attention && !owing && error.is_none() {
             continue;

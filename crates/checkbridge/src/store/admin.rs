@@ -115,7 +115,7 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let n = sqlx::query(
-            "UPDATE checks SET order_due_at = CASE WHEN phase = 'claimed' THEN $1 ELSE order_due_at END, \
+            "UPDATE checks SET order_due_at = CASE WHEN phase IN ('claimed', 'submitted') THEN $1 ELSE order_due_at END, \
              desired_version = desired_version + 1, push_due_at = $1, push_attempts = 0, updated_at = $1 \
              WHERE tenant = $2 AND id = $3",
         )
@@ -140,7 +140,7 @@ impl Store {
         let mut tx = self.write().await?;
         let n = sqlx::query(
             "UPDATE checks SET phase = 'cancelled', order_due_at = NULL, desired_version = desired_version + 1, \
-             push_due_at = $1, updated_at = $1 WHERE tenant = $2 AND id = $3 AND phase IN ('claimed', 'ordered')",
+             push_due_at = $1, updated_at = $1 WHERE tenant = $2 AND id = $3 AND phase IN ('claimed', 'ordered', 'candidate', 'submitted')",
         )
         .bind(now)
         .bind(tenant.as_str())

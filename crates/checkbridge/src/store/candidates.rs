@@ -354,7 +354,7 @@ impl Store {
         }
         // Version not bumped: PageUp keeps `new` until the order's reference replaces ours.
         let row: (String,) = sqlx::query_as(
-            "UPDATE checks SET phase = 'claimed', order_json = $1, order_due_at = $2, updated_at = $2 \
+            "UPDATE checks SET phase = 'submitted', order_json = $1, order_due_at = $2, updated_at = $2 \
              WHERE id = $3 AND phase = 'candidate' RETURNING tenant",
         )
         .bind(order_sealed)

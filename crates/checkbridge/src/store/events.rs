@@ -98,12 +98,13 @@ pub(super) async fn apply(
     if moved {
         sqlx::query(
             "UPDATE checks SET desired_version = desired_version + 1, push_due_at = $1, updated_at = $1 \
-             WHERE id = (SELECT check_id FROM searches WHERE id = $2) AND phase IN ($3, $4)",
+             WHERE id = (SELECT check_id FROM searches WHERE id = $2) AND phase IN ($3, $4, $5)",
         )
         .bind(now)
         .bind(search_id.as_str())
         .bind(Phase::Claimed.as_str())
         .bind(Phase::Ordered.as_str())
+        .bind(Phase::Submitted.as_str())
         .execute(&mut *tx)
         .await?;
     }

@@ -254,7 +254,7 @@ impl Store {
         let mut counts: std::collections::BTreeMap<TenantKey, (i64, i64)> = Default::default();
         let owed = sqlx::query(
             "SELECT tenant, COUNT(*) AS n FROM checks WHERE \
-             (phase = 'claimed' AND order_due_at IS NOT NULL AND created_at < $1) \
+             (phase IN ('claimed', 'submitted') AND order_due_at IS NOT NULL AND created_at < $1) \
              OR (desired_version > acked_version AND updated_at < $1) GROUP BY tenant",
         )
         .bind(now.saturating_sub(ms(owed_for)))

@@ -154,7 +154,7 @@ impl Store {
                THEN $5 ELSE push_lease_owner END, \
              push_lease_until = CASE WHEN $6 IS NOT NULL AND (push_lease_until IS NULL OR push_lease_until < $2) \
                THEN $6 ELSE push_lease_until END \
-             WHERE tenant = $3 AND id = $4 AND lease_owner = $5 AND phase = 'claimed' \
+             WHERE tenant = $3 AND id = $4 AND lease_owner = $5 AND phase IN ('claimed', 'submitted') \
              RETURNING push_lease_owner, push_lease_until",
         )
         .bind(order.reference.as_str())
@@ -227,7 +227,7 @@ impl Store {
         let n = sqlx::query(
             "UPDATE checks SET phase = 'failed', reason = $1, order_due_at = NULL, lease_until = NULL, lease_owner = NULL, \
              desired_version = desired_version + 1, push_due_at = $2, updated_at = $2 \
-             WHERE id = $3 AND lease_owner = $4 AND phase = 'claimed'",
+             WHERE id = $3 AND lease_owner = $4 AND phase IN ('claimed', 'submitted')",
         )
         .bind(reason)
         .bind(now)

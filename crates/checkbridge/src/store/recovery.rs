@@ -18,7 +18,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         let n = sqlx::query(
             "UPDATE checks SET order_attempts = 1, order_due_at = $1, updated_at = $1 \
-             WHERE order_due_at IS NOT NULL AND order_attempts = 0 AND phase = 'claimed' \
+             WHERE order_due_at IS NOT NULL AND order_attempts = 0 AND phase IN ('claimed', 'submitted') \
              AND ($2 = '' OR tenant = $2)",
         )
         .bind(now)
@@ -63,7 +63,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let leased = sqlx::query(
             "UPDATE checks SET lease_owner = $1, lease_until = $2 WHERE tenant = $3 AND id = $4 \
-             AND phase = 'claimed' AND (lease_until IS NULL OR lease_until < $5)",
+             AND phase IN ('claimed', 'submitted') AND (lease_until IS NULL OR lease_until < $5)",
         )
         .bind(owner)
         .bind(now + 60_000)

@@ -6,8 +6,10 @@
 //! Theary saw acknowledged is in the database; PageUp's history of every check only moves
 //! forward and PageUp refused no update; nothing is left owed. In one life the database
 //! goes away for 2.5 s (PostgreSQL: a proxy cut, as in a restart; SQLite: locked by another
-//! connection) and the service rides it out. On SQLite, and on PostgreSQL when
-//! `CHECKBRIDGE_TEST_POSTGRES_URL` is set.
+//! connection) and the service rides it out. Six of the checks come with the minimal
+//! invitation (names, email, job, package): their candidates fill the candidate form over
+//! HTTP between and across the kills, and each gets exactly one order. On SQLite, and on
+//! PostgreSQL when `CHECKBRIDGE_TEST_POSTGRES_URL` is set.
 
 use std::collections::{BTreeMap, HashSet};
 use std::process::{Child, Command, Stdio};
@@ -152,6 +154,46 @@ fn log_tail(log: &std::path::Path) -> String {
     lines[lines.len().saturating_sub(40)..].join("\n")
 }
 
+/// Candidates per tenant whose checks go through the candidate form.
+const CANDIDATES_PER_TENANT: usize = 2;
+
+/// A candidate who answers the mailed invitation.
+struct Candidate {
+    email: String,
+    answers: checkbridge_lab::candidate::Answers,
+    /// The form was submitted (or its link is closed: a submission landed before a kill).
+    done: bool,
+}
+
+/// Each candidate whose invitation arrived fills the form; one interrupted by a kill tries
+/// again later, where the service left it.
+async fn answer(http: &reqwest::Client, mail_base: &str, candidates: &mut [Candidate]) {
+    if candidates.iter().all(|c| c.done) {
+        return;
+    }
+    let Ok(links) = checkbridge_lab::candidate::invitation_links(http, mail_base).await else {
+        return;
+    };
+    for c in candidates.iter_mut().filter(|c| !c.done) {
+        let Some((_, link)) = links.iter().find(|(to, _)| to == &c.email) else {
+            continue;
+        };
+        if checkbridge_lab::candidate::fill(http, link, &c.answers)
+            .await
+            .is_ok()
+        {
+            c.done = true;
+            continue;
+        }
+        // The submission may have landed just before a kill: its link is then closed.
+        if let Ok(r) = http.get(link).send().await {
+            if r.status().as_u16() == 404 {
+                c.done = true;
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn survives_sigkill_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -235,10 +277,48 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
             seeded.push((t.to_owned(), lab.seed(t, s, i).unwrap(), s));
         }
     }
+    // Checks of the minimal shape, completed by candidates through the candidate form while
+    // the service is killed around them.
+    let mail = sandbox::mail::spawn(sandbox::mail::MailConfig::default())
+        .await
+        .unwrap();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (ti, t) in ["acme", "globex", "initech"].into_iter().enumerate() {
+        for i in 0..CANDIDATES_PER_TENANT {
+            let n = ti * CANDIDATES_PER_TENANT + i;
+            let email = format!("candidate{n}@candidate.example");
+            let (first, last) = ("Zoë", format!("Kowalczyk{n}"));
+            let pageup = lab.tenant(t).unwrap().pageup_id.clone();
+            let id = lab.pageup.state.seed(
+                &pageup,
+                serde_json::json!({
+                    "packageCode": "EMP", "checkTypes": ["EMPLOYMENT"],
+                    "candidate": { "firstName": first, "lastName": last, "email": email },
+                    "job": { "title": "Clerk", "worksite": { "city": "Austin", "state": "TX" }, "salary": 41000 }
+                }),
+            );
+            seeded.push((t.to_owned(), id, Scenario::Clean));
+            candidates.push(Candidate {
+                email,
+                answers: checkbridge_lab::candidate::Answers::for_person(first, &last, n),
+                done: false,
+            });
+        }
+    }
     turn_faults_on(&lab);
 
     let config = dir.join("checkbridge.toml");
-    std::fs::write(&config, lab.config_toml(service_url)).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{}[mail]\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nfrom = \"checks@checkbridge.example\"\n",
+            lab.config_toml(service_url),
+            mail.smtp_addr().port()
+        ),
+    )
+    .unwrap();
+    let http = checkbridge_lab::candidate::client().unwrap();
+    let mail_base = mail.base_url();
     let log = dir.join("checkbridge.log");
     let mut rng = rand::rngs::StdRng::seed_from_u64(0xC0FFEE);
     let mut cancelled: HashSet<String> = HashSet::new();
@@ -322,6 +402,7 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
                 _ => {}
             }
             cancel_placed(&lab, &seeded, &mut cancelled).await;
+            answer(&http, &mail_base, &mut candidates).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         svc.child.kill().unwrap(); // SIGKILL
@@ -342,6 +423,7 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
     // The last life: runs until everything is final.
     let svc = spawn_service(&config, &log);
     let cancelled = std::cell::RefCell::new(cancelled);
+    let candidates = std::cell::RefCell::new(candidates);
     let open = || {
         seeded
             .iter()
@@ -361,6 +443,9 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
                 let mut c = cancelled.borrow().clone();
                 cancel_placed(&lab, &seeded, &mut c).await;
                 *cancelled.borrow_mut() = c;
+                let mut k = std::mem::take(&mut *candidates.borrow_mut());
+                answer(&http, &mail_base, &mut k).await;
+                *candidates.borrow_mut() = k;
                 (open() == 0).then_some(())
             },
         ),
@@ -466,6 +551,12 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
     for t in &lab.tenants {
         needles.push(t.pageup.client_secret.clone());
         needles.push(t.theary.client_secret.clone());
+    }
+    for c in candidates.borrow().iter() {
+        assert!(c.done, "{} never finished the candidate form", c.email);
+        needles.push(c.answers.ssn.clone());
+        needles.push(c.answers.date_of_birth.clone());
+        needles.push(c.answers.last_name.clone());
     }
     needles.push(secrecy::ExposeSecret::expose_secret(&lab.master_key).to_owned());
     needles.push("eyJ".to_owned());

@@ -175,7 +175,7 @@ async fn a_candidate_request_owes_its_mails_and_ends_once_on_submission() {
         // The check now owes its order, as a check claimed with a complete invitation does.
         assert_eq!(
             store.check_phase(&t("acme"), &id).await.unwrap(),
-            Some(Phase::Claimed)
+            Some(Phase::Submitted)
         );
         let access: Vec<String> = store
             .access_records(&t("acme"))
