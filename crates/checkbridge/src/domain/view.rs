@@ -225,11 +225,15 @@ fn document(
                     report_link: overall_link.to_owned(),
                     report_type: CANDIDATE_STEP.to_owned(),
                     status: if check.phase == Phase::Candidate {
-                        "awaiting candidate"
+                        format!(
+                            "awaiting candidate since {}",
+                            crate::time::rfc3339(check.created_at)
+                                .get(..10)
+                                .unwrap_or_default()
+                        )
                     } else {
-                        "candidate form completed"
-                    }
-                    .to_owned(),
+                        "candidate form completed".to_owned()
+                    },
                 }],
             }
         }

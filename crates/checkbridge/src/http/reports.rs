@@ -72,10 +72,15 @@ async fn report(
     headers: HeaderMap,
 ) -> Response {
     let pdf = q.format.as_deref() == Some("pdf");
+    // The candidate's signed disclosure and authorization, as the candidate form wrote it.
+    let release = q.format.as_deref() == Some("release") && search.is_none();
     let Some((user, token)) = session(&store, &headers).await else {
         let mut path = ReportLinks::path(&tenant, &check, search.as_ref());
         if pdf {
             path.push_str("?format=pdf");
+        }
+        if release {
+            path.push_str("?format=release");
         }
         // A tenant with single sign-on sends its readers to its identity provider.
         let has_sso = views
@@ -145,7 +150,7 @@ async fn report(
                 Some(subject) => format!("user:{} sso_subject:{subject}", user.username),
                 None => format!("user:{}", user.username),
             },
-            if pdf {
+            if pdf || release {
                 AccessAction::ReportDownloaded
             } else {
                 AccessAction::ReportViewed
@@ -157,6 +162,9 @@ async fn report(
         // A view that cannot be recorded is not shown.
         tracing::error!(error = %crate::error::error_chain(&e), "report view not recorded");
         return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+    }
+    if release {
+        return signed_release(&keyring, &data).await;
     }
     if let Some(r) = &step {
         let (state, since) = match r.state.as_str() {
@@ -189,6 +197,8 @@ async fn report(
             ),
         };
         ctx["candidate_step"] = serde_json::json!({
+            "release_href": (r.state == "submitted" && data.sealed_order.is_some())
+                .then(|| format!("{}?format=release", ReportLinks::path(&tenant, &check, None))),
             "summary": state,
             "since": minutes_utc(since),
             "timeline": crate::domain::candidate::candidate_timeline(r)
@@ -306,6 +316,49 @@ struct Unreadable;
 /// the candidate (national id masked to its last four digits, no birth date), and per
 /// search its result with the verified fields, comments and activity. Data that was purged
 /// is shown as removed; data held that does not open is [`Unreadable`], never "removed".
+/// The signed release the order carries inline (`data:application/pdf;base64,...`), as a
+/// PDF download; 404 when the check holds none (PageUp sent a link, or it was purged).
+async fn signed_release(keyring: &Keyring, data: &ReportData) -> Response {
+    let check = &data.check;
+    let Some(sealed) = &data.sealed_order else {
+        return not_found();
+    };
+    let order = match keyring
+        .open(Place::order(&check.tenant, &check.id), sealed)
+        .await
+    {
+        Ok(bytes) => serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+        Err(e) => {
+            tracing::error!(tenant = %check.tenant, check = %check.id, error = %crate::error::error_chain(&e), "release: order does not open");
+            return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+        }
+    };
+    let pdf = order["applicant"]["signedReleaseFileUrl"]
+        .as_str()
+        .and_then(|u| u.strip_prefix("data:application/pdf;base64,"))
+        .and_then(|b| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD.decode(b).ok()
+        })
+        .filter(|b| b.starts_with(b"%PDF"));
+    let Some(pdf) = pdf else {
+        return not_found();
+    };
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"signed-release.pdf\"".to_owned(),
+            ),
+        ],
+        pdf,
+    )
+        .into_response()
+}
+
 async fn report_context(
     keyring: &Keyring,
     cfg: &crate::config::TenantConfig,

@@ -126,10 +126,8 @@ async fn minimal_invitation_through_the_form(db: TestDb) {
         waiting.document["results"][0]["reportType"],
         "Candidate form"
     );
-    assert_eq!(
-        waiting.document["results"][0]["status"],
-        "awaiting candidate"
-    );
+    let row = waiting.document["results"][0]["status"].as_str().unwrap();
+    assert!(row.starts_with("awaiting candidate since 20"), "{row}");
     let our_ref = waiting.document["referenceNumber"]
         .as_str()
         .unwrap()
@@ -432,6 +430,26 @@ async fn minimal_invitation_through_the_form(db: TestDb) {
             && report.contains("candidate form: the candidate is invited"),
         "{report}"
     );
+    // The signed release opens from the report page for a reader of the tenant.
+    let release = http
+        .get(format!("{base}/reports/acme/{}?format=release", check.id))
+        .header(reqwest::header::COOKIE, format!("cb_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(release.status().as_u16(), 200);
+    assert_eq!(
+        release.headers()[reqwest::header::CONTENT_TYPE],
+        "application/pdf"
+    );
+    assert!(release.bytes().await.unwrap().starts_with(b"%PDF"));
+    assert!(report.contains("?format=release"), "linked from the report");
+    let anonymous = http
+        .get(format!("{base}/reports/acme/{}?format=release", check.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 303, "a sign-in first");
     // What the request held is gone; the access record tells the candidate's steps.
     let request = app
         .store

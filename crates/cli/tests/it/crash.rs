@@ -420,8 +420,25 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
         }
     }
 
-    // The last life: runs until everything is final.
+    // The last life: runs until everything is final. First the candidates still to answer
+    // do (polled with a deadline: nothing in the sandboxes changes while a form waits).
     let svc = spawn_service(&config, &log);
+    let answering = Instant::now();
+    while candidates.iter().any(|c| !c.done) && answering.elapsed() < Duration::from_secs(120) {
+        answer(&http, &mail_base, &mut candidates).await;
+        cancel_placed(&lab, &seeded, &mut cancelled).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waiting: Vec<&str> = candidates
+        .iter()
+        .filter(|c| !c.done)
+        .map(|c| c.email.as_str())
+        .collect();
+    assert!(
+        waiting.is_empty(),
+        "candidates could not finish the form: {waiting:?}\n{}",
+        log_tail(&log)
+    );
     let cancelled = std::cell::RefCell::new(cancelled);
     let candidates = std::cell::RefCell::new(candidates);
     let open = || {
@@ -453,8 +470,17 @@ async fn run(database_url: &str, service_url: &str, outage: Outage, dir: &std::p
     .await;
     assert!(
         finished.is_ok(),
-        "{} checks not final after the kills:\n{}",
+        "{} checks not final after the kills ({}):\n{}",
         open(),
+        seeded
+            .iter()
+            .filter_map(|(t, id, _)| {
+                let v = lab.pageup_check(t, id)?;
+                (!FINAL_STATUSES.contains(&v.status.as_str()))
+                    .then(|| format!("{t}/{id} {}", v.status))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         log_tail(&log)
     );
     // Pushes of terminal documents may still be acknowledged a moment after PageUp shows them.
