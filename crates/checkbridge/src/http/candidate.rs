@@ -378,6 +378,26 @@ fn prefill_history(snapshot: &Value) -> HistoryForm {
     HistoryForm::prefill(&employment, &education)
 }
 
+/// The page a step shows again: the form as posted, its errors, and the status (422 for
+/// errors, 200 for a row added or removed).
+type Again = Box<(Option<Posted>, Errors, StatusCode)>;
+
+/// A step's outcome: its checked answers, or the page to show again.
+fn again<T, F>(
+    outcome: Outcome<T, F>,
+    posted: impl FnOnce(F) -> Option<Posted>,
+) -> Result<T, Again> {
+    match outcome {
+        Outcome::Valid(v) => Ok(v),
+        Outcome::Invalid { form, errors } => Err(Box::new((
+            posted(form),
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ))),
+        Outcome::Edit(form) => Err(Box::new((posted(form), Errors::default(), StatusCode::OK))),
+    }
+}
+
 /// A form as posted back, for showing it again.
 enum Posted {
     Personal(PersonalForm),
@@ -435,149 +455,67 @@ async fn submit(
     let today = today();
     let t = o.tenant.clone();
     let key = o.request.tenant.clone();
-    let done = match step {
-        Step::Personal => match form::personal_step(&pairs, today, None) {
-            Outcome::Valid(_) => true,
-            Outcome::Invalid { form, errors } => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    Some(Posted::Personal(form)),
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-            }
-            Outcome::Edit(form) => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    Some(Posted::Personal(form)),
-                    Errors::default(),
-                    StatusCode::OK,
-                )
-            }
-        },
-        Step::Addresses => match form::addresses_step(&pairs, today, &rules(&t)) {
-            Outcome::Valid(_) => true,
-            Outcome::Invalid { form, errors } => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    Some(Posted::Addresses(form)),
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-            }
-            Outcome::Edit(form) => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    Some(Posted::Addresses(form)),
-                    Errors::default(),
-                    StatusCode::OK,
-                )
-            }
-        },
-        Step::History => match form::history_step(&pairs, today, &history_rules(&o.snapshot, &t)) {
-            Outcome::Valid(_) => true,
-            Outcome::Invalid { form, errors } => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    Some(Posted::History(form)),
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-            }
-            Outcome::Edit(form) => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    Some(Posted::History(form)),
-                    Errors::default(),
-                    StatusCode::OK,
-                )
-            }
-        },
-        Step::Disclosure => match form::disclosure_step(&pairs, texts(&t, &key).disclosure()) {
-            Outcome::Valid(_) => true,
-            Outcome::Invalid { errors, .. } => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    None,
-                    errors,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-            }
-            Outcome::Edit(()) => {
-                return render(
-                    &s,
-                    &o,
-                    &token,
-                    step,
-                    None,
-                    Errors::default(),
-                    StatusCode::OK,
-                )
-            }
-        },
+    let shown = match step {
+        Step::Personal => again(form::personal_step(&pairs, today, None), |f| {
+            Some(Posted::Personal(f))
+        })
+        .map(drop),
+        Step::Addresses => again(form::addresses_step(&pairs, today, &rules(&t)), |f| {
+            Some(Posted::Addresses(f))
+        })
+        .map(drop),
+        Step::History => again(
+            form::history_step(&pairs, today, &history_rules(&o.snapshot, &t)),
+            |f| Some(Posted::History(f)),
+        )
+        .map(drop),
+        Step::Disclosure => again(
+            form::disclosure_step(&pairs, texts(&t, &key).disclosure()),
+            |()| None,
+        )
+        .map(drop),
         Step::Authorization => {
             return finish(&s, &o, &token, &pairs, &headers, &address).await;
         }
     };
-    if done {
-        // The pairs are kept as posted (the SSN among them, sealed), so a step is checked
-        // again, by the same rules, when the order is built.
-        let kept: Vec<(String, String)> = pairs
-            .iter()
-            .filter(|(k, _)| k != "csrf" && k != "action")
-            .cloned()
-            .collect();
-        o.draft
-            .insert(step.slug().to_owned(), serde_json::json!(kept));
-        let draft = Zeroizing::new(Value::Object(o.draft.clone()).to_string());
-        let sealed = match s
-            .keyring
-            .seal(
-                Place::candidate(&key, &o.request.check_id, "draft"),
-                draft.as_bytes(),
-            )
-            .await
-        {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %crate::error::error_chain(&e), "a candidate's answers could not be sealed");
-                return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly")
-                    .into_response();
-            }
-        };
-        match s
-            .store
-            .save_candidate_draft(&o.request.check_id, &sealed, now_ms())
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => return closed(&s, &address),
-            Err(e) => {
-                tracing::error!(error = %crate::error::error_chain(&e), "a candidate's answers could not be kept");
-                return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly")
-                    .into_response();
-            }
+    if let Err(page) = shown {
+        let (posted, errors, status) = *page;
+        return render(&s, &o, &token, step, posted, errors, status);
+    }
+    // The pairs are kept as posted (the SSN among them, sealed), so a step is checked
+    // again, by the same rules, when the order is built.
+    let kept: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "csrf" && k != "action")
+        .cloned()
+        .collect();
+    o.draft
+        .insert(step.slug().to_owned(), serde_json::json!(kept));
+    let draft = Zeroizing::new(Value::Object(o.draft.clone()).to_string());
+    let sealed = match s
+        .keyring
+        .seal(
+            Place::candidate(&key, &o.request.check_id, "draft"),
+            draft.as_bytes(),
+        )
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %crate::error::error_chain(&e), "a candidate's answers could not be sealed");
+            return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
+        }
+    };
+    match s
+        .store
+        .save_candidate_draft(&o.request.check_id, &sealed, now_ms())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return closed(&s, &address),
+        Err(e) => {
+            tracing::error!(error = %crate::error::error_chain(&e), "a candidate's answers could not be kept");
+            return (StatusCode::SERVICE_UNAVAILABLE, "please try again shortly").into_response();
         }
     }
     let next = next_step(&o.draft);
@@ -617,29 +555,14 @@ async fn finish(
     ) else {
         return Redirect::to(&format!("/candidate/{token}/personal")).into_response();
     };
-    let signature = match form::authorization_step(pairs, &personal.name, today) {
-        Outcome::Valid(sig) => sig,
-        Outcome::Invalid { form, errors } => {
-            return render(
-                s,
-                o,
-                token,
-                Step::Authorization,
-                Some(Posted::Authorization(form)),
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-        }
-        Outcome::Edit(form) => {
-            return render(
-                s,
-                o,
-                token,
-                Step::Authorization,
-                Some(Posted::Authorization(form)),
-                Errors::default(),
-                StatusCode::OK,
-            )
+    let signature = match again(
+        form::authorization_step(pairs, &personal.name, today),
+        |f| Some(Posted::Authorization(f)),
+    ) {
+        Ok(sig) => sig,
+        Err(page) => {
+            let (posted, errors, status) = *page;
+            return render(s, o, token, Step::Authorization, posted, errors, status);
         }
     };
     let texts = texts(t, key);
