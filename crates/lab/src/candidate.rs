@@ -49,6 +49,24 @@ impl Answers {
     }
 }
 
+/// The service's `[mail]` for a mail sandbox listening for SMTP on `smtp` (on this machine,
+/// so without TLS), with AUTH as `(user, password)` when given.
+pub fn mail_config(
+    smtp: std::net::SocketAddr,
+    auth: Option<(&str, &str)>,
+) -> checkbridge::config::MailConfig {
+    checkbridge::config::MailConfig {
+        smtp_url: None,
+        host: Some(smtp.ip().to_string()),
+        port: Some(u64::from(smtp.port())),
+        tls: Some(checkbridge::config::MailTls::None),
+        username: auth.map(|(u, _)| u.to_owned()),
+        password: auth.map(|(_, p)| p.to_owned().into()),
+        from: Some("Background checks <checks@checkbridge.example>".into()),
+        timeout_secs: 10,
+    }
+}
+
 /// An HTTP client as a candidate's browser without JavaScript: redirects are followed by
 /// hand (each step answers 303 to the next).
 pub fn client() -> anyhow::Result<reqwest::Client> {

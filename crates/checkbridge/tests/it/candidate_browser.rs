@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use checkbridge::config::{MailConfig, MailTls};
 use checkbridge_lab::testing::{eventually, TestApp, TestDb};
 use checkbridge_lab::LabOptions;
 use serde_json::{json, Value};
@@ -117,16 +116,10 @@ async fn a_candidate_completes_the_form_on_a_phone_in_a_real_browser() {
         .await
         .unwrap();
     let mut config = app.config();
-    config.mail = Some(MailConfig {
-        smtp_url: None,
-        host: Some("127.0.0.1".into()),
-        port: Some(u64::from(mail.smtp_addr().port())),
-        tls: Some(MailTls::None),
-        username: None,
-        password: None,
-        from: Some("Acme Checks <checks@acme.example>".into()),
-        timeout_secs: 10,
-    });
+    config.mail = Some(checkbridge_lab::candidate::mail_config(
+        mail.smtp_addr(),
+        None,
+    ));
     let tenant = app.lab.tenant("acme").unwrap().pageup_id.clone();
     let id = app.lab.pageup.state.seed(
         &tenant,

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use checkbridge::config::{MailConfig, MailTls};
 use checkbridge_lab::testing::{eventually, pdf_text, TestApp, TestDb};
 use checkbridge_lab::LabOptions;
 use serde_json::{json, Value};
@@ -91,16 +90,10 @@ async fn minimal_invitation_through_the_form(db: TestDb) {
     .await
     .unwrap();
     let mut config = app.config();
-    config.mail = Some(MailConfig {
-        smtp_url: None,
-        host: Some("127.0.0.1".into()),
-        port: Some(u64::from(mail.smtp_addr().port())),
-        tls: Some(MailTls::None),
-        username: Some("checkbridge".into()),
-        password: Some("mail-password-1".to_owned().into()),
-        from: Some("Acme Checks <checks@acme.example>".into()),
-        timeout_secs: 10,
-    });
+    config.mail = Some(checkbridge_lab::candidate::mail_config(
+        mail.smtp_addr(),
+        Some(("checkbridge", "mail-password-1")),
+    ));
     let tenant = app.lab.tenant("acme").unwrap().pageup_id.clone();
     let id = app.lab.pageup.state.seed(
         &tenant,
@@ -482,16 +475,10 @@ async fn reminders_go_out_with_the_same_link_and_an_unanswered_request_expires_p
         .await
         .unwrap();
     let mut config = app.config();
-    config.mail = Some(MailConfig {
-        smtp_url: None,
-        host: Some("127.0.0.1".into()),
-        port: Some(u64::from(mail.smtp_addr().port())),
-        tls: Some(MailTls::None),
-        username: None,
-        password: None,
-        from: Some("checks@acme.example".into()),
-        timeout_secs: 10,
-    });
+    config.mail = Some(checkbridge_lab::candidate::mail_config(
+        mail.smtp_addr(),
+        None,
+    ));
     let tenant = app.lab.tenant("acme").unwrap().pageup_id.clone();
     let id = app.lab.pageup.state.seed(
         &tenant,

@@ -190,16 +190,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         checkbridge::config::redact_url(&database_url)
     )?;
     let mut config = lab.config(&database_url)?;
-    config.mail = Some(checkbridge::config::MailConfig {
-        smtp_url: None,
-        host: Some("127.0.0.1".into()),
-        port: Some(u64::from(mail.smtp_addr().port())),
-        tls: Some(checkbridge::config::MailTls::None),
-        username: None,
-        password: None,
-        from: Some("Background checks <checks@checkbridge.example>".into()),
-        timeout_secs: 10,
-    });
+    config.mail = Some(checkbridge_lab::candidate::mail_config(
+        mail.smtp_addr(),
+        None,
+    ));
     let store = Store::connect(&database_url)
         .await
         .context("opening the demo database")?;
