@@ -255,6 +255,13 @@ impl Sandboxes {
         self.get(format!("{}/__admin/timings", self.pageup)).await
     }
 
+    /// Per PageUp tenant, how many checks reached `queued` and `new` (cheap to poll).
+    pub async fn progress(
+        &self,
+    ) -> anyhow::Result<std::collections::HashMap<String, sandbox::pageup::Progress>> {
+        self.get(format!("{}/__admin/progress", self.pageup)).await
+    }
+
     /// Requests received per route by PageUp (`pageup`) or Theary.
     pub async fn counts(&self, pageup: bool) -> anyhow::Result<BTreeMap<String, u64>> {
         let base = if pageup { &self.pageup } else { &self.theary };
@@ -442,9 +449,11 @@ pub async fn wait_all_new(
     deadline: Duration,
     every: Duration,
 ) -> anyhow::Result<Vec<CheckTiming>> {
+    // The progress counters, not the timings: walking every check under the sandbox's lock
+    // ten times a second would slow the API being measured.
     let result = wait_until("every check new in PageUp", deadline, every, || async {
-        let timings = sb.timings().await?;
-        Ok(timings.iter().filter(|t| t.new_ms.is_some()).count() >= total)
+        let new: u64 = sb.progress().await?.values().map(|p| p.new).sum();
+        Ok(new >= total as u64)
     })
     .await;
     running.stop().await;
@@ -470,8 +479,14 @@ pub async fn wait_all_new_of(
             .collect()
     };
     let result = wait_until("every check new in PageUp", deadline, every, || async {
-        let timings = ours(sb.timings().await?);
-        Ok(timings.iter().filter(|t| t.new_ms.is_some()).count() >= total)
+        let new: u64 = sb
+            .progress()
+            .await?
+            .iter()
+            .filter(|(tenant, _)| tenants.contains(*tenant))
+            .map(|(_, p)| p.new)
+            .sum();
+        Ok(new >= total as u64)
     })
     .await;
     running.stop().await;

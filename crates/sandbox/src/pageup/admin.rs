@@ -34,6 +34,10 @@ pub(super) fn routes(state: &PageUpState) -> Router {
             "/timings",
             get(|State(s): State<PageUpState>| async move { Json(s.timings()) }),
         )
+        .route(
+            "/progress",
+            get(|State(s): State<PageUpState>| async move { Json(s.progress()) }),
+        )
         .route("/tokens/expire", post(admin_expire_tokens))
         .route("/token-lifetime", put(admin_token_lifetime))
         .with_state(state.clone())

@@ -28,7 +28,7 @@ pub use api::PAGE_SIZE;
 pub use generate::{invitation as generated_invitation, GenerateOptions};
 pub use shape::InvitationShape;
 pub use state::{
-    CheckTiming, CheckView, ClientSpec, PageUpConfig, PageUpState, PutRecord, SCOPE_READ,
+    CheckTiming, CheckView, ClientSpec, PageUpConfig, PageUpState, Progress, PutRecord, SCOPE_READ,
     SCOPE_WRITE,
 };
 pub use validate::{transition_allowed, STATUSES};

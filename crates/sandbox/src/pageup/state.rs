@@ -125,6 +125,16 @@ struct Data {
     /// Tokens of an older generation than this are treated as expired.
     token_generation: u64,
     token_lifetime: Duration,
+    /// tenant -> how many of its checks reached `queued` and `new` (first time each), kept
+    /// as PUTs arrive so a progress probe costs nothing while a backlog drains.
+    reached: HashMap<String, Progress>,
+}
+
+/// How many of a tenant's checks have reached `queued` and `new`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Progress {
+    pub queued: u64,
+    pub new: u64,
 }
 
 /// What the login server needs to know about a client id.
@@ -318,6 +328,13 @@ impl PageUpState {
             .collect()
     }
 
+    /// Per tenant, how many checks have reached `queued` and `new`: what a benchmark polls
+    /// while it waits (cheap: kept as PUTs arrive; [`PageUpState::timings`] walks every check
+    /// under the lock and would slow the API it measures).
+    pub fn progress(&self) -> HashMap<String, Progress> {
+        self.lock().reached.clone()
+    }
+
     /// Lifetime of tokens issued from now on.
     pub fn set_token_lifetime(&self, d: Duration) {
         self.lock().token_lifetime = d;
@@ -411,12 +428,27 @@ impl PageUpState {
         check.view.status = to.clone();
         check.invitation["status"] = json!(to);
         check.view.document = document.clone();
+        let first = !check.view.history.iter().any(|p| p.to == to);
+        let counted = match to.as_str() {
+            _ if !first => None,
+            "queued" => Some(false),
+            "new" => Some(true),
+            _ => None,
+        };
         check.view.history.push(PutRecord {
             at_ms,
             from,
             to,
             body: document.clone(),
         });
+        if let Some(new) = counted {
+            let p = data.reached.entry(tenant.to_owned()).or_default();
+            if new {
+                p.new += 1;
+            } else {
+                p.queued += 1;
+            }
+        }
         drop(data);
         self.changes.bump();
         Ok(())
