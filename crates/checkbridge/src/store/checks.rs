@@ -6,7 +6,8 @@ use std::time::Duration;
 use sqlx::Row;
 
 use super::leases::ms;
-use super::retention::append_access;
+use super::retention::access_statement;
+use super::script::Script;
 use super::row::{self, CHECK_COLUMNS, SEARCH_COLUMNS};
 use super::writer::WriteQuery as _;
 use super::{NewCheck, Owed, Plan, Recorded, Store, StoreError};
@@ -51,106 +52,76 @@ impl Store {
             // Version 2: `queued` first, then `new`, waiting on the candidate.
             Plan::Candidate(_) => (Phase::Candidate, None, None, None, 2),
         };
-        let mut tx = self.write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO checks (id, tenant, pageup_id, phase, reason, order_json, webhook_secret, order_due_at, \
-             desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12) ON CONFLICT (tenant, pageup_id) DO NOTHING",
-        )
-        .bind(c.id.as_str())
-        .bind(c.tenant.as_str())
-        .bind(c.pageup_id.as_str())
-        .bind(phase.as_str())
-        .bind(reason)
-        .bind(order_json)
-        .bind(c.webhook_secret)
-        .bind(order_due)
-        .bind(version)
-        .bind(now)
-        .bind(push_lease.map(|(owner, _)| owner))
-        .bind(push_lease.map(|(_, until)| until))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
-        if inserted && !c.searches.is_empty() {
-            // All the check's searches in one statement.
-            let rows: Vec<String> = (0..c.searches.len())
-                .map(|i| {
-                    let b = i * 6;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6
-                    )
+        // One script, one trip to the writer: the check, then (only if it was new: our id is
+        // fresh, so it is in the table only if this insert put it there) its searches, its
+        // candidate request and its access record, then whichever id the check has.
+        let mut sc = Script::new()
+            .bind(c.id.as_str()) // $1
+            .bind(c.tenant.as_str()) // $2
+            .bind(c.pageup_id.as_str()) // $3
+            .bind(phase.as_str()) // $4
+            .bind(reason) // $5
+            .bind(order_json) // $6
+            .bind(c.webhook_secret) // $7
+            .bind(order_due) // $8
+            .bind(version) // $9
+            .bind(now) // $10
+            .bind(push_lease.map(|(owner, _)| owner)) // $11
+            .bind(push_lease.map(|(_, until)| until)) // $12
+            .then(
+                "INSERT INTO checks (id, tenant, pageup_id, phase, reason, order_json, webhook_secret, order_due_at, \
+                 desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12) ON CONFLICT (tenant, pageup_id) DO NOTHING",
+            );
+        const IF_NEW: &str = "WHERE EXISTS (SELECT 1 FROM checks WHERE id = $1)";
+        if !c.searches.is_empty() {
+            let open = sc.arg(SearchState::Open.as_str());
+            let rows: Vec<String> = c
+                .searches
+                .iter()
+                .map(|s| {
+                    let id = sc.arg(s.id.as_str());
+                    let ty = sc.arg(s.search_type.as_str());
+                    format!("({id}, $1, $2, {ty}, {open}, $10)")
                 })
                 .collect();
-            let sql = format!(
-                "INSERT INTO searches (id, check_id, tenant, search_type, outcome, updated_at) VALUES {}",
+            sc.push(format!(
+                "INSERT INTO searches (id, check_id, tenant, search_type, outcome, updated_at) \
+                 SELECT * FROM (VALUES {}) AS v {IF_NEW}",
                 rows.join(", ")
+            ));
+        }
+        if let Plan::Candidate(r) = c.plan {
+            let (hash, token, needs, inv, exp) = (
+                sc.arg(r.token_hash),
+                sc.arg(r.token_sealed),
+                sc.arg(r.needs_json),
+                sc.arg(r.invitation_sealed),
+                sc.arg(r.expires_at),
             );
-            let mut q = sqlx::query(&sql);
-            for s in c.searches {
-                q = q
-                    .bind(s.id.as_str())
-                    .bind(c.id.as_str())
-                    .bind(c.tenant.as_str())
-                    .bind(s.search_type.as_str())
-                    .bind(SearchState::Open.as_str())
-                    .bind(now);
-            }
-            q.execute(&mut *tx).await?;
+            sc.push(format!(
+                "INSERT INTO candidate_requests (check_id, tenant, token_hash, token_sealed, state, needs, \
+                 invitation, invited_at, expires_at, mail_due_at, updated_at) \
+                 SELECT $1, $2, {hash}, {token}, 'invited', {needs}, {inv}, $10, {exp}, $10, $10 {IF_NEW}"
+            ));
         }
-        if inserted {
-            if let Plan::Candidate(r) = c.plan {
-                sqlx::query(
-                    "INSERT INTO candidate_requests (check_id, tenant, token_hash, token_sealed, state, needs, \
-                     invitation, invited_at, expires_at, mail_due_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'invited', $5, $6, $7, $8, $7, $7)",
-                )
-                .bind(c.id.as_str())
-                .bind(c.tenant.as_str())
-                .bind(r.token_hash)
-                .bind(r.token_sealed)
-                .bind(r.needs_json)
-                .bind(r.invitation_sealed)
-                .bind(now)
-                .bind(r.expires_at)
-                .execute(&mut *tx)
-                .await?;
-            }
-            append_access(
-                &mut tx,
-                c.tenant,
-                c.id.as_str(),
-                "service:poller",
-                AccessAction::Procured,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(Recorded {
-                id: c.id.clone(),
-                new: true,
-            });
-        }
-        let existing: CheckId = row::text(
-            &sqlx::query("SELECT id FROM checks WHERE tenant = $1 AND pageup_id = $2")
-                .bind(c.tenant.as_str())
-                .bind(c.pageup_id.as_str())
-                .fetch_one(&mut *tx)
-                .await?,
-            "id",
-        )?;
-        tx.commit().await?;
-        Ok(Recorded {
-            id: existing,
-            new: false,
-        })
+        let access = access_statement(
+            &mut sc,
+            ("$2", "$1", "$10"),
+            "service:poller",
+            AccessAction::Procured,
+            IF_NEW,
+        );
+        sc.push(access);
+        sc.push("SELECT id FROM checks WHERE tenant = $2 AND pageup_id = $3");
+        let rows = self.run_script(sc).await?;
+        let Some(found) = rows.first() else {
+            // The row was there a statement ago; only a concurrent purge could take it.
+            return Err(StoreError::Database(sqlx::Error::RowNotFound));
+        };
+        let id: CheckId = row::text(found, "id")?;
+        let new = id == *c.id;
+        Ok(Recorded { id, new })
     }
 
     /// PageUp lists a check we hold as pending again. If PageUp acknowledged one of our

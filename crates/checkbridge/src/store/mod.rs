@@ -61,6 +61,7 @@ mod backup;
 mod batch;
 mod migrate;
 mod row;
+mod script;
 mod types;
 mod writer;
 pub use migrate::{latest_version, MigrateReport, MigrationState, MigrationStatus, MIGRATIONS};
@@ -215,11 +216,14 @@ async fn postgres_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
 }
 
 /// A SQLite pool of `max` connections, each in WAL mode with full sync (an acknowledged
-/// write survives a crash) and foreign keys on.
+/// write survives a crash) and foreign keys on. A connection is not pinged before each use
+/// (sqlx's default): it is a file in this process that cannot go stale, and the ping was a
+/// second round trip to the connection's thread for every read.
 async fn sqlite_pool(url: &str, max: u32) -> Result<AnyPool, StoreError> {
     let options = AnyConnectOptions::from_str(url)?;
     Ok(AnyPoolOptions::new()
         .max_connections(max)
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(30))
         .after_connect(|conn, _| {
             Box::pin(async move {

@@ -1,12 +1,13 @@
-//! Orders: leasing checks whose Theary order is due, noting each attempt before it is sent,
-//! and recording the outcome (placed, refused, or to be tried again later).
+//! Orders: leasing checks whose Theary order is due (the lease counts the attempt, before
+//! anything is sent), and recording the outcome (placed, refused, or to be tried again later).
 
 use std::time::Duration;
 
 use sqlx::Row;
 
 use super::leases::ms;
-use super::retention::append_access;
+use super::retention::access_statement;
+use super::script::Script;
 use super::row;
 use super::writer::WriteQuery as _;
 use super::{OrderWork, PlacedOrder, Store, StoreError};
@@ -39,7 +40,9 @@ impl Store {
         let rows = self
             .lease_rows(
                 (
-                    "lease_until = $1, lease_owner = $2",
+                    // The attempt is counted in the lease itself: once leased, an order may
+                    // be POSTed, and a later lease looks it up at Theary first.
+                    "lease_until = $1, lease_owner = $2, order_attempts = order_attempts + 1",
                     "SELECT id FROM checks WHERE order_due_at IS NOT NULL AND order_due_at <= $3 \
                      AND (lease_until IS NULL OR lease_until < $3) ORDER BY order_due_at LIMIT $4",
                     "id, tenant, pageup_id, order_attempts, order_json",
@@ -83,34 +86,13 @@ impl Store {
             work.push(OrderWork {
                 tenant: row::text(r, "tenant")?,
                 pageup_id: row::text(r, "pageup_id")?,
-                attempts: r.try_get("order_attempts")?,
+                attempts: r.try_get::<i64, _>("order_attempts")? - 1,
                 order_json: r.try_get("order_json")?,
                 search_ids,
                 id,
             });
         }
         Ok(work)
-    }
-
-    /// Notes, before an order POST, that one is being sent: after a crash the next attempt
-    /// looks the order up first instead of posting blind. False when the lease was lost.
-    pub async fn begin_order_attempt(
-        &self,
-        id: &CheckId,
-        owner: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        let n = sqlx::query(
-            "UPDATE checks SET order_attempts = order_attempts + 1, updated_at = $1 \
-             WHERE id = $2 AND lease_owner = $3 AND order_due_at IS NOT NULL",
-        )
-        .bind(now)
-        .bind(id.as_str())
-        .bind(owner)
-        .execute_w(self)
-        .await?
-        .rows_affected();
-        Ok(n == 1)
     }
 
     /// Records a placed order: the check becomes `ordered` under `reference`, Theary's search
@@ -144,29 +126,61 @@ impl Store {
         now: i64,
         push_lease_until: Option<i64>,
     ) -> Result<Option<bool>, StoreError> {
-        let mut tx = self.write().await?;
-        // The push lease is taken only where none is held or a lapsed one is left over:
-        // a held lease (the claim's `queued` still on its way) keeps its holder.
-        let updated = sqlx::query(
-            "UPDATE checks SET phase = 'ordered', reference = $1, order_due_at = NULL, lease_until = NULL, \
-             lease_owner = NULL, last_error = NULL, desired_version = desired_version + 1, push_due_at = $2, updated_at = $2, \
-             push_lease_owner = CASE WHEN $6 IS NOT NULL AND (push_lease_until IS NULL OR push_lease_until < $2) \
-               THEN $5 ELSE push_lease_owner END, \
-             push_lease_until = CASE WHEN $6 IS NOT NULL AND (push_lease_until IS NULL OR push_lease_until < $2) \
-               THEN $6 ELSE push_lease_until END \
-             WHERE tenant = $3 AND id = $4 AND lease_owner = $5 AND phase IN ('claimed', 'submitted') \
-             RETURNING push_lease_owner, push_lease_until",
-        )
-        .bind(order.reference.as_str())
-        .bind(now)
-        .bind(order.tenant.as_str())
-        .bind(order.check_id.as_str())
-        .bind(order.owner)
-        .bind(push_lease_until)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(updated) = updated else {
-            tx.rollback().await?;
+        // One script, one trip to the writer. The push lease is taken only where none is
+        // held or a lapsed one is left over: a held lease (the claim's `queued` still on its
+        // way) keeps its holder. The statements after the first act only if it did: the row
+        // then carries this order's reference and time, and no order lease.
+        let mut sc = Script::new()
+            .bind(order.reference.as_str()) // $1
+            .bind(now) // $2
+            .bind(order.tenant.as_str()) // $3
+            .bind(order.check_id.as_str()) // $4
+            .bind(order.owner) // $5
+            .bind(push_lease_until) // $6
+            .bind(order.reconcile_at) // $7
+            .then(
+                "UPDATE checks SET phase = 'ordered', reference = $1, order_due_at = NULL, lease_until = NULL, \
+                 lease_owner = NULL, last_error = NULL, desired_version = desired_version + 1, push_due_at = $2, updated_at = $2, \
+                 push_lease_owner = CASE WHEN $6 IS NOT NULL AND (push_lease_until IS NULL OR push_lease_until < $2) \
+                   THEN $5 ELSE push_lease_owner END, \
+                 push_lease_until = CASE WHEN $6 IS NOT NULL AND (push_lease_until IS NULL OR push_lease_until < $2) \
+                   THEN $6 ELSE push_lease_until END \
+                 WHERE tenant = $3 AND id = $4 AND lease_owner = $5 AND phase IN ('claimed', 'submitted') \
+                 RETURNING push_lease_owner, push_lease_until",
+            );
+        const IF_RECORDED: &str = "EXISTS (SELECT 1 FROM checks WHERE id = $4 AND tenant = $3 \
+             AND phase = 'ordered' AND reference = $1 AND updated_at = $2 AND lease_owner IS NULL)";
+        // One statement for the searches: when to look at them first, and Theary's id of
+        // the one search where the answer says which is which.
+        let (ours, theirs) = match order.theary_ids {
+            [(ours, theirs)] => (Some(ours.as_str()), Some(theirs.as_str())),
+            _ => (None, None),
+        };
+        let (ours, theirs) = (sc.arg(ours), sc.arg(theirs));
+        sc.push(format!(
+            "UPDATE searches SET reconcile_at = COALESCE(reconcile_at, $7), \
+             theary_search_id = CASE WHEN id = {ours} AND theary_search_id IS NULL THEN {theirs} ELSE theary_search_id END \
+             WHERE check_id = $4 AND {IF_RECORDED}"
+        ));
+        if order.theary_ids.len() > 1 {
+            for (ours, theirs) in order.theary_ids {
+                let (ours, theirs) = (sc.arg(ours.as_str()), sc.arg(theirs.as_str()));
+                sc.push(format!(
+                    "UPDATE searches SET theary_search_id = {theirs} WHERE id = {ours} AND check_id = $4 \
+                     AND theary_search_id IS NULL AND {IF_RECORDED}"
+                ));
+            }
+        }
+        let access = access_statement(
+            &mut sc,
+            ("$3", "$4", "$2"),
+            &format!("service:orderer ({})", order.owner),
+            AccessAction::Ordered,
+            &format!("WHERE {IF_RECORDED}"),
+        );
+        sc.push(access);
+        let rows = self.run_script(sc).await?;
+        let Some(updated) = rows.first() else {
             return Ok(None);
         };
         let push_owner: Option<String> = updated.try_get("push_lease_owner")?;
@@ -174,45 +188,6 @@ impl Store {
         let push_leased = push_lease_until.is_some()
             && push_owner.as_deref() == Some(order.owner)
             && push_until == push_lease_until;
-        // One statement for the searches: when to look at them first, and Theary's id of
-        // the one search where the answer says which is which.
-        let (ours, theirs) = match order.theary_ids {
-            [(ours, theirs)] => (Some(ours.as_str()), Some(theirs.as_str())),
-            _ => (None, None),
-        };
-        sqlx::query(
-            "UPDATE searches SET reconcile_at = COALESCE(reconcile_at, $1), \
-             theary_search_id = CASE WHEN id = $3 AND theary_search_id IS NULL THEN $4 ELSE theary_search_id END \
-             WHERE check_id = $2",
-        )
-        .bind(order.reconcile_at)
-        .bind(order.check_id.as_str())
-        .bind(ours)
-        .bind(theirs)
-        .execute(&mut *tx)
-        .await?;
-        if order.theary_ids.len() > 1 {
-            for (ours, theirs) in order.theary_ids {
-                sqlx::query(
-                    "UPDATE searches SET theary_search_id = $1 WHERE id = $2 AND check_id = $3 AND theary_search_id IS NULL",
-                )
-                .bind(theirs.as_str())
-                .bind(ours.as_str())
-                .bind(order.check_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        append_access(
-            &mut tx,
-            order.tenant,
-            order.check_id.as_str(),
-            &format!("service:orderer ({})", order.owner),
-            AccessAction::Ordered,
-            now,
-        )
-        .await?;
-        tx.commit().await?;
         Ok(Some(push_leased))
     }
 

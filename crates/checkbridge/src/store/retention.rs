@@ -36,6 +36,25 @@ pub(super) async fn append_access(
     append_access_detail(tx, tenant, check_id, actor, action, None, now).await
 }
 
+/// [`append_access`] as a statement of a script: `tenant`, `check_id` and `at` are
+/// placeholders of the script's arguments, and the record is written only where `cond` (a
+/// `WHERE` clause) holds.
+pub(super) fn access_statement(
+    sc: &mut super::script::Script,
+    (tenant, check_id, at): (&str, &str, &str),
+    actor: &str,
+    action: AccessAction,
+    cond: &str,
+) -> String {
+    let id = sc.arg(uuid::Uuid::new_v4().to_string());
+    let actor = sc.arg(actor);
+    let action = sc.arg(action.as_str());
+    format!(
+        "INSERT INTO access_log (id, tenant, check_id, actor, action, at, detail) \
+         SELECT {id}, {tenant}, {check_id}, {actor}, {action}, {at}, NULL {cond}"
+    )
+}
+
 /// [`append_access`] with a detail (for API use: the method, the path and the status).
 pub(super) async fn append_access_detail(
     tx: &mut sqlx::AnyConnection,

@@ -122,7 +122,8 @@ pub struct OrderWork {
     pub id: CheckId,
     pub tenant: TenantKey,
     pub pageup_id: PageUpCheckId,
-    /// POSTs started before this one; more than zero means one may have reached Theary.
+    /// Earlier leases of this order (each counted as an attempt when leased, so a crash
+    /// between lease and POST counts too); more than zero means one may have reached Theary.
     pub attempts: i64,
     pub order_json: Option<String>,
     /// Our search ids (`externalSearchId`s), to look a possibly placed order up by.

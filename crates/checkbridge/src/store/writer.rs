@@ -239,6 +239,35 @@ impl Drop for Grouped<'_> {
     }
 }
 
+impl GroupWriter {
+    /// A write whose statements bring their own savepoint and release (a script, sent as
+    /// one string): dropped before [`Grouped::commit_sent`], its savepoint is rolled back.
+    pub(super) async fn begin_script(&self, savepoint: bool) -> Result<Grouped<'_>, StoreError> {
+        let state = self.begin(false).await?;
+        Ok(Grouped {
+            writer: self,
+            state,
+            savepoint,
+            released: false,
+        })
+    }
+}
+
+impl Grouped<'_> {
+    pub(super) fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.state.conn
+    }
+
+    /// The write's statements (its release included) ran: returns once they are durable.
+    pub(super) async fn commit_sent(mut self) -> Result<(), StoreError> {
+        self.released = true;
+        let (writer, epoch) = (self.writer, self.state.epoch);
+        drop(self);
+        writer.dirty.notify_one();
+        writer.durable(epoch).await
+    }
+}
+
 impl Write<'_> {
     /// Makes the write durable; returns once it is.
     pub(super) async fn commit(self) -> Result<(), StoreError> {

@@ -1,9 +1,11 @@
 //! The orderer: claimed checks become Theary orders. The order was built at claim time and
 //! is sent the same on every attempt, except that a signed release larger than the tenant's
 //! `release_upload_above_bytes` is first uploaded through Theary's release-form upload URL
-//! and the order names the uploaded file instead of carrying it inline. An attempt is noted before its POST, so
-//! after a crash or a timeout (an unknown outcome) the order is first looked up by its
-//! `externalSearchId`, and posted again only if Theary has no such order.
+//! and the order names the uploaded file instead of carrying it inline. An attempt is
+//! counted when its order is leased, before any POST, so after a crash or a timeout (an
+//! unknown outcome) the order is first looked up by its `externalSearchId`, and posted again
+//! only if Theary has no such order. The lease is held (and renewed by the keeper) until the
+//! outcome is recorded, and the POST runs only while it certainly is (`within_lease`).
 
 use std::time::Duration;
 
@@ -173,9 +175,6 @@ impl Engine {
                 return retry(e.to_string(), wait).await;
             }
         };
-        if !store.begin_order_attempt(&w.id, owner, now_ms()).await? {
-            return Ok(Ordered::Deferred);
-        }
         stages::record(&w.id, Stage::OrderSent);
         let started = std::time::Instant::now();
         let posted = self
