@@ -61,7 +61,7 @@ pub async fn run(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
     let options = ServiceOptions {
         http_only: false,
         poll_interval_secs: 60,
-        concurrency: 256,
+        concurrency: 1024,
         reconcile_after_secs: 3600,
     };
     let deadline = Duration::from_secs(match args.size {
