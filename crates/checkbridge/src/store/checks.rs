@@ -37,91 +37,65 @@ impl Store {
             .await
     }
 
+    /// [`Store::record_claimed_leased`] for every check of a page at once: one write for
+    /// the page, as PageUp's next page waits for all of them. Returns their outcomes in order.
+    pub async fn record_claims_leased(
+        &self,
+        checks: &[NewCheck<'_>],
+        now: i64,
+        owner: &str,
+        lease_for: Duration,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        self.record_claims_as(checks, now, Some((owner, now + ms(lease_for))))
+            .await
+    }
+
     async fn record_claimed_as(
         &self,
         c: &NewCheck<'_>,
         now: i64,
         push_lease: Option<(&str, i64)>,
     ) -> Result<Recorded, StoreError> {
-        let (phase, order_json, reason, order_due, version) = match c.plan {
-            Plan::Order { order_json } => {
-                (Phase::Claimed, Some(order_json), None, Some(now), 1_i64)
-            }
-            // Version 2: `queued` first, then `failed`.
-            Plan::Failed { reason } => (Phase::Failed, None, Some(reason), None, 2),
-            // Version 2: `queued` first, then `new`, waiting on the candidate.
-            Plan::Candidate(_) => (Phase::Candidate, None, None, None, 2),
-        };
-        // One script, one trip to the writer: the check, then (only if it was new: our id is
-        // fresh, so it is in the table only if this insert put it there) its searches, its
-        // candidate request and its access record, then whichever id the check has.
-        let mut sc = Script::new()
-            .bind(c.id.as_str()) // $1
-            .bind(c.tenant.as_str()) // $2
-            .bind(c.pageup_id.as_str()) // $3
-            .bind(phase.as_str()) // $4
-            .bind(reason) // $5
-            .bind(order_json) // $6
-            .bind(c.webhook_secret) // $7
-            .bind(order_due) // $8
-            .bind(version) // $9
-            .bind(now) // $10
-            .bind(push_lease.map(|(owner, _)| owner)) // $11
-            .bind(push_lease.map(|(_, until)| until)) // $12
-            .then(
-                "INSERT INTO checks (id, tenant, pageup_id, phase, reason, order_json, webhook_secret, order_due_at, \
-                 desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10, $11, $12) ON CONFLICT (tenant, pageup_id) DO NOTHING",
-            );
-        const IF_NEW: &str = "WHERE EXISTS (SELECT 1 FROM checks WHERE id = $1)";
-        if !c.searches.is_empty() {
-            let open = sc.arg(SearchState::Open.as_str());
-            let rows: Vec<String> = c
-                .searches
-                .iter()
-                .map(|s| {
-                    let id = sc.arg(s.id.as_str());
-                    let ty = sc.arg(s.search_type.as_str());
-                    format!("({id}, $1, $2, {ty}, {open}, $10)")
-                })
-                .collect();
-            sc.push(format!(
-                "INSERT INTO searches (id, check_id, tenant, search_type, outcome, updated_at) \
-                 SELECT * FROM (VALUES {}) AS v {IF_NEW}",
-                rows.join(", ")
-            ));
+        self.record_claims_as(std::slice::from_ref(c), now, push_lease)
+            .await?
+            .pop()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    /// One script, one trip to the writer, for all of `checks`: per check, its row, then
+    /// (only if it was new: our id is fresh, so it is in the table only if this insert put it
+    /// there) its searches, its candidate request and its access record, then whichever id
+    /// the check has.
+    async fn record_claims_as(
+        &self,
+        checks: &[NewCheck<'_>],
+        now: i64,
+        push_lease: Option<(&str, i64)>,
+    ) -> Result<Vec<Recorded>, StoreError> {
+        if checks.is_empty() {
+            return Ok(Vec::new());
         }
-        if let Plan::Candidate(r) = c.plan {
-            let (hash, token, needs, inv, exp) = (
-                sc.arg(r.token_hash),
-                sc.arg(r.token_sealed),
-                sc.arg(r.needs_json),
-                sc.arg(r.invitation_sealed),
-                sc.arg(r.expires_at),
-            );
-            sc.push(format!(
-                "INSERT INTO candidate_requests (check_id, tenant, token_hash, token_sealed, state, needs, \
-                 invitation, invited_at, expires_at, mail_due_at, updated_at) \
-                 SELECT $1, $2, {hash}, {token}, 'invited', {needs}, {inv}, $10, {exp}, $10, $10 {IF_NEW}"
-            ));
+        let mut sc = Script::new();
+        let at = sc.arg(now);
+        let lease_owner = sc.arg(push_lease.map(|(owner, _)| owner));
+        let lease_until = sc.arg(push_lease.map(|(_, until)| until));
+        for c in checks {
+            claim_statements(&mut sc, c, now, (&at, &lease_owner, &lease_until));
         }
-        let access = access_statement(
-            &mut sc,
-            ("$2", "$1", "$10"),
-            "service:poller",
-            AccessAction::Procured,
-            IF_NEW,
-        );
-        sc.push(access);
-        sc.push("SELECT id FROM checks WHERE tenant = $2 AND pageup_id = $3");
         let rows = self.run_script(sc).await?;
-        let Some(found) = rows.first() else {
-            // The row was there a statement ago; only a concurrent purge could take it.
+        // One row per check, in order: the id it has.
+        if rows.len() != checks.len() {
             return Err(StoreError::Database(sqlx::Error::RowNotFound));
-        };
-        let id: CheckId = row::text(found, "id")?;
-        let new = id == *c.id;
-        Ok(Recorded { id, new })
+        }
+        checks
+            .iter()
+            .zip(rows)
+            .map(|(c, r)| {
+                let id: CheckId = row::text(&r, "id")?;
+                let new = id == *c.id;
+                Ok(Recorded { id, new })
+            })
+            .collect()
     }
 
     /// PageUp lists a check we hold as pending again. If PageUp acknowledged one of our
@@ -252,4 +226,83 @@ impl Store {
             .await?;
         row.as_ref().map(|r| row::text(r, "id")).transpose()
     }
+}
+
+/// Appends one claimed check's statements to `sc` (see [`Store::record_claims_leased`]);
+/// `now`, the push lease's owner and its end are placeholders the caller added.
+fn claim_statements(
+    sc: &mut Script,
+    c: &NewCheck<'_>,
+    now: i64,
+    (at, lease_owner, lease_until): (&str, &str, &str),
+) {
+    let (phase, order_json, reason, order_due, version) = match c.plan {
+        Plan::Order { order_json } => (Phase::Claimed, Some(order_json), None, Some(now), 1_i64),
+        // Version 2: `queued` first, then `failed`.
+        Plan::Failed { reason } => (Phase::Failed, None, Some(reason), None, 2),
+        // Version 2: `queued` first, then `new`, waiting on the candidate.
+        Plan::Candidate(_) => (Phase::Candidate, None, None, None, 2),
+    };
+    let id = sc.arg(c.id.as_str());
+    let tenant = sc.arg(c.tenant.as_str());
+    let pageup_id = sc.arg(c.pageup_id.as_str());
+    let (phase, reason, order_json) = (
+        sc.arg(phase.as_str()),
+        sc.arg(reason),
+        sc.arg(order_json),
+    );
+    let (secret, order_due, version) = (
+        sc.arg(c.webhook_secret),
+        sc.arg(order_due),
+        sc.arg(version),
+    );
+    sc.push(format!(
+        "INSERT INTO checks (id, tenant, pageup_id, phase, reason, order_json, webhook_secret, order_due_at, \
+         desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \
+         VALUES ({id}, {tenant}, {pageup_id}, {phase}, {reason}, {order_json}, {secret}, {order_due}, \
+         {version}, {at}, {at}, {at}, {lease_owner}, {lease_until}) ON CONFLICT (tenant, pageup_id) DO NOTHING"
+    ));
+    let if_new = format!("WHERE EXISTS (SELECT 1 FROM checks WHERE id = {id})");
+    if !c.searches.is_empty() {
+        let open = sc.arg(SearchState::Open.as_str());
+        let rows: Vec<String> = c
+            .searches
+            .iter()
+            .map(|s| {
+                let sid = sc.arg(s.id.as_str());
+                let ty = sc.arg(s.search_type.as_str());
+                format!("({sid}, {id}, {tenant}, {ty}, {open}, {at})")
+            })
+            .collect();
+        sc.push(format!(
+            "INSERT INTO searches (id, check_id, tenant, search_type, outcome, updated_at) \
+             SELECT * FROM (VALUES {}) AS v {if_new}",
+            rows.join(", ")
+        ));
+    }
+    if let Plan::Candidate(r) = c.plan {
+        let (hash, token, needs, inv, exp) = (
+            sc.arg(r.token_hash),
+            sc.arg(r.token_sealed),
+            sc.arg(r.needs_json),
+            sc.arg(r.invitation_sealed),
+            sc.arg(r.expires_at),
+        );
+        sc.push(format!(
+            "INSERT INTO candidate_requests (check_id, tenant, token_hash, token_sealed, state, needs, \
+             invitation, invited_at, expires_at, mail_due_at, updated_at) \
+             SELECT {id}, {tenant}, {hash}, {token}, 'invited', {needs}, {inv}, {at}, {exp}, {at}, {at} {if_new}"
+        ));
+    }
+    let access = access_statement(
+        sc,
+        (&tenant, &id, at),
+        "service:poller",
+        AccessAction::Procured,
+        &if_new,
+    );
+    sc.push(access);
+    sc.push(format!(
+        "SELECT id FROM checks WHERE tenant = {tenant} AND pageup_id = {pageup_id}"
+    ));
 }
