@@ -75,7 +75,8 @@ impl Store {
         if checks.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sc = Script::new();
+        // Urgent: the tenant's next GET waits for this page.
+        let mut sc = Script::new().urgent();
         let at = sc.arg(now);
         let lease_owner = sc.arg(push_lease.map(|(owner, _)| owner));
         let lease_until = sc.arg(push_lease.map(|(_, until)| until));

@@ -66,6 +66,9 @@ impl From<Option<i64>> for Arg {
 pub(super) struct Script {
     statements: Vec<String>,
     args: Vec<Arg>,
+    /// Waits for SQLite's writer behind a few ordinary writes at most (a page of claims,
+    /// which PageUp's next page waits for).
+    urgent: bool,
 }
 
 impl Script {
@@ -88,6 +91,12 @@ impl Script {
     /// Adds a statement (no trailing semicolon, no `;` inside).
     pub(super) fn push(&mut self, sql: impl Into<String>) {
         self.statements.push(sql.into());
+    }
+
+    /// Marks the script urgent: it waits for the writer behind a few ordinary writes at most.
+    pub(super) fn urgent(mut self) -> Script {
+        self.urgent = true;
+        self
     }
 
     pub(super) fn then(mut self, sql: impl Into<String>) -> Script {
@@ -173,7 +182,9 @@ impl Store {
         match &self.group {
             Some(g) => {
                 let sql = script.joined();
-                let mut w = g.begin_script(script.statements.len() > 1).await?;
+                let mut w = g
+                    .begin_script(script.statements.len() > 1, script.urgent)
+                    .await?;
                 let rows = bind_all(sqlx::query(&sql), script.args)
                     .fetch_all(w.conn())
                     .await?;

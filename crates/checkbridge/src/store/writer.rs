@@ -58,7 +58,16 @@ pub(super) struct GroupWriter {
     state: Mutex<State>,
     dirty: Notify,
     committed: watch::Sender<Committed>,
+    /// Places for ordinary writes in the writer's queue (see [`ORDINARY_WAITING`]).
+    ordinary: tokio::sync::Semaphore,
 }
+
+/// Ordinary writes waiting for the writer at once, at most. The writer takes waiting writes
+/// in turn; under a backlog hundreds of order writes waited, and a page of claims (which
+/// PageUp's next page waits for) waited behind all of them. Urgent writes skip this limit,
+/// so they wait behind a few writes at most; the others wait here instead, in turn, and the
+/// writer does as much as before.
+const ORDINARY_WAITING: usize = 8;
 
 impl std::fmt::Debug for GroupWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,13 +91,28 @@ impl GroupWriter {
             }),
             dirty: Notify::new(),
             committed: watch::Sender::new(Committed::default()),
+            ordinary: tokio::sync::Semaphore::new(ORDINARY_WAITING),
         });
         tokio::spawn(commit_loop(Arc::downgrade(&writer)));
         Ok(writer)
     }
 
-    async fn begin(&self, savepoint: bool) -> Result<MutexGuard<'_, State>, StoreError> {
-        let mut st = self.state.lock().await;
+    async fn begin(
+        &self,
+        savepoint: bool,
+        urgent: bool,
+    ) -> Result<MutexGuard<'_, State>, StoreError> {
+        let mut st = if urgent {
+            self.state.lock().await
+        } else {
+            // Closed only when the writer goes: then no write may start.
+            let _place = self
+                .ordinary
+                .acquire()
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            self.state.lock().await
+        };
         if let Err(e) = settle(&mut st).await {
             self.abort(&mut st, &e).await;
             return Err(e);
@@ -273,8 +297,12 @@ impl Drop for Grouped<'_> {
 impl GroupWriter {
     /// A write whose statements bring their own savepoint and release (a script, sent as
     /// one string): dropped before [`Grouped::commit_sent`], its savepoint is rolled back.
-    pub(super) async fn begin_script(&self, savepoint: bool) -> Result<Grouped<'_>, StoreError> {
-        let state = self.begin(false).await?;
+    pub(super) async fn begin_script(
+        &self,
+        savepoint: bool,
+        urgent: bool,
+    ) -> Result<Grouped<'_>, StoreError> {
+        let state = self.begin(false, urgent).await?;
         Ok(Grouped {
             writer: self,
             state,
@@ -366,7 +394,7 @@ impl Store {
     async fn write_as(&self, savepoint: bool) -> Result<Write<'_>, StoreError> {
         match &self.group {
             Some(g) => {
-                let state = g.begin(savepoint).await?;
+                let state = g.begin(savepoint, false).await?;
                 Ok(Write::Grouped(Grouped {
                     writer: g,
                     state,
