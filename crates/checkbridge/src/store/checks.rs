@@ -39,6 +39,8 @@ impl Store {
 
     /// [`Store::record_claimed_leased`] for every check of a page at once: one write for
     /// the page, as PageUp's next page waits for all of them. Returns their outcomes in order.
+    /// Each check's id must be fresh (as [`CheckId::random`] makes them): a check is new
+    /// exactly when its id is in the table after the insert.
     pub async fn record_claims_leased(
         &self,
         checks: &[NewCheck<'_>],
