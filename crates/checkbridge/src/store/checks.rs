@@ -7,8 +7,8 @@ use sqlx::Row;
 
 use super::leases::ms;
 use super::retention::access_statement;
-use super::script::Script;
 use super::row::{self, CHECK_COLUMNS, SEARCH_COLUMNS};
+use super::script::Script;
 use super::writer::WriteQuery as _;
 use super::{NewCheck, Owed, Plan, Recorded, Store, StoreError};
 use crate::domain::check::{AccessAction, CheckRecord, Phase, SearchRecord, SearchState};
@@ -249,16 +249,9 @@ fn claim_statements(
     let id = sc.arg(c.id.as_str());
     let tenant = sc.arg(c.tenant.as_str());
     let pageup_id = sc.arg(c.pageup_id.as_str());
-    let (phase, reason, order_json) = (
-        sc.arg(phase.as_str()),
-        sc.arg(reason),
-        sc.arg(order_json),
-    );
-    let (secret, order_due, version) = (
-        sc.arg(c.webhook_secret),
-        sc.arg(order_due),
-        sc.arg(version),
-    );
+    let (phase, reason, order_json) = (sc.arg(phase.as_str()), sc.arg(reason), sc.arg(order_json));
+    let (secret, order_due, version) =
+        (sc.arg(c.webhook_secret), sc.arg(order_due), sc.arg(version));
     sc.push(format!(
         "INSERT INTO checks (id, tenant, pageup_id, phase, reason, order_json, webhook_secret, order_due_at, \
          desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \

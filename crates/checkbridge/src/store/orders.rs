@@ -7,8 +7,8 @@ use sqlx::Row;
 
 use super::leases::ms;
 use super::retention::access_statement;
-use super::script::Script;
 use super::row;
+use super::script::Script;
 use super::writer::WriteQuery as _;
 use super::{OrderWork, PlacedOrder, Store, StoreError};
 use crate::domain::check::AccessAction;

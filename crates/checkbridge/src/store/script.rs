@@ -197,7 +197,11 @@ impl Store {
                 let mut rows = Vec::new();
                 for stmt in &script.statements {
                     let (sql, args) = localise(stmt, &script.args);
-                    rows.extend(bind_all(sqlx::query(&sql), args).fetch_all(&mut *tx).await?);
+                    rows.extend(
+                        bind_all(sqlx::query(&sql), args)
+                            .fetch_all(&mut *tx)
+                            .await?,
+                    );
                 }
                 tx.commit().await?;
                 Ok(rows)

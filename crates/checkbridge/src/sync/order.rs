@@ -370,7 +370,10 @@ impl Engine {
                     // (acknowledged, about to end) still holds the check here. The lease is
                     // given back for the pusher rather than left to lapse: lapsing would
                     // hold PageUp's `new` back for a whole lease period.
-                    self.inner.store.release_push(&w.id, &self.inner.owner).await?;
+                    self.inner
+                        .store
+                        .release_push(&w.id, &self.inner.owner)
+                        .await?;
                 }
                 self.inner.wake_pusher.notify_one();
             }

@@ -83,19 +83,40 @@ async fn a_page_of_claims_is_recorded_in_one_write_each_with_its_own_outcome() {
         assert_eq!(
             recorded,
             vec![
-                Recorded { id: ids[0].clone(), new: true },
-                Recorded { id: held.id.clone(), new: false },
-                Recorded { id: ids[2].clone(), new: true },
+                Recorded {
+                    id: ids[0].clone(),
+                    new: true
+                },
+                Recorded {
+                    id: held.id.clone(),
+                    new: false
+                },
+                Recorded {
+                    id: ids[2].clone(),
+                    new: true
+                },
             ]
         );
         let first = store.check_record(&tenant, &ids[0]).await.unwrap().unwrap();
-        assert_eq!(first.searches.len(), 1, "the new check's searches are written");
         assert_eq!(
-            store.check_phase(&tenant, &ids[2]).await.unwrap().map(Phase::as_str),
+            first.searches.len(),
+            1,
+            "the new check's searches are written"
+        );
+        assert_eq!(
+            store
+                .check_phase(&tenant, &ids[2])
+                .await
+                .unwrap()
+                .map(Phase::as_str),
             Some("failed")
         );
         assert_eq!(
-            store.check_record(&tenant, &ids[1]).await.unwrap().map(|c| c.id),
+            store
+                .check_record(&tenant, &ids[1])
+                .await
+                .unwrap()
+                .map(|c| c.id),
             None,
             "the repeat's fresh id was never written"
         );
@@ -111,11 +132,19 @@ async fn a_page_of_claims_is_recorded_in_one_write_each_with_its_own_outcome() {
             })
             .collect();
         let recorded_again = store
-            .record_claims_leased(&again, 3_000, "poller-2", std::time::Duration::from_secs(30))
+            .record_claims_leased(
+                &again,
+                3_000,
+                "poller-2",
+                std::time::Duration::from_secs(30),
+            )
             .await
             .unwrap();
         assert_eq!(
-            recorded_again.iter().map(|r| (&r.id, r.new)).collect::<Vec<_>>(),
+            recorded_again
+                .iter()
+                .map(|r| (&r.id, r.new))
+                .collect::<Vec<_>>(),
             vec![(&ids[0], false), (&held.id, false), (&ids[2], false)]
         );
     })
