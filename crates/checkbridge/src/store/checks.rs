@@ -23,24 +23,12 @@ impl Store {
         self.record_claimed_as(c, now, None).await
     }
 
-    /// [`Store::record_claimed`], and a new check comes with its push lease held by `owner`
-    /// for `lease_for`: the poller that recorded it sends the claim (`queued`) at once
-    /// without a second write to take the lease.
-    pub async fn record_claimed_leased(
-        &self,
-        c: &NewCheck<'_>,
-        now: i64,
-        owner: &str,
-        lease_for: Duration,
-    ) -> Result<Recorded, StoreError> {
-        self.record_claimed_as(c, now, Some((owner, now + ms(lease_for))))
-            .await
-    }
-
-    /// [`Store::record_claimed_leased`] for every check of a page at once: one write for
-    /// the page, as PageUp's next page waits for all of them. Returns their outcomes in order.
-    /// Each check's id must be fresh (as [`CheckId::random`] makes them): a check is new
-    /// exactly when its id is in the table after the insert.
+    /// [`Store::record_claimed`] for every check of a page at once, each new check with its
+    /// push lease held by `owner` for `lease_for` (the poller that recorded it sends the claim,
+    /// `queued`, at once without a second write to take the lease): one write for the page,
+    /// as PageUp's next page waits for all of them. Returns their outcomes in order. Each
+    /// check's id must be fresh (as [`CheckId::random`] makes them): a check is new exactly
+    /// when its id is in the table after the insert.
     pub async fn record_claims_leased(
         &self,
         checks: &[NewCheck<'_>],
