@@ -318,6 +318,8 @@ impl Grouped<'_> {
     }
 
     /// The write's statements (its release included) ran: returns once they are durable.
+    /// (A script's savepoint and release travel with its statements; [`Write::commit`]
+    /// releases its own first.)
     pub(super) async fn commit_sent(mut self) -> Result<(), StoreError> {
         self.released = true;
         let (writer, epoch) = (self.writer, self.state.epoch);
@@ -338,12 +340,7 @@ impl Write<'_> {
                         .execute(&mut *g.state.conn)
                         .await?;
                 }
-                g.released = true;
-                let (writer, epoch) = (g.writer, g.state.epoch);
-                writer.commit_if_old(&mut g.state).await;
-                drop(g);
-                writer.dirty.notify_one();
-                writer.durable(epoch).await
+                g.commit_sent().await
             }
             Write::Plain(tx) => Ok(tx.commit().await?),
         }
