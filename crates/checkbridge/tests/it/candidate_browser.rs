@@ -40,13 +40,15 @@ impl Phone<'_> {
             &format!("the {step} page"),
             || async {
                 let at = browser.url().await;
+                // A script run while the window swaps documents can fail: that is "not yet".
                 let loaded = browser
-                    .cmd(
+                    .try_cmd(
                         reqwest::Method::POST,
                         "execute/sync",
                         Some(json!({ "script": "return document.readyState", "args": [] })),
                     )
-                    .await;
+                    .await
+                    .ok()?;
                 (at.ends_with(&format!("/{step}")) && loaded == "complete").then_some(())
             },
         )
@@ -232,7 +234,7 @@ async fn a_candidate_completes_the_form_on_a_phone_in_a_real_browser() {
     // The thank-you page answers the signature's post, at the same address.
     let browser = &phone.browser;
     let done = eventually(Duration::from_secs(15), "the thank-you page", || async {
-        let text = browser.visible_text().await;
+        let text = browser.try_visible_text().await?;
         text.contains("Thank you").then_some(text)
     })
     .await;

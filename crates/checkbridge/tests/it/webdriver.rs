@@ -168,18 +168,38 @@ impl Driver {
         path: &str,
         body: Option<Value>,
     ) -> Value {
+        self.try_call(method, path, body)
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"))
+    }
+
+    /// One WebDriver command, its error returned (the W3C `value` with `error` and
+    /// `message`) instead of panicking.
+    pub(crate) async fn try_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             req = req.json(&body);
         }
         let v: Value = req.send().await.unwrap().json().await.unwrap();
-        assert!(
-            v["value"].get("error").is_none(),
-            "WebDriver {path}: {}",
-            v["value"]
-        );
-        v["value"].clone()
+        if v["value"].get("error").is_some() {
+            return Err(v["value"].clone());
+        }
+        Ok(v["value"].clone())
     }
+}
+
+/// Whether a WebDriver error is the passing kind a navigation causes: the element asked
+/// for is not in the new document yet, or belonged to the one just left.
+fn between_documents(error: &Value) -> bool {
+    matches!(
+        error["error"].as_str(),
+        Some("no such element" | "stale element reference")
+    )
 }
 
 /// A headless Chromium session (English, one minute for scripts such as axe).
@@ -223,6 +243,18 @@ impl Session<'_> {
     ) -> Value {
         self.driver
             .call(method, &format!("/session/{}/{path}", self.id), body)
+            .await
+    }
+
+    /// As [`Session::cmd`], the WebDriver error returned instead of panicking.
+    pub(crate) async fn try_cmd(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Value> {
+        self.driver
+            .try_call(method, &format!("/session/{}/{path}", self.id), body)
             .await
     }
 
@@ -331,14 +363,39 @@ impl Session<'_> {
         self.click_element(&e).await;
     }
 
-    /// The page's text as rendered (hidden elements excluded).
+    /// The page's text as rendered (hidden elements excluded). A page the browser is still
+    /// navigating to has no `body` yet, and one it is leaving loses it: either is waited out
+    /// (with a deadline), as a person waits for the page to appear.
     pub(crate) async fn visible_text(&self) -> String {
-        let e = self.element("body").await;
-        self.cmd(reqwest::Method::GET, &format!("element/{e}/text"), None)
+        eventually(Duration::from_secs(15), "the page's body", || async {
+            self.try_visible_text().await
+        })
+        .await
+    }
+
+    /// The page's text, or `None` while the window is between two documents (no `body`,
+    /// or the one found went stale before its text was read).
+    pub(crate) async fn try_visible_text(&self) -> Option<String> {
+        let found = self
+            .try_cmd(
+                reqwest::Method::POST,
+                "element",
+                Some(json!({ "using": "css selector", "value": "body" })),
+            )
+            .await;
+        let e = match found {
+            Ok(v) => v[ELEMENT].as_str()?.to_owned(),
+            Err(e) if between_documents(&e) => return None,
+            Err(e) => panic!("WebDriver element body: {e}"),
+        };
+        match self
+            .try_cmd(reqwest::Method::GET, &format!("element/{e}/text"), None)
             .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        {
+            Ok(v) => Some(v.as_str()?.to_owned()),
+            Err(e) if between_documents(&e) => None,
+            Err(e) => panic!("WebDriver element text: {e}"),
+        }
     }
 
     /// What the window shows, as PNG.
