@@ -54,9 +54,12 @@ pub struct Store {
     group: Option<std::sync::Arc<writer::GroupWriter>>,
     /// On SQLite, webhook events are written in batches by one task.
     events: Option<batch::EventBatcher>,
+    /// PageUp's acknowledgements, written in batches by a few tasks.
+    acks: Option<acks::AckBatcher>,
     backend: Backend,
 }
 
+mod acks;
 mod backup;
 mod batch;
 mod migrate;
@@ -100,11 +103,13 @@ impl Store {
             pool,
             group,
             events: None,
+            acks: None,
             backend,
         };
         if store.group.is_some() {
             store.events = Some(batch::EventBatcher::start(store.clone()));
         }
+        store.acks = Some(acks::AckBatcher::start(store.clone()));
         Ok(store)
     }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sqlx::Row;
 
+use super::acks::{write_acks, Ack};
 use super::leases::ms;
 use super::row;
 use super::writer::WriteQuery as _;
@@ -85,6 +86,8 @@ impl Store {
 
     /// PageUp acknowledged `version` (or an older document, the claim, when `version` is 1).
     /// Only the lease holder records it, and the acknowledged version never goes down.
+    /// Returns once it is durable; the acknowledgements arriving together are written as one
+    /// statement (`store/acks.rs`).
     pub async fn ack_push(
         &self,
         id: &CheckId,
@@ -92,18 +95,16 @@ impl Store {
         version: i64,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE checks SET acked_version = CASE WHEN acked_version < $1 THEN $1 ELSE acked_version END, \
-             acked_at = $2, push_attempts = 0, push_error = NULL, push_due_at = $2, \
-             push_lease_until = NULL, push_lease_owner = NULL WHERE id = $3 AND push_lease_owner = $4",
-        )
-        .bind(version)
-        .bind(now)
-        .bind(id.as_str())
-        .bind(owner)
-        .execute_w(self)
-        .await?;
-        Ok(())
+        let ack = Ack {
+            id: id.clone(),
+            owner: owner.to_owned(),
+            version,
+            at: now,
+        };
+        match &self.acks {
+            Some(batcher) => batcher.record(ack).await,
+            None => write_acks(self, &[&ack]).await,
+        }
     }
 
     /// The push failed: try again at `due_at`, remembering why.

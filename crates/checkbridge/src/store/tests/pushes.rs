@@ -109,3 +109,56 @@ async fn pushes_are_versioned_and_acknowledged_by_the_lease_holder() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn acknowledgements_written_together_each_keep_the_lease_rule() {
+    on_each_backend(|store| async move {
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            ids.push(claim(&store, "acme", &format!("b{i}"), "s", 1).await.id);
+        }
+        assert_eq!(
+            store
+                .lease_push_work("p1", 100, MINUTE, 10)
+                .await
+                .unwrap()
+                .len(),
+            6
+        );
+        let version = |id: CheckId| {
+            let store = store.clone();
+            async move {
+                let r = store.check_record(&t("acme"), &id).await.unwrap().unwrap();
+                (r.desired_version, r.acked_version)
+            }
+        };
+        let (v, _) = version(ids[0].clone()).await;
+        // One statement for two: the holder's acknowledgement applies, a stranger's not.
+        let ack = |id: &CheckId, owner: &str| acks::Ack {
+            id: id.clone(),
+            owner: owner.to_owned(),
+            version: v,
+            at: 200,
+        };
+        let (mine, theirs) = (ack(&ids[0], "p1"), ack(&ids[1], "p2"));
+        acks::write_acks(&store, &[&mine, &theirs]).await.unwrap();
+        assert_eq!(version(ids[0].clone()).await, (v, v));
+        assert_eq!(version(ids[1].clone()).await, (v, 0));
+        // The rest at once, through the batcher: each returns once its own is written.
+        let all =
+            futures::future::join_all(ids[2..].iter().map(|id| store.ack_push(id, "p1", v, 300)))
+                .await;
+        assert!(all.iter().all(Result::is_ok), "{all:?}");
+        for id in &ids[2..] {
+            assert_eq!(version(id.clone()).await, (v, v));
+        }
+        // Only the stranger's is still owed, and still leased to its holder.
+        assert_eq!(store.owed(None).await.unwrap().pushes, 1);
+        assert!(store
+            .lease_push_work("p3", 150, MINUTE, 10)
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}
