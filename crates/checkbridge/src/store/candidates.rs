@@ -354,13 +354,22 @@ impl Store {
         }
         // Version not bumped: PageUp keeps `new` until the order's reference replaces ours.
         let row: (String,) = sqlx::query_as(
-            "UPDATE checks SET phase = 'submitted', order_json = $1, order_due_at = $2, updated_at = $2 \
-             WHERE id = $3 AND phase = 'candidate' RETURNING tenant",
+            "UPDATE checks SET phase = 'submitted', order_due_at = $1, updated_at = $1 \
+             WHERE id = $2 AND phase = 'candidate' RETURNING tenant",
         )
-        .bind(order_sealed)
         .bind(now)
         .bind(id.as_str())
         .fetch_one(&mut *tx)
+        .await?;
+        // The order in its own table (schema_v10.sql).
+        sqlx::query(
+            "INSERT INTO check_orders (check_id, tenant, order_json) VALUES ($1, $2, $3) \
+             ON CONFLICT (check_id) DO UPDATE SET order_json = excluded.order_json",
+        )
+        .bind(id.as_str())
+        .bind(row.0.as_str())
+        .bind(order_sealed)
+        .execute(&mut *tx)
         .await?;
         append_access(
             &mut tx,

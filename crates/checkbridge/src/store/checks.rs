@@ -241,12 +241,19 @@ fn claim_statements(
     let (secret, order_due, version) =
         (sc.arg(c.webhook_secret), sc.arg(order_due), sc.arg(version));
     sc.push(format!(
-        "INSERT INTO checks (id, tenant, pageup_id, phase, reason, order_json, webhook_secret, order_due_at, \
+        "INSERT INTO checks (id, tenant, pageup_id, phase, reason, webhook_secret, order_due_at, \
          desired_version, push_due_at, created_at, updated_at, push_lease_owner, push_lease_until) \
-         VALUES ({id}, {tenant}, {pageup_id}, {phase}, {reason}, {order_json}, {secret}, {order_due}, \
+         VALUES ({id}, {tenant}, {pageup_id}, {phase}, {reason}, {secret}, {order_due}, \
          {version}, {at}, {at}, {at}, {lease_owner}, {lease_until}) ON CONFLICT (tenant, pageup_id) DO NOTHING"
     ));
     let if_new = format!("WHERE EXISTS (SELECT 1 FROM checks WHERE id = {id})");
+    if matches!(c.plan, Plan::Order { .. }) {
+        // The order in its own table, so the check's row stays small (schema_v10.sql).
+        sc.push(format!(
+            "INSERT INTO check_orders (check_id, tenant, order_json) \
+             SELECT {id}, {tenant}, {order_json} {if_new}"
+        ));
+    }
     if !c.searches.is_empty() {
         let open = sc.arg(SearchState::Open.as_str());
         let rows: Vec<String> = c

@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "the candidate's part: requests, form tokens, owed mail",
         sql: include_str!("schema_v9.sql"),
     },
+    Migration {
+        version: 10,
+        name: "a check's order in a table of its own",
+        sql: include_str!("schema_v10.sql"),
+    },
 ];
 
 /// The newest schema version this binary knows.

@@ -45,7 +45,7 @@ impl Store {
                     "lease_until = $1, lease_owner = $2, order_attempts = order_attempts + 1",
                     "SELECT id FROM checks WHERE order_due_at IS NOT NULL AND order_due_at <= $3 \
                      AND (lease_until IS NULL OR lease_until < $3) ORDER BY order_due_at LIMIT $4",
-                    "id, tenant, pageup_id, order_attempts, order_json",
+                    "id, tenant, pageup_id, order_attempts",
                 ),
                 owner,
                 now,
@@ -63,14 +63,27 @@ impl Store {
             .map(|r| row::text::<CheckId>(r, "id"))
             .collect::<Result<_, _>>()?;
         let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let marks = marks.join(", ");
         let sql = format!(
-            "SELECT check_id, id FROM searches WHERE check_id IN ({}) ORDER BY check_id, id",
-            marks.join(", ")
+            "SELECT check_id, id FROM searches WHERE check_id IN ({marks}) ORDER BY check_id, id"
         );
         let mut q = sqlx::query(&sql);
         for id in &ids {
             q = q.bind(id.as_str());
         }
+        // And their orders (kept apart from the check's row, schema_v10.sql).
+        let sql =
+            format!("SELECT check_id, order_json FROM check_orders WHERE check_id IN ({marks})");
+        let mut o = sqlx::query(&sql);
+        for id in &ids {
+            o = o.bind(id.as_str());
+        }
+        let mut orders: std::collections::HashMap<String, Option<String>> = o
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("check_id")?, r.try_get("order_json")?)))
+            .collect::<Result<_, StoreError>>()?;
         let mut searches: std::collections::HashMap<String, Vec<SearchId>> =
             std::collections::HashMap::new();
         for s in q.fetch_all(&self.pool).await? {
@@ -87,7 +100,7 @@ impl Store {
                 tenant: row::text(r, "tenant")?,
                 pageup_id: row::text(r, "pageup_id")?,
                 attempts: r.try_get::<i64, _>("order_attempts")? - 1,
-                order_json: r.try_get("order_json")?,
+                order_json: orders.remove(id.as_str()).flatten(),
                 search_ids,
                 id,
             });

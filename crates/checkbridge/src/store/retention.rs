@@ -152,7 +152,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write().await?;
         let n = sqlx::query(
-            "UPDATE checks SET order_json = NULL, webhook_secret = '', pii_purged_at = $1 \
+            "UPDATE checks SET webhook_secret = '', pii_purged_at = $1 \
              WHERE tenant = $2 AND id = $3 AND pii_purged_at IS NULL",
         )
         .bind(now)
@@ -165,6 +165,13 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
+        sqlx::query(
+            "UPDATE check_orders SET order_json = NULL WHERE tenant = $1 AND check_id = $2",
+        )
+        .bind(tenant.as_str())
+        .bind(check_id.as_str())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE searches SET result = NULL WHERE tenant = $1 AND check_id = $2")
             .bind(tenant.as_str())
             .bind(check_id.as_str())
@@ -227,6 +234,7 @@ impl Store {
             "DELETE FROM intake_shapes WHERE tenant = $1",
             "DELETE FROM certifications WHERE tenant = $1",
             "DELETE FROM candidate_requests WHERE tenant = $1",
+            "DELETE FROM check_orders WHERE tenant = $1",
         ] {
             sqlx::query(sql)
                 .bind(tenant.as_str())

@@ -181,7 +181,8 @@ impl Store {
         check_id: &CheckId,
     ) -> Result<Option<ReportData>, StoreError> {
         let Some(c) = sqlx::query(&format!(
-            "SELECT {CHECK_COLUMNS}, order_json FROM checks WHERE tenant = $1 AND id = $2"
+            "SELECT {CHECK_COLUMNS}, (SELECT order_json FROM check_orders WHERE check_id = checks.id) \
+             AS order_json FROM checks WHERE tenant = $1 AND id = $2"
         ))
         .bind(tenant.as_str())
         .bind(check_id.as_str())

@@ -329,7 +329,7 @@ async fn minimal_invitation_through_the_form(db: TestDb) {
     sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(&app.db().url).await.unwrap();
     let sealed: String = sqlx::Row::get(
-        &sqlx::query("SELECT order_json FROM checks WHERE id = $1")
+        &sqlx::query("SELECT order_json FROM check_orders WHERE check_id = $1")
             .bind(check.id.as_str())
             .fetch_one(&pool)
             .await

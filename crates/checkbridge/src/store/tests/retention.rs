@@ -74,7 +74,8 @@ async fn a_purge_empties_every_column_of_candidate_data_and_keeps_the_rest() {
         );
 
         let row = sqlx::query(
-            "SELECT order_json, webhook_secret, pii_purged_at, pageup_id, phase FROM checks WHERE id = $1",
+            "SELECT (SELECT order_json FROM check_orders WHERE check_id = checks.id) AS order_json, \
+             webhook_secret, pii_purged_at, pageup_id, phase FROM checks WHERE id = $1",
         )
         .bind(check.as_str())
         .fetch_one(&store.pool)
@@ -109,7 +110,10 @@ async fn a_purge_empties_every_column_of_candidate_data_and_keeps_the_rest() {
         );
 
         // The other check of the same tenant is untouched.
-        let kept = sqlx::query("SELECT order_json, webhook_secret FROM checks WHERE id = $1")
+        let kept = sqlx::query(
+            "SELECT (SELECT order_json FROM check_orders WHERE check_id = checks.id) AS order_json, \
+             webhook_secret FROM checks WHERE id = $1",
+        )
             .bind(other.as_str())
             .fetch_one(&store.pool)
             .await
@@ -185,6 +189,7 @@ async fn a_shred_leaves_nothing_of_the_tenant_but_the_record_that_it_was_shredde
 
         let tables = [
             "checks",
+            "check_orders",
             "searches",
             "webhook_events",
             "tenant_polls",
