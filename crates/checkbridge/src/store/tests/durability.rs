@@ -77,3 +77,55 @@ async fn concurrent_writes_are_durable_and_a_failing_one_fails_alone() {
     // The writer is free again: other processes are not kept waiting.
     assert!(claim(&store, "acme", "after", "s", 4).await.new);
 }
+
+#[tokio::test]
+async fn orders_written_before_schema_10_move_to_their_table_and_are_still_leased() {
+    use sqlx::{Connection as _, Executor as _, Row as _};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/v9.db", dir.path().display());
+    // A database as version 9 left it, holding a check whose order is in its own row.
+    {
+        sqlx::any::install_default_drivers();
+        let mut conn = sqlx::AnyConnection::connect(&format!("{url}?mode=rwc"))
+            .await
+            .unwrap();
+        conn.execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, \
+             applied_at BIGINT NOT NULL, checksum TEXT)",
+        )
+        .await
+        .unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version <= 9) {
+            conn.execute(m.sql).await.unwrap();
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, applied_at, checksum) VALUES ($1, 0, $2)",
+            )
+            .bind(m.version)
+            .bind(m.checksum())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO checks (id, tenant, pageup_id, phase, order_json, webhook_secret, \
+             order_due_at, created_at, updated_at) \
+             VALUES ('c-old', 'acme', 'p-old', 'claimed', 'sealed-order', 's', 1, 1, 1)",
+        )
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let store = Store::connect(&url).await.unwrap();
+    let work = store.lease_order_work("w", 2, MINUTE, 10).await.unwrap();
+    assert_eq!(work.len(), 1);
+    assert_eq!(work[0].order_json.as_deref(), Some("sealed-order"));
+    let columns: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM pragma_table_info('checks') WHERE name = 'order_json'",
+    )
+    .fetch_one(&store.pool)
+    .await
+    .unwrap()
+    .try_get("n")
+    .unwrap();
+    assert_eq!(columns, 0, "the check's row no longer holds the order");
+}
