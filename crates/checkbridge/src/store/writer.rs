@@ -66,8 +66,10 @@ pub(super) struct GroupWriter {
 /// in turn; under a backlog hundreds of order writes waited, and a page of claims (which
 /// PageUp's next page waits for) waited behind all of them. Urgent writes skip this limit,
 /// so they wait behind a few writes at most; the others wait here instead, in turn, and the
-/// writer does as much as before.
-const ORDINARY_WAITING: usize = 8;
+/// writer does as much as before. Three, measured against eight and one in the drain at
+/// 200 ms (BENCHMARKS.md, 2026-12-08): eight kept a page of claims behind writes it did not
+/// need to wait for, one left the writer idle between hand-offs and the orders slower.
+const ORDINARY_WAITING: usize = 3;
 
 impl std::fmt::Debug for GroupWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
